@@ -1,0 +1,24 @@
+//! The admin listener: `/healthz` (the process answers) and `/readyz`
+//! (the provider is discovered and the session store answers; security
+//! cases I7 and R1: not ready, then ready again without a restart).
+
+use http::{Request, Response, StatusCode};
+
+use crate::app::AppState;
+use crate::http_util::{Body, json};
+
+/// Handles one admin request.
+pub async fn handle<B>(state: &AppState, req: &Request<B>) -> Response<Body> {
+    match req.uri().path() {
+        "/healthz" => json(StatusCode::OK, &serde_json::json!({ "status": "ok" })),
+        "/readyz" => readiness(state).await,
+        _ => json(StatusCode::NOT_FOUND, &serde_json::json!({ "error": "not_found" })),
+    }
+}
+
+async fn readiness(state: &AppState) -> Response<Body> {
+    let provider = state.provider.current().is_some();
+    let store = state.vault.store().ping().await.is_ok();
+    let status = if provider && store { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    json(status, &serde_json::json!({ "provider": provider, "store": store }))
+}

@@ -1,0 +1,164 @@
+//! Builds the application from a [`Config`] and runs its listeners.
+//!
+//! [`start`] binds both listeners (port 0 is fine, for tests), picks the
+//! session store, spawns provider discovery and returns a [`Running`]
+//! handle. Binding happens here, never while loading config.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderMap;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::oidc_http::OidcHttp;
+use crate::auth::provider::ProviderHandle;
+use crate::config::Config;
+use crate::error::Error;
+use crate::proxy::RouteTable;
+use crate::session::cookie::{CookieNames, Lookup, lookup};
+use crate::session::store::memory::MemoryStore;
+use crate::session::store::redis::RedisStore;
+use crate::session::{SessionData, SessionId, SessionStore, Vault};
+use crate::{http_client, server};
+
+/// Most sessions the memory store holds before evicting.
+const MEMORY_STORE_CAPACITY: u64 = 100_000;
+
+/// Everything a request handler needs; cheap to share.
+pub struct AppState {
+    /// The validated configuration.
+    pub config: Arc<Config>,
+    /// The OpenID provider.
+    pub provider: Arc<ProviderHandle>,
+    /// Sealed sessions and pending logins.
+    pub vault: Vault,
+    /// Cookie names and attributes.
+    pub cookies: CookieNames,
+    /// The outbound client.
+    pub client: http_client::HttpClient,
+    /// Proxy routes.
+    pub routes: RouteTable,
+}
+
+/// A running bff.
+pub struct Running {
+    /// Bound public address.
+    pub public_addr: SocketAddr,
+    /// Bound admin address.
+    pub admin_addr: SocketAddr,
+    /// Shared state (tests inspect it).
+    pub state: Arc<AppState>,
+    shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Why bff could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The store could not be set up.
+    #[error("{0}")]
+    Store(String),
+}
+
+// === impl AppState ===
+
+impl AppState {
+    /// The request's session, if its cookie names a live one. A malformed,
+    /// duplicated, unknown or undecryptable cookie is no session (C2, C7);
+    /// a store failure is an error, never "anonymous" (R2).
+    pub async fn current_session(&self, headers: &HeaderMap) -> Result<Option<(SessionId, SessionData)>, Error> {
+        let Lookup::One(value) = lookup(headers, &self.cookies.session) else { return Ok(None) };
+        let Some(id) = SessionId::parse(&value) else { return Ok(None) };
+        match self.vault.load(&id).await {
+            Ok(Some(data)) => Ok(Some((id, data))),
+            Ok(None) => Ok(None),
+            Err(err) => {
+                tracing::error!(error = %err, "session store failed");
+                Err(Error::StoreUnavailable)
+            }
+        }
+    }
+}
+
+/// Installs rustls' ring provider process-wide (idempotent).
+pub fn install_crypto_provider() {
+    // Already installed is fine: the first caller wins with the same provider.
+    let _already = rustls::crypto::ring::default_provider().install_default();
+}
+
+fn store_for(config: &Config) -> Result<Arc<dyn SessionStore>, StartError> {
+    match &config.session.redis_url {
+        Some(url) => Ok(Arc::new(RedisStore::connect(url.expose()).map_err(|e| StartError::Store(e.to_string()))?)),
+        None => {
+            tracing::warn!("using the in-memory session store: sessions are lost on restart and not shared between replicas; set BFF_REDIS_URL for production");
+            Ok(Arc::new(MemoryStore::new(MEMORY_STORE_CAPACITY)))
+        }
+    }
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })
+}
+
+/// Builds the state, binds the listeners and starts serving.
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    install_crypto_provider();
+    let config = Arc::new(config);
+    let client = http_client::build();
+    let provider = ProviderHandle::new(config.oidc.clone(), OidcHttp::new(client.clone(), Duration::from_secs(10)));
+    let state = Arc::new(AppState {
+        vault: Vault::new(store_for(&config)?, config.session.keys.clone()),
+        cookies: CookieNames::new(&config.session.cookie_name, config.session.secure_cookies),
+        routes: RouteTable::new(config.proxy.routes.clone()),
+        provider,
+        client,
+        config: Arc::clone(&config),
+    });
+    let public = bind(config.listen).await?;
+    let admin = bind(config.admin_listen).await?;
+    let public_addr = public.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
+    let admin_addr = admin.local_addr().map_err(|source| StartError::Bind { addr: config.admin_listen, source })?;
+    let shutdown = CancellationToken::new();
+    let tasks = vec![
+        state.provider.spawn(shutdown.clone()),
+        tokio::spawn(server::serve(public, Arc::clone(&state), server::Listener::Public, shutdown.clone())),
+        tokio::spawn(server::serve(admin, Arc::clone(&state), server::Listener::Admin, shutdown.clone())),
+    ];
+    tracing::info!(%public_addr, %admin_addr, store = state.vault.store().kind(), "bff listening");
+    Ok(Running { public_addr, admin_addr, state, shutdown, tasks })
+}
+
+// === impl Running ===
+
+impl Running {
+    /// Stops accepting, lets in-flight requests finish (bounded), and waits.
+    pub async fn shutdown(self) {
+        self.shutdown.cancel();
+        for task in self.tasks {
+            let _joined = task.await;
+        }
+    }
+
+    /// A token that stops this instance when cancelled.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Waits until the instance stops.
+    pub async fn wait(self) {
+        for task in self.tasks {
+            let _joined = task.await;
+        }
+    }
+}

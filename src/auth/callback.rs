@@ -1,0 +1,152 @@
+//! `GET /auth/callback`: completes the login.
+//!
+//! Order matters (RFC 9700 §2.1, §4.7.1; RFC 9207 §2.4): reject duplicate
+//! parameters, consume the one-time `state`, check the browser binding in
+//! constant time, check `iss`, and only then exchange the code (with the
+//! PKCE verifier) and validate the ID token. A new session ID is issued
+//! and any session the browser already had is destroyed (ASVS 5 §7.2.4,
+//! security case C4).
+
+use http::request::Parts;
+use http::{HeaderValue, Response, header};
+use openidconnect::{AuthorizationCode, Nonce, OAuth2TokenResponse, PkceCodeVerifier, TokenResponse as _};
+use subtle::ConstantTimeEq as _;
+
+use super::OidcError;
+use super::id_token;
+use super::provider::Provider;
+use super::types::{BffIdTokenClaims, BffTokenResponse};
+use crate::app::AppState;
+use crate::error::Error;
+use crate::http_util::{Body, param, query_pairs, redirect};
+use crate::session::cookie::{Lookup, lookup};
+use crate::session::id::hash22;
+use crate::session::{DisplayClaims, PendingLogin, SessionData, SessionId, now_unix};
+
+const UNIQUE: [&str; 5] = ["code", "state", "iss", "error", "error_description"];
+/// `expires_in` assumed when the provider omits it (RFC 6749 §5.1 makes it optional).
+const DEFAULT_EXPIRES_IN: u64 = 300;
+
+/// Handles `GET /auth/callback`.
+pub async fn finish(state: &AppState, parts: &Parts) -> Result<Response<Body>, Error> {
+    let pairs = query_pairs(parts.uri.query(), &UNIQUE).ok_or(Error::BadRequest("Duplicate parameters."))?;
+    let csrf = param(&pairs, "state").filter(|s| !s.is_empty()).ok_or(Error::BadRequest("The sign-in response has no state."))?;
+    let pending = state
+        .vault
+        .take_pending(csrf)
+        .await
+        ?
+        .ok_or(Error::BadRequest("This sign-in attempt is unknown, expired or already used."))?;
+    check_binding(state, parts, &pending)?;
+    if param(&pairs, "error").is_some() {
+        // The provider's error text is never reflected (security case L9).
+        return Err(Error::BadRequest("Sign-in was cancelled or refused by the identity provider."));
+    }
+    let provider = state.provider.current().ok_or(Error::ProviderUnavailable("provider not discovered yet"))?;
+    check_issuer(&provider, param(&pairs, "iss"))?;
+    let code = param(&pairs, "code").filter(|c| !c.is_empty()).ok_or(Error::BadRequest("The sign-in response has no code."))?;
+
+    let tokens = exchange(state, &provider, code, &pending).await?;
+    let claims = verify_id_token(state, provider, &tokens, &pending).await?;
+    let data = new_session(state, &tokens, &claims)?;
+    let id = state.vault.create(&data).await?;
+    destroy_previous_session(state, parts).await;
+    tracing::info!(session = %id.log_id(), "login completed");
+
+    let mut res = redirect(&pending.return_to);
+    let cookie = state.cookies.session_cookie(&id.encode(), state.config.session.ttl.as_secs());
+    res.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&cookie).map_err(|_err| Error::Internal("cookie"))?);
+    Ok(res)
+}
+
+/// The callback must come from the browser that started the login (L2).
+fn check_binding(state: &AppState, parts: &Parts, pending: &PendingLogin) -> Result<(), Error> {
+    let Lookup::One(binding) = lookup(&parts.headers, &state.cookies.login) else {
+        return Err(Error::BadRequest("This sign-in was started in another browser."));
+    };
+    if bool::from(hash22(binding.as_bytes()).as_bytes().ct_eq(pending.binding_hash.as_bytes())) {
+        Ok(())
+    } else {
+        Err(Error::BadRequest("This sign-in was started in another browser."))
+    }
+}
+
+/// RFC 9207 §2.4: compare `iss` by simple string comparison; require it
+/// when the provider advertises support (mix-up defence, case L7).
+fn check_issuer(provider: &Provider, iss: Option<&str>) -> Result<(), Error> {
+    match iss {
+        Some(iss) if iss == provider.issuer => Ok(()),
+        Some(_) => Err(Error::BadRequest("The sign-in response came from an unexpected issuer.")),
+        None if provider.iss_parameter_supported => Err(Error::BadRequest("The sign-in response has no issuer.")),
+        None => Ok(()),
+    }
+}
+
+async fn exchange(state: &AppState, provider: &Provider, code: &str, pending: &PendingLogin) -> Result<BffTokenResponse, Error> {
+    let request = provider
+        .client
+        .exchange_code(AuthorizationCode::new(code.to_owned()))
+        .map_err(|_err| Error::ProviderUnavailable("provider has no token endpoint"))?
+        .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()));
+    request.request_async(state.provider.http()).await.map_err(|err| {
+        let err = OidcError::from_token_error(&err);
+        tracing::warn!(error = %err, "code exchange failed");
+        err.into_login_error()
+    })
+}
+
+/// Validates the ID token; on an unknown `kid`, re-discovers once (I5).
+async fn verify_id_token(
+    state: &AppState,
+    provider: std::sync::Arc<Provider>,
+    tokens: &BffTokenResponse,
+    pending: &PendingLogin,
+) -> Result<BffIdTokenClaims, Error> {
+    let nonce = Nonce::new(pending.nonce.clone());
+    let result = match id_token::verify_login(&provider, tokens, &nonce) {
+        Err(OidcError::UnknownSigningKey) if state.provider.rediscover_on_unknown_key().await => {
+            let fresh = state.provider.current().unwrap_or(provider);
+            id_token::verify_login(&fresh, tokens, &nonce)
+        }
+        other => other,
+    };
+    result.map_err(|err| {
+        tracing::warn!(error = %err, "ID token rejected");
+        err.into_login_error()
+    })
+}
+
+fn new_session(state: &AppState, tokens: &BffTokenResponse, claims: &BffIdTokenClaims) -> Result<SessionData, Error> {
+    let now = now_unix();
+    let expires_in = tokens.expires_in().map_or(DEFAULT_EXPIRES_IN, |d| d.as_secs());
+    let ttl = i64::try_from(state.config.session.ttl.as_secs()).unwrap_or(i64::MAX);
+    let logout_token = SessionId::generate().map_err(|_err| Error::Internal("no OS randomness"))?.encode();
+    Ok(SessionData {
+        access_token: tokens.access_token().secret().clone(),
+        access_expires_at: now.saturating_add(i64::try_from(expires_in).unwrap_or(i64::MAX)),
+        refresh_token: tokens.refresh_token().map(|t| t.secret().clone()),
+        id_token: tokens.id_token().map(ToString::to_string).unwrap_or_default(),
+        sub: claims.subject().as_str().to_owned(),
+        sid: claims.additional_claims().sid.clone(),
+        claims: DisplayClaims {
+            name: claims.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_owned()),
+            email: claims.email().map(|e| e.as_str().to_owned()),
+            preferred_username: claims.preferred_username().map(|u| u.as_str().to_owned()),
+        },
+        created_at: now,
+        absolute_expires_at: now.saturating_add(ttl),
+        last_seen: now,
+        version: 1,
+        logout_token,
+    })
+}
+
+/// Session fixation defence: a session the browser brought is ended.
+async fn destroy_previous_session(state: &AppState, parts: &Parts) {
+    if let Lookup::One(old) = lookup(&parts.headers, &state.cookies.session)
+        && let Some(old) = SessionId::parse(&old)
+        && let Err(err) = state.vault.delete(&old).await
+    {
+        tracing::warn!(error = %err, "could not delete the previous session");
+    }
+}

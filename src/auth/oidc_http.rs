@@ -1,0 +1,70 @@
+//! The HTTP adapter openidconnect calls for discovery, JWKS and the token
+//! endpoint: our pooled client, a hard timeout, and a capped body read
+//! (security case I8: a 10 MB token response is refused, not buffered).
+
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Limited};
+use std::future::Future;
+use std::pin::Pin;
+
+use openidconnect::{AsyncHttpClient, HttpRequest, HttpResponse};
+
+use crate::http_client::HttpClient;
+use crate::http_util::full;
+
+/// Largest provider response bff reads (discovery, JWKS, tokens).
+pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
+/// Why a provider request failed (no URL or body is kept: they can carry
+/// codes and tokens).
+#[derive(Debug, thiserror::Error)]
+pub enum OidcHttpError {
+    /// No answer within the timeout.
+    #[error("provider request timed out")]
+    Timeout,
+    /// Connection or protocol failure.
+    #[error("provider unreachable")]
+    Transport,
+    /// The body was larger than [`MAX_RESPONSE_BYTES`] or broke off.
+    #[error("provider response too large or truncated")]
+    Body,
+}
+
+/// Sends provider requests through the shared client.
+#[derive(Clone)]
+pub struct OidcHttp {
+    client: HttpClient,
+    timeout: Duration,
+}
+
+impl OidcHttp {
+    /// An adapter over `client` with a per-request `timeout`.
+    pub fn new(client: HttpClient, timeout: Duration) -> Self {
+        Self { client, timeout }
+    }
+
+    /// Performs one request (openidconnect's `AsyncHttpClient` contract).
+    pub async fn send(&self, request: HttpRequest) -> Result<HttpResponse, OidcHttpError> {
+        let (parts, body) = request.into_parts();
+        let request = http::Request::from_parts(parts, full(body));
+        let exchange = async {
+            let response = self.client.request(request).await.map_err(|_err| OidcHttpError::Transport)?;
+            let (parts, body) = response.into_parts();
+            let bytes = Limited::new(body, MAX_RESPONSE_BYTES).collect().await.map_err(|_err| OidcHttpError::Body)?.to_bytes();
+            Ok(http::Response::from_parts(parts, bytes.to_vec()))
+        };
+        tokio::time::timeout(self.timeout, exchange).await.map_err(|_err| OidcHttpError::Timeout)?
+    }
+}
+
+/// A named `AsyncHttpClient` (a closure would make the futures that use it
+/// lose `Send` through higher-ranked lifetimes).
+impl<'c> AsyncHttpClient<'c> for OidcHttp {
+    type Error = OidcHttpError;
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, OidcHttpError>> + Send + 'c>>;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        Box::pin(self.send(request))
+    }
+}

@@ -1,0 +1,146 @@
+//! The OpenID provider: discovery, the configured client, and hot-swapping
+//! it when the provider's keys rotate.
+//!
+//! openidconnect copies the JWKS into the client at discovery and never
+//! refreshes it, so [`ProviderHandle`] keeps the client in an `ArcSwap`,
+//! re-discovers on a timer, and lets callers request a rate-limited
+//! re-discovery when a token names an unknown `kid` (OIDC Core §10.1.1).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use arc_swap::ArcSwapOption;
+use openidconnect::{ClientId, ClientSecret, EndSessionUrl, IssuerUrl, RedirectUrl};
+use tokio_util::sync::CancellationToken;
+
+use super::oidc_http::OidcHttp;
+use super::types::{BffClient, Metadata};
+use crate::config::OidcConfig;
+use crate::session::now_unix;
+
+/// How often the provider is re-discovered to pick up key rotation.
+const REDISCOVER_EVERY: Duration = Duration::from_secs(15 * 60);
+/// Minimum spacing of on-demand re-discoveries (unknown `kid`).
+const MIN_ON_DEMAND_SECS: i64 = 30;
+
+/// A discovered provider.
+pub struct Provider {
+    /// The configured client (auth URL, token URL, JWKS).
+    pub client: BffClient,
+    /// RP-Initiated Logout endpoint, if advertised.
+    pub end_session: Option<EndSessionUrl>,
+    /// Whether the provider sends RFC 9207 `iss` in authorization responses.
+    pub iss_parameter_supported: bool,
+    /// The exact issuer string.
+    pub issuer: String,
+}
+
+/// Why discovery failed (logged; the provider stays "not ready").
+#[derive(Debug, thiserror::Error)]
+#[error("discovery failed: {0}")]
+pub struct DiscoveryError(String);
+
+/// The current provider, swapped atomically on re-discovery.
+pub struct ProviderHandle {
+    current: ArcSwapOption<Provider>,
+    config: OidcConfig,
+    http: OidcHttp,
+    last_on_demand: AtomicI64,
+}
+
+// === impl ProviderHandle ===
+
+impl ProviderHandle {
+    /// A handle with no provider yet; call [`ProviderHandle::spawn`].
+    pub fn new(config: OidcConfig, http: OidcHttp) -> Arc<Self> {
+        Arc::new(Self { current: ArcSwapOption::empty(), config, http, last_on_demand: AtomicI64::new(0) })
+    }
+
+    /// The provider, once discovered.
+    pub fn current(&self) -> Option<Arc<Provider>> {
+        self.current.load_full()
+    }
+
+    /// The HTTP adapter for token requests.
+    pub fn http(&self) -> &OidcHttp {
+        &self.http
+    }
+
+    /// Discovers the provider and swaps it in. Discovery checks that the
+    /// document's `issuer` equals the configured one (OIDC Discovery §4.3,
+    /// security case I6).
+    pub async fn discover(&self) -> Result<(), DiscoveryError> {
+        let issuer = IssuerUrl::new(self.config.issuer_url.clone()).map_err(|e| DiscoveryError(e.to_string()))?;
+        let metadata = Metadata::discover_async(issuer, &self.http).await.map_err(|e| DiscoveryError(discovery_reason(&e)))?;
+        let logout = metadata.additional_metadata();
+        let end_session = logout.end_session_endpoint.clone();
+        let iss_parameter_supported = logout.additional_metadata.authorization_response_iss_parameter_supported == Some(true);
+        let issuer = metadata.issuer().as_str().to_owned();
+        let redirect = RedirectUrl::new(self.config.redirect_url.clone()).map_err(|e| DiscoveryError(e.to_string()))?;
+        let client = BffClient::from_provider_metadata(
+            metadata,
+            ClientId::new(self.config.client_id.clone()),
+            Some(ClientSecret::new(self.config.client_secret.expose().to_owned())),
+        )
+        .set_redirect_uri(redirect);
+        self.current.store(Some(Arc::new(Provider { client, end_session, iss_parameter_supported, issuer })));
+        Ok(())
+    }
+
+    /// Re-discovers at most once per 30 s (a token named an unknown key).
+    pub async fn rediscover_on_unknown_key(&self) -> bool {
+        let now = now_unix();
+        let last = self.last_on_demand.load(Ordering::Relaxed);
+        if now - last < MIN_ON_DEMAND_SECS
+            || self.last_on_demand.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_err()
+        {
+            return false;
+        }
+        match self.discover().await {
+            Ok(()) => true,
+            Err(err) => {
+                tracing::warn!(error = %err, "re-discovery after unknown key failed");
+                false
+            }
+        }
+    }
+
+    /// Discovers now and keeps retrying with backoff (1 s doubling to 30 s)
+    /// until it works (security case I7), then re-discovers every 15 min.
+    pub fn spawn(self: &Arc<Self>, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+        let handle = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut backoff = Duration::from_secs(1);
+            loop {
+                let wait = match handle.discover().await {
+                    Ok(()) => {
+                        tracing::info!(issuer = %handle.config.issuer_url, "provider discovered");
+                        backoff = Duration::from_secs(1);
+                        REDISCOVER_EVERY
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, retry_in_ms = backoff.as_millis() as u64, "provider discovery failed");
+                        let wait = backoff;
+                        backoff = (backoff * 2).min(Duration::from_secs(30));
+                        wait
+                    }
+                };
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(wait) => {}
+                }
+            }
+        })
+    }
+}
+
+fn discovery_reason<E: std::error::Error>(err: &openidconnect::DiscoveryError<E>) -> String {
+    match err {
+        openidconnect::DiscoveryError::Validation(msg) => format!("invalid metadata: {msg}"),
+        openidconnect::DiscoveryError::Response(status, _, _) => format!("HTTP {status}"),
+        openidconnect::DiscoveryError::Parse(_) => "unparsable metadata".into(),
+        openidconnect::DiscoveryError::Request(e) => e.to_string(),
+        other => other.to_string(),
+    }
+}

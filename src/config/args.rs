@@ -1,0 +1,96 @@
+//! Command-line flags and `BFF_*` environment variables (clap derive + env).
+//!
+//! Everything here is a raw string or flag; validation happens in
+//! [`super::Config::load`]. Tests build `Args` with `Args::try_parse_from`
+//! and never touch the process environment.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Raw settings as given on the command line or in the environment.
+/// Precedence: flag > environment > TOML file (`--config`) > default.
+#[derive(Debug, Clone, Default, Parser)]
+#[command(name = "bff", version, about = "Authentication backend-for-frontend proxy")]
+pub struct Args {
+    /// TOML configuration file (routes and any setting below).
+    #[arg(long, env = "BFF_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Validate the configuration, print it with secrets redacted, and exit.
+    #[arg(long)]
+    pub check_config: bool,
+    /// Public listener address (default `0.0.0.0:8080`).
+    #[arg(long, env = "BFF_LISTEN")]
+    pub listen: Option<String>,
+    /// Admin listener address for health and metrics (default `127.0.0.1:9091`).
+    #[arg(long, env = "BFF_ADMIN_LISTEN")]
+    pub admin_listen: Option<String>,
+    /// External origin browsers use, e.g. `https://app.example.com`.
+    #[arg(long, env = "BFF_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// OpenID provider issuer URL (discovery at `/.well-known/openid-configuration`).
+    #[arg(long, env = "BFF_ISSUER_URL")]
+    pub issuer_url: Option<String>,
+    /// OAuth client ID registered at the provider.
+    #[arg(long, env = "BFF_CLIENT_ID")]
+    pub client_id: Option<String>,
+    /// OAuth client secret (prefer `BFF_CLIENT_SECRET_FILE`).
+    #[arg(long, env = "BFF_CLIENT_SECRET", hide_env_values = true)]
+    pub client_secret: Option<String>,
+    /// File holding the client secret.
+    #[arg(long, env = "BFF_CLIENT_SECRET_FILE")]
+    pub client_secret_file: Option<PathBuf>,
+    /// Space-separated scopes (default `openid profile email`).
+    #[arg(long, env = "BFF_SCOPES")]
+    pub scopes: Option<String>,
+    /// Upstream URL of the default route `/`.
+    #[arg(long, env = "BFF_UPSTREAM")]
+    pub upstream: Option<String>,
+    /// Redis URL (`redis://` or `rediss://`); unset means the in-memory store.
+    #[arg(long, env = "BFF_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// Session encryption keys, `id:base64key,…`; the first one encrypts.
+    #[arg(long, env = "BFF_SESSION_KEYS", hide_env_values = true)]
+    pub session_keys: Option<String>,
+    /// File holding the session keys.
+    #[arg(long, env = "BFF_SESSION_KEYS_FILE")]
+    pub session_keys_file: Option<PathBuf>,
+    /// Absolute session lifetime, never extended (default `8h`).
+    #[arg(long, env = "BFF_SESSION_TTL")]
+    pub session_ttl: Option<String>,
+    /// Refresh access tokens that expire within this window (default `60s`).
+    #[arg(long, env = "BFF_REFRESH_SKEW")]
+    pub refresh_skew: Option<String>,
+    /// Session cookie name (default `__Host-bff`, or `bff` in insecure dev mode).
+    #[arg(long, env = "BFF_COOKIE_NAME")]
+    pub cookie_name: Option<String>,
+    /// Plain-http local development: no `Secure`, no `__Host-` prefix.
+    #[arg(long, env = "BFF_INSECURE_DEV_COOKIES", num_args = 0..=1, default_missing_value = "true")]
+    pub insecure_dev_cookies: Option<bool>,
+    /// Comma-separated origins allowed to call bff with credentials.
+    #[arg(long, env = "BFF_ALLOWED_ORIGINS")]
+    pub allowed_origins: Option<String>,
+    /// Comma-separated CIDRs whose forwarding headers are trusted.
+    #[arg(long, env = "BFF_TRUSTED_PROXIES")]
+    pub trusted_proxies: Option<String>,
+    /// Where the provider sends the browser after logout
+    /// (default `<public_url>/auth/logged-out`).
+    #[arg(long, env = "BFF_POST_LOGOUT_REDIRECT")]
+    pub post_logout_redirect: Option<String>,
+    /// Name of the anti-CSRF request header (default `X-CSRF`).
+    #[arg(long, env = "BFF_CSRF_HEADER")]
+    pub csrf_header: Option<String>,
+    /// Log format: `json` or `pretty` (default `json`).
+    #[arg(long, env = "BFF_LOG_FORMAT")]
+    pub log_format: Option<String>,
+    /// Subcommands; without one, bff serves.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands besides serving.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Probe the admin listener's `/healthz` (for container HEALTHCHECKs).
+    Healthcheck,
+}

@@ -1,0 +1,45 @@
+//! Renders the effective configuration for `--check-config`, with every
+//! secret replaced by `<redacted>`.
+
+use std::fmt::Write as _;
+
+use super::Config;
+
+pub(super) fn render(config: &Config) -> String {
+    let mut out = String::new();
+    let o = &config.oidc;
+    let s = &config.session;
+    let lines: [(&str, String); 16] = [
+        ("listen", config.listen.to_string()),
+        ("admin_listen", config.admin_listen.to_string()),
+        ("public_url", config.public_origin.clone()),
+        ("issuer_url", o.issuer_url.clone()),
+        ("client_id", o.client_id.clone()),
+        ("client_secret", "<redacted>".into()),
+        ("scopes", o.scopes.join(" ")),
+        ("redirect_url", o.redirect_url.clone()),
+        ("post_logout_redirect", o.post_logout_redirect.clone()),
+        ("refresh_skew", format!("{}s", o.refresh_skew.as_secs())),
+        ("session_store", if s.redis_url.is_some() { "redis (url <redacted>)".into() } else { "memory".into() }),
+        ("session_keys", format!("{} key(s), current id `{}`, values <redacted>", s.keys.len(), s.keys.current_id())),
+        ("session_ttl", format!("{}s", s.ttl.as_secs())),
+        ("cookie", format!("{} (secure: {})", s.cookie_name, s.secure_cookies)),
+        ("csrf_header", config.proxy.csrf_header.to_string()),
+        ("log_format", format!("{:?}", config.log_format).to_lowercase()),
+    ];
+    for (key, value) in lines {
+        let _ = writeln!(out, "{key} = {value:?}");
+    }
+    for route in &config.proxy.routes {
+        let _ = writeln!(
+            out,
+            "\n[[routes]]\nprefix = {:?}\nupstream = {:?}\nauth = {:?}\nstrip_prefix = {}\ntimeout = \"{}s\"",
+            route.prefix,
+            route.upstream.as_str(),
+            format!("{:?}", route.auth).to_lowercase(),
+            route.strip_prefix,
+            route.timeout.as_secs()
+        );
+    }
+    out
+}

@@ -1,0 +1,208 @@
+//! Session encryption: the keyring, per-record key derivation and the
+//! versioned AES-256-GCM envelope.
+//!
+//! Envelope (all records bff writes to a store):
+//! `0x01 | key_id_len (u8) | key_id | nonce (12) | ciphertext+tag`.
+//! The record key is `HKDF-SHA256(ikm = master[key_id], salt = record
+//! secret, info = "bff record v1")`, where the record secret is the session
+//! ID (or the login `state`), which only the browser holds. The AAD is the
+//! store key, so a record copied under another key fails authentication
+//! (security case R6), a flipped bit fails the tag (R5), and neither a store
+//! dump nor the master key alone decrypts anything.
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::Engine as _;
+use hkdf::Hkdf;
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+const VERSION: u8 = 1;
+const NONCE_LEN: usize = 12;
+const INFO: &[u8] = b"bff record v1";
+/// Minimum master key length: 256 bits.
+pub const MIN_KEY_LEN: usize = 32;
+
+/// Why a record could not be opened. Deliberately coarse: callers treat
+/// every variant as "no session" and log an integrity event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CryptoError {
+    /// Not an envelope bff wrote (truncated, wrong version).
+    #[error("malformed envelope")]
+    Malformed,
+    /// Encrypted with a key id this keyring does not hold (retired key).
+    #[error("unknown key id")]
+    UnknownKey,
+    /// The GCM tag did not verify (tampered, or wrong key/AAD).
+    #[error("authentication failed")]
+    Authentication,
+}
+
+/// The master keys: the first encrypts, all decrypt (rotation grace).
+#[derive(Clone)]
+pub struct Keyring {
+    keys: Vec<(String, Zeroizing<Vec<u8>>)>,
+}
+
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keyring").field("ids", &self.keys.iter().map(|(id, _)| id).collect::<Vec<_>>()).finish()
+    }
+}
+
+// === impl Keyring ===
+
+impl Keyring {
+    /// Parses `id:base64key,id2:base64key` (standard or URL-safe base64,
+    /// padded or not); each key must decode to at least 32 bytes.
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let mut keys: Vec<(String, Zeroizing<Vec<u8>>)> = Vec::new();
+        for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (id, b64) = item.split_once(':').ok_or("each key must look like id:base64key")?;
+            let valid_id = !id.is_empty() && id.len() <= 32 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !valid_id {
+                return Err(format!("key id `{id}` must be 1-32 characters of A-Z, a-z, 0-9, - or _"));
+            }
+            let key = Zeroizing::new(decode_base64(b64).ok_or(format!("key `{id}` is not base64"))?);
+            if key.len() < MIN_KEY_LEN {
+                return Err(format!("key `{id}` has {} bytes; at least {MIN_KEY_LEN} random bytes are required", key.len()));
+            }
+            if keys.iter().any(|(existing, _)| existing == id) {
+                return Err(format!("key id `{id}` appears twice"));
+            }
+            keys.push((id.to_owned(), key));
+        }
+        if keys.is_empty() {
+            return Err("no keys given".into());
+        }
+        Ok(Self { keys })
+    }
+
+    /// A random single-key ring for the single-process memory store.
+    pub fn ephemeral() -> Self {
+        let mut key = Zeroizing::new(vec![0u8; MIN_KEY_LEN]);
+        rand::fill(key.as_mut_slice());
+        Self { keys: vec![("ephemeral".into(), key)] }
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether the ring is empty (never true for a parsed ring).
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The id of the encrypting key.
+    pub fn current_id(&self) -> &str {
+        self.keys.first().map_or("", |(id, _)| id.as_str())
+    }
+
+    /// Encrypts `plaintext` for the record identified by `record_secret`,
+    /// bound to the store key `aad`.
+    pub fn seal(&self, record_secret: &[u8], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let (id, master) = self.keys.first().ok_or(CryptoError::UnknownKey)?;
+        let cipher = record_cipher(master, record_secret)?;
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::fill(&mut nonce);
+        let ciphertext = cipher
+            .encrypt(&Nonce::from(nonce), Payload { msg: plaintext, aad })
+            .map_err(|_err| CryptoError::Authentication)?;
+        let mut out = Vec::with_capacity(2 + id.len() + NONCE_LEN + ciphertext.len());
+        out.push(VERSION);
+        out.push(u8::try_from(id.len()).map_err(|_err| CryptoError::Malformed)?);
+        out.extend_from_slice(id.as_bytes());
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&ciphertext);
+        Ok(out)
+    }
+
+    /// Decrypts an envelope written by [`Keyring::seal`].
+    pub fn open(&self, record_secret: &[u8], aad: &[u8], envelope: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        let (&version, rest) = envelope.split_first().ok_or(CryptoError::Malformed)?;
+        let (&id_len, rest) = rest.split_first().ok_or(CryptoError::Malformed)?;
+        if version != VERSION || rest.len() < usize::from(id_len) + NONCE_LEN + 16 {
+            return Err(CryptoError::Malformed);
+        }
+        let (id, rest) = rest.split_at(usize::from(id_len));
+        let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
+        let master = self.keys.iter().find(|(k, _)| k.as_bytes() == id).map(|(_, key)| key).ok_or(CryptoError::UnknownKey)?;
+        let nonce = Nonce::try_from(nonce).map_err(|_err| CryptoError::Malformed)?;
+        let cipher = record_cipher(master, record_secret)?;
+        cipher
+            .decrypt(&nonce, Payload { msg: ciphertext, aad })
+            .map(Zeroizing::new)
+            .map_err(|_err| CryptoError::Authentication)
+    }
+}
+
+fn record_cipher(master: &[u8], record_secret: &[u8]) -> Result<Aes256Gcm, CryptoError> {
+    let mut okm = Zeroizing::new([0u8; 32]);
+    Hkdf::<Sha256>::new(Some(record_secret), master)
+        .expand(INFO, okm.as_mut_slice())
+        .map_err(|_err| CryptoError::Malformed)?;
+    Aes256Gcm::new_from_slice(okm.as_slice()).map_err(|_err| CryptoError::Malformed)
+}
+
+fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD].iter().find_map(|e| e.decode(text.trim()).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ring(spec: &str) -> Keyring {
+        Keyring::parse(spec).unwrap()
+    }
+
+    const K1: &str = "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    const K2: &str = "k2:HxwdHh8AAQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRo=";
+
+    #[test]
+    fn seal_then_open_round_trips() {
+        let r = ring(K1);
+        let env = r.seal(b"session-a", b"bff:s:{a}", b"tokens").unwrap();
+        assert_eq!(&*r.open(b"session-a", b"bff:s:{a}", &env).unwrap(), b"tokens");
+        assert!(!env.windows(6).any(|w| w == b"tokens"), "plaintext visible in ciphertext");
+    }
+
+    #[test]
+    fn r5_bit_flip_fails_authentication() {
+        let r = ring(K1);
+        let mut env = r.seal(b"s", b"aad", b"tokens").unwrap();
+        let last = env.len() - 1;
+        env[last] ^= 1;
+        assert_eq!(r.open(b"s", b"aad", &env).unwrap_err(), CryptoError::Authentication);
+        assert_eq!(r.open(b"s", b"aad", &env[..10]).unwrap_err(), CryptoError::Malformed);
+    }
+
+    #[test]
+    fn r6_other_aad_or_other_session_secret_fails() {
+        let r = ring(K1);
+        let env = r.seal(b"s", b"bff:s:{a}", b"tokens").unwrap();
+        assert!(r.open(b"s", b"bff:s:{b}", &env).is_err());
+        assert!(r.open(b"t", b"bff:s:{a}", &env).is_err());
+    }
+
+    #[test]
+    fn r7_rotation_keeps_old_key_for_decrypt_and_retired_key_fails() {
+        let old = ring(K1);
+        let env = old.seal(b"s", b"a", b"x").unwrap();
+        let rotated = ring(&format!("{K2},{K1}"));
+        assert_eq!(&*rotated.open(b"s", b"a", &env).unwrap(), b"x");
+        assert_eq!(rotated.current_id(), "k2");
+        assert_eq!(ring(K2).open(b"s", b"a", &env).unwrap_err(), CryptoError::UnknownKey);
+    }
+
+    #[test]
+    fn short_or_malformed_keys_are_refused() {
+        assert!(Keyring::parse("k1:c2hvcnQ=").unwrap_err().contains("at least 32"));
+        assert!(Keyring::parse("nokey").is_err());
+        assert!(Keyring::parse(&format!("{K1},{K1}")).is_err());
+        assert!(Keyring::parse("").is_err());
+    }
+}

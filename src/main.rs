@@ -1,0 +1,81 @@
+//! The `bff` binary: parse configuration, initialise logging, run until
+//! SIGINT/SIGTERM. Configuration errors exit with 64 (EX_USAGE).
+
+use std::process::ExitCode;
+
+use bff::config::{Args, Command, Config, LogFormat};
+use clap::Parser as _;
+
+#[path = "main_healthcheck.rs"]
+mod healthcheck;
+
+const EX_USAGE: u8 = 64;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    bff::app::install_crypto_provider();
+    let args = Args::parse();
+    if let Some(Command::Healthcheck) = args.command {
+        return healthcheck::run(args.admin_listen.as_deref()).await;
+    }
+    let config = match Config::load(&args) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("bff: configuration error: {err}");
+            return ExitCode::from(EX_USAGE);
+        }
+    };
+    if args.check_config {
+        #[expect(clippy::print_stdout, reason = "--check-config prints the effective configuration")]
+        {
+            print!("{}", config.redacted());
+        }
+        return ExitCode::SUCCESS;
+    }
+    init_tracing(config.log_format);
+    match bff::app::start(config).await {
+        Ok(running) => {
+            let token = running.shutdown_token();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                tracing::info!("shutting down");
+                token.cancel();
+            });
+            running.wait().await;
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "bff could not start");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Pretty => builder.init(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! { _ = ctrl_c => {}, () = term => {} }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,83 @@
+//! Classifies each public request: `/auth/*` goes to the auth handlers,
+//! everything else to the proxy. Turns errors into responses (the 401-vs-
+//! 302 decision lives here, the same for every path) and writes one log
+//! line per request (never a query string, cookie or token).
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use http::{HeaderValue, Method, Request, Response, header};
+use hyper::body::Incoming;
+
+use crate::app::AppState;
+use crate::auth::{callback, login, logout, session_info};
+use crate::error::Error;
+use crate::http_util::{Body, is_navigation, redirect};
+use crate::proxy;
+use crate::session::cookie::{Lookup, lookup};
+
+/// Path of the login endpoint (also the `login_url` of 401 bodies).
+pub const LOGIN_PATH: &str = "/auth/login";
+
+/// Handles one request on the public listener.
+pub async fn handle(state: &AppState, peer: SocketAddr, req: Request<Incoming>) -> Response<Body> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let navigation = is_navigation(&method, req.headers());
+    let had_cookie = matches!(lookup(req.headers(), &state.cookies.session), Lookup::One(_) | Lookup::Duplicate);
+    let return_to = req.uri().path_and_query().map_or_else(|| "/".to_owned(), ToString::to_string);
+
+    let result = if path == "/auth" || path.starts_with("/auth/") {
+        let (parts, _body) = req.into_parts();
+        auth_endpoint(state, &parts).await
+    } else {
+        proxy::handle(state, peer, req).await
+    };
+    let response = match result {
+        Ok(res) => res,
+        Err(err) => {
+            err.log("request");
+            error_response(state, err, navigation, had_cookie, &return_to)
+        }
+    };
+    tracing::info!(
+        %method, path = %path, status = response.status().as_u16(),
+        latency_us = started.elapsed().as_micros() as u64, "request"
+    );
+    response
+}
+
+async fn auth_endpoint(state: &AppState, parts: &http::request::Parts) -> Result<Response<Body>, Error> {
+    match (parts.method.clone(), parts.uri.path()) {
+        (Method::GET, "/auth/login") => login::start(state, parts).await,
+        (Method::GET, "/auth/callback") => callback::finish(state, parts).await,
+        (Method::GET, "/auth/session") => session_info::show(state, parts).await,
+        (Method::GET | Method::POST, "/auth/logout") => logout::logout(state, parts).await,
+        (Method::GET, "/auth/logged-out") => Ok(logout::logged_out(state)),
+        (_, "/auth/login" | "/auth/callback" | "/auth/session" | "/auth/logout" | "/auth/logged-out") => {
+            Err(Error::MethodNotAllowed)
+        }
+        _ => Err(Error::NotFound),
+    }
+}
+
+/// The single 401-vs-302 decision: navigations without a session go to
+/// login (returning here afterwards); API calls get 401 JSON with a
+/// `login_url`. A stale session cookie is cleared either way.
+fn error_response(state: &AppState, err: Error, navigation: bool, had_cookie: bool, return_to: &str) -> Response<Body> {
+    let unauthenticated = matches!(err, Error::Unauthenticated);
+    let mut res = if unauthenticated && navigation {
+        let encoded: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
+        redirect(&format!("{LOGIN_PATH}?return_to={encoded}"))
+    } else {
+        err.into_response(navigation, LOGIN_PATH)
+    };
+    if unauthenticated
+        && had_cookie
+        && let Ok(clear) = HeaderValue::from_str(&state.cookies.clear_session())
+    {
+        res.headers_mut().append(header::SET_COOKIE, clear);
+    }
+    res
+}

@@ -1,0 +1,112 @@
+//! The accept loop shared by both listeners: HTTP/1.1 and h2 (auto),
+//! header-read timeout against slowloris (hyper's timeout needs a timer:
+//! hyper-util PR #137), header size and count limits (→ 431), and graceful
+//! shutdown with a bounded drain.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::AppState;
+use crate::http_util::Body;
+
+/// Time a client has to send its request headers.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest request head (request line + headers) accepted.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+/// How long in-flight requests may take to finish at shutdown.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+type HandlerFuture = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+/// Which listener a connection arrived on.
+#[derive(Clone, Copy, Debug)]
+pub enum Listener {
+    /// The public listener (`/auth/*` and the proxy).
+    Public,
+    /// The admin listener (health, readiness).
+    Admin,
+}
+
+/// One connection's request handler.
+#[derive(Clone)]
+pub struct Handler {
+    state: Arc<AppState>,
+    peer: SocketAddr,
+    listener: Listener,
+}
+
+impl hyper::service::Service<Request<Incoming>> for Handler {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = HandlerFuture;
+
+    fn call(&self, req: Request<Incoming>) -> Self::Future {
+        let (state, peer, listener) = (Arc::clone(&self.state), self.peer, self.listener);
+        Box::pin(async move {
+            Ok(match listener {
+                Listener::Public => crate::router::handle(&state, peer, req).await,
+                Listener::Admin => crate::admin::handle(&state, &req).await,
+            })
+        })
+    }
+}
+
+fn builder() -> Builder<TokioExecutor> {
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(MAX_HEADER_BYTES)
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(MAX_HEADER_BYTES).unwrap_or(u32::MAX))
+        .keep_alive_interval(Some(Duration::from_secs(30)));
+    builder
+}
+
+/// Accepts connections until `shutdown`, then drains for at most 10 s.
+pub async fn serve(listener: TcpListener, state: Arc<AppState>, kind: Listener, shutdown: CancellationToken) {
+    let builder = builder();
+    let graceful = GracefulShutdown::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(err) => {
+                    tracing::warn!(error = %err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _nodelay = stream.set_nodelay(true);
+        let handler = Handler { state: Arc::clone(&state), peer, listener: kind };
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), handler);
+        let conn = graceful.watch(conn.into_owned());
+        tokio::spawn(async move {
+            if let Err(err) = conn.await {
+                tracing::debug!(error = %err, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
+        tracing::warn!("some connections were still open after the drain timeout");
+    }
+}

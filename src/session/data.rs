@@ -1,0 +1,77 @@
+//! The plaintext of a session record (serialised with MessagePack, then
+//! sealed). Holds tokens, so it is zeroized on drop and its `Debug` shows
+//! no token.
+
+use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+/// Display claims shown to the SPA by `/auth/session`.
+#[derive(Clone, Default, Serialize, Deserialize, Zeroize, PartialEq, Eq, Debug)]
+pub struct DisplayClaims {
+    /// `name` claim.
+    pub name: Option<String>,
+    /// `email` claim.
+    pub email: Option<String>,
+    /// `preferred_username` claim.
+    pub preferred_username: Option<String>,
+}
+
+/// One login's server-side state.
+#[derive(Clone, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+pub struct SessionData {
+    /// Bearer access token sent upstream.
+    pub access_token: String,
+    /// When the access token expires (Unix seconds).
+    pub access_expires_at: i64,
+    /// Refresh token, if the provider issued one.
+    pub refresh_token: Option<String>,
+    /// The last ID token, kept for `id_token_hint` (RP-Initiated Logout §2).
+    pub id_token: String,
+    /// Subject (`sub`).
+    pub sub: String,
+    /// Provider session ID (`sid`), for back-channel logout.
+    pub sid: Option<String>,
+    /// Display claims.
+    pub claims: DisplayClaims,
+    /// Login time (Unix seconds).
+    pub created_at: i64,
+    /// End of the absolute lifetime (Unix seconds); never moves.
+    pub absolute_expires_at: i64,
+    /// Last time the session was seen (Unix seconds).
+    pub last_seen: i64,
+    /// Incremented on every write (compare-and-set on refresh).
+    pub version: u64,
+    /// Per-session secret for `GET /auth/logout?sid=` (CSRF-safe logout link).
+    pub logout_token: String,
+}
+
+impl std::fmt::Debug for SessionData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionData")
+            .field("sub", &self.sub)
+            .field("access_expires_at", &self.access_expires_at)
+            .field("absolute_expires_at", &self.absolute_expires_at)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+// === impl SessionData ===
+
+impl SessionData {
+    /// MessagePack encoding (field names kept, so records stay readable by
+    /// later versions that add fields).
+    pub fn to_bytes(&self) -> Result<zeroize::Zeroizing<Vec<u8>>, rmp_serde::encode::Error> {
+        rmp_serde::to_vec_named(self).map(zeroize::Zeroizing::new)
+    }
+
+    /// Decodes [`SessionData::to_bytes`] output.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, rmp_serde::decode::Error> {
+        rmp_serde::from_slice(bytes)
+    }
+
+    /// Seconds of absolute lifetime left (0 when over).
+    pub fn remaining_secs(&self, now: i64) -> u64 {
+        u64::try_from(self.absolute_expires_at.saturating_sub(now)).unwrap_or(0)
+    }
+}

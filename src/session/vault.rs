@@ -1,0 +1,121 @@
+//! `Vault`: sealed session and pending-login records on top of a
+//! [`SessionStore`]. The only place that pairs store keys with encryption.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use super::id::hash22;
+use super::{SessionData, SessionId, SessionStore, StoreError, now_unix};
+use crate::crypto::Keyring;
+
+/// How long a started login may take (architecture: pending logins, 10 min).
+pub const PENDING_LOGIN_TTL: Duration = Duration::from_secs(600);
+
+/// A started login, parked server-side between `/auth/login` and
+/// `/auth/callback` (RFC 9700 §2.1.1: verifier and nonce per transaction,
+/// bound to the browser).
+#[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+pub struct PendingLogin {
+    /// PKCE code verifier (RFC 7636 §4.1).
+    pub pkce_verifier: String,
+    /// The `nonce` sent in the authorization request.
+    pub nonce: String,
+    /// Validated local path to return to.
+    pub return_to: String,
+    /// `hash22` of the browser-binding cookie value.
+    pub binding_hash: String,
+}
+
+/// Sealed records in a store.
+#[derive(Clone)]
+pub struct Vault {
+    store: Arc<dyn SessionStore>,
+    keys: Keyring,
+}
+
+// === impl Vault ===
+
+impl Vault {
+    /// A vault over `store`, sealing with `keys`.
+    pub fn new(store: Arc<dyn SessionStore>, keys: Keyring) -> Self {
+        Self { store, keys }
+    }
+
+    /// The underlying store (readiness checks).
+    pub fn store(&self) -> &dyn SessionStore {
+        self.store.as_ref()
+    }
+
+    /// Stores a new session under a fresh ID with TTL = remaining absolute
+    /// lifetime. Always a new ID (ASVS 5 §7.2.4: new session at login).
+    pub async fn create(&self, data: &SessionData) -> Result<SessionId, StoreError> {
+        let id = SessionId::generate().map_err(|_err| StoreError("no OS randomness".into()))?;
+        self.save(&id, data).await?;
+        Ok(id)
+    }
+
+    /// Writes `data` for `id`, keeping the absolute expiry (never extends it).
+    pub async fn save(&self, id: &SessionId, data: &SessionData) -> Result<(), StoreError> {
+        let key = id.store_key();
+        let plain = data.to_bytes().map_err(|_err| StoreError("cannot encode session".into()))?;
+        let sealed = self.keys.seal(id.as_bytes(), key.as_bytes(), &plain).map_err(|_err| StoreError("cannot seal session".into()))?;
+        let ttl = Duration::from_secs(data.remaining_secs(now_unix()));
+        if ttl.is_zero() {
+            return self.store.delete(&key).await;
+        }
+        self.store.put(&key, sealed, ttl).await
+    }
+
+    /// Loads and opens the session for `id`. A record that fails to open
+    /// (tampered, copied, retired key) counts as no session and is logged
+    /// as an integrity event (security cases R5, R6, R7).
+    pub async fn load(&self, id: &SessionId) -> Result<Option<SessionData>, StoreError> {
+        let key = id.store_key();
+        let Some(sealed) = self.store.get(&key).await? else { return Ok(None) };
+        let data = self
+            .keys
+            .open(id.as_bytes(), key.as_bytes(), &sealed)
+            .map_err(|e| e.to_string())
+            .and_then(|plain| SessionData::from_bytes(&plain).map_err(|_err| "undecodable plaintext".to_owned()));
+        match data {
+            Ok(data) if data.absolute_expires_at > now_unix() => Ok(Some(data)),
+            Ok(_) => Ok(None),
+            Err(reason) => {
+                tracing::warn!(session = %id.log_id(), reason, "session record failed integrity check");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Deletes the session for `id`.
+    pub async fn delete(&self, id: &SessionId) -> Result<(), StoreError> {
+        self.store.delete(&id.store_key()).await
+    }
+
+    /// Parks a pending login under `bff:login:{hash(state)}` for 10 minutes.
+    pub async fn put_pending(&self, state: &str, pending: &PendingLogin) -> Result<(), StoreError> {
+        let key = pending_key(state);
+        let plain = zeroize::Zeroizing::new(rmp_serde::to_vec_named(pending).map_err(|_err| StoreError("cannot encode login".into()))?);
+        let sealed = self.keys.seal(state.as_bytes(), key.as_bytes(), &plain).map_err(|_err| StoreError("cannot seal login".into()))?;
+        self.store.put(&key, sealed, PENDING_LOGIN_TTL).await
+    }
+
+    /// Takes (reads and deletes, one use) the pending login for `state`.
+    pub async fn take_pending(&self, state: &str) -> Result<Option<PendingLogin>, StoreError> {
+        let key = pending_key(state);
+        let Some(sealed) = self.store.take(&key).await? else { return Ok(None) };
+        let Ok(plain) = self.keys.open(state.as_bytes(), key.as_bytes(), &sealed) else {
+            tracing::warn!("pending login failed integrity check");
+            return Ok(None);
+        };
+        Ok(rmp_serde::from_slice(&plain).ok())
+    }
+}
+
+/// Store key of a pending login: never the raw `state`.
+pub fn pending_key(state: &str) -> String {
+    format!("bff:login:{{{}}}", hash22(state.as_bytes()))
+}
