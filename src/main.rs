@@ -14,7 +14,18 @@ const EX_USAGE: u8 = 64;
 #[tokio::main]
 async fn main() -> ExitCode {
     bff::app::install_crypto_provider();
-    let args = Args::parse();
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(err) if !err.use_stderr() => {
+            // --help and --version.
+            let _printed = err.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(err) => {
+            let _printed = err.print();
+            return ExitCode::from(EX_USAGE);
+        }
+    };
     if let Some(Command::Healthcheck) = args.command {
         return healthcheck::run(args.admin_listen.as_deref()).await;
     }

@@ -18,3 +18,4 @@ pub mod http;
 pub mod jwt;
 pub mod redis_server;
 pub mod upstream;
+pub mod harness;

@@ -1,0 +1,21 @@
+//! bff's integration tests: a real bff on real TCP against the in-process
+//! fake OpenID provider (real RSA-signed tokens), a recording echo
+//! upstream, and a real `redis-server` spawned on a free port.
+//!
+//! Test names start with the security-case ID they cover
+//! (`../shared/design/security-cases.md`), e.g. `l3_…`.
+
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers outside #[test] fns fail the calling test loudly"
+)]
+
+pub mod support;
+
+mod cli;
+mod flow;
+mod id_token;
+mod login_attacks;
+mod proxy;
+mod sessions;
