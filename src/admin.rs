@@ -12,6 +12,11 @@ pub async fn handle<B>(state: &AppState, req: &Request<B>) -> Response<Body> {
     match req.uri().path() {
         "/healthz" => json(StatusCode::OK, &serde_json::json!({ "status": "ok" })),
         "/readyz" => readiness(state).await,
+        "/metrics" => crate::http_util::response(
+            StatusCode::OK,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            state.metrics.render(),
+        ),
         _ => json(StatusCode::NOT_FOUND, &serde_json::json!({ "error": "not_found" })),
     }
 }

@@ -21,6 +21,8 @@ use crate::proxy::RouteTable;
 use crate::session::cookie::{CookieNames, Lookup, lookup};
 use crate::session::store::memory::MemoryStore;
 use crate::session::store::redis::RedisStore;
+use crate::auth::refresh::{RefreshSettings, Refresher};
+use crate::metrics::Metrics;
 use crate::session::{SessionData, SessionId, SessionStore, Vault};
 use crate::{http_client, server};
 
@@ -41,6 +43,10 @@ pub struct AppState {
     pub client: http_client::HttpClient,
     /// Proxy routes.
     pub routes: RouteTable,
+    /// Keeps access tokens fresh.
+    pub refresher: Refresher,
+    /// Metrics registry.
+    pub metrics: Arc<Metrics>,
 }
 
 /// A running bff.
@@ -80,13 +86,18 @@ impl AppState {
     pub async fn current_session(&self, headers: &HeaderMap) -> Result<Option<(SessionId, SessionData)>, Error> {
         let Lookup::One(value) = lookup(headers, &self.cookies.session) else { return Ok(None) };
         let Some(id) = SessionId::parse(&value) else { return Ok(None) };
-        match self.vault.load(&id).await {
-            Ok(Some(data)) => Ok(Some((id, data))),
-            Ok(None) => Ok(None),
-            Err(err) => {
-                tracing::error!(error = %err, "session store failed");
-                Err(Error::StoreUnavailable)
-            }
+        let Some(data) = self.vault.load(&id).await? else { return Ok(None) };
+        Ok(Some((id, data)))
+    }
+
+    /// Like [`AppState::current_session`], with the access token refreshed
+    /// if it is about to expire. A session the provider ended is gone.
+    pub async fn fresh_session(&self, headers: &HeaderMap) -> Result<Option<(SessionId, SessionData)>, Error> {
+        let Some((id, data)) = self.current_session(headers).await? else { return Ok(None) };
+        match self.refresher.ensure_fresh(&id, data).await {
+            Ok(data) => Ok(Some((id, data))),
+            Err(Error::Unauthenticated) => Ok(None),
+            Err(err) => Err(err),
         }
     }
 }
@@ -117,8 +128,19 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let config = Arc::new(config);
     let client = http_client::build();
     let provider = ProviderHandle::new(config.oidc.clone(), OidcHttp::new(client.clone(), Duration::from_secs(10)));
+    let store = store_for(&config)?;
+    let vault = Vault::new(Arc::clone(&store), config.session.keys.clone());
+    let metrics = Arc::new(Metrics::new());
+    let settings = RefreshSettings {
+        skew: config.oidc.refresh_skew,
+        wait: config.oidc.refresh_wait,
+        lease: config.oidc.refresh_lock_lease,
+    };
+    let refresher = Refresher::new(settings, vault.clone(), store, Arc::clone(&provider), Arc::clone(&metrics));
     let state = Arc::new(AppState {
-        vault: Vault::new(store_for(&config)?, config.session.keys.clone()),
+        vault,
+        refresher,
+        metrics,
         cookies: CookieNames::new(&config.session.cookie_name, config.session.secure_cookies),
         routes: RouteTable::new(config.proxy.routes.clone()),
         provider,

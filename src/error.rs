@@ -52,6 +52,10 @@ pub enum Error {
     /// The provider did not answer in time.
     #[error("provider timeout")]
     ProviderTimeout,
+    /// The tokens could not be refreshed right now (provider or lock
+    /// unavailable) and the old access token has expired: retry shortly.
+    #[error("token refresh temporarily unavailable")]
+    RefreshUnavailable,
     /// The session store did not answer; fail closed, keep the session.
     #[error("session store unavailable")]
     StoreUnavailable,
@@ -88,6 +92,7 @@ impl Error {
             Self::ProviderUnavailable(_) | Self::ProviderTimeout => Side::Provider,
             Self::UpstreamUnavailable | Self::UpstreamTimeout => Side::Upstream,
             Self::StoreUnavailable => Side::Store,
+            Self::RefreshUnavailable => Side::Provider,
             Self::Internal(_) => Side::Internal,
         }
     }
@@ -102,7 +107,7 @@ impl Error {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::ProviderUnavailable(_) | Self::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
             Self::ProviderTimeout | Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
-            Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::StoreUnavailable | Self::RefreshUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -118,6 +123,7 @@ impl Error {
             Self::ProviderUnavailable(_) => "provider_unavailable",
             Self::ProviderTimeout => "provider_timeout",
             Self::StoreUnavailable => "session_store_unavailable",
+            Self::RefreshUnavailable => "refresh_unavailable",
             Self::UpstreamUnavailable => "upstream_unavailable",
             Self::UpstreamTimeout => "upstream_timeout",
             Self::Internal(_) => "internal_error",
@@ -134,7 +140,7 @@ impl Error {
             Self::ProviderUnavailable(_) | Self::ProviderTimeout => {
                 "The sign-in service is not answering. Please try again."
             }
-            Self::StoreUnavailable => "Sessions are briefly unavailable. Please try again.",
+            Self::StoreUnavailable | Self::RefreshUnavailable => "Sessions are briefly unavailable. Please try again.",
             Self::UpstreamUnavailable | Self::UpstreamTimeout => "The service is not answering.",
             Self::Internal(_) => "Something went wrong on our side.",
         }

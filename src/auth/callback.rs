@@ -24,8 +24,6 @@ use crate::session::id::hash22;
 use crate::session::{DisplayClaims, PendingLogin, SessionData, SessionId, now_unix};
 
 const UNIQUE: [&str; 5] = ["code", "state", "iss", "error", "error_description"];
-/// `expires_in` assumed when the provider omits it (RFC 6749 §5.1 makes it optional).
-const DEFAULT_EXPIRES_IN: u64 = 300;
 
 /// Handles `GET /auth/callback`.
 pub async fn finish(state: &AppState, parts: &Parts) -> Result<Response<Body>, Error> {
@@ -48,7 +46,7 @@ pub async fn finish(state: &AppState, parts: &Parts) -> Result<Response<Body>, E
 
     let tokens = exchange(state, &provider, code, &pending).await?;
     let claims = verify_id_token(state, provider, &tokens, &pending).await?;
-    let data = new_session(state, &tokens, &claims)?;
+    let data = new_session(state, &tokens, &claims, &pending.nonce)?;
     let id = state.vault.create(&data).await?;
     destroy_previous_session(state, parts).await;
     tracing::info!(session = %id.log_id(), "login completed");
@@ -116,14 +114,13 @@ async fn verify_id_token(
     })
 }
 
-fn new_session(state: &AppState, tokens: &BffTokenResponse, claims: &BffIdTokenClaims) -> Result<SessionData, Error> {
+fn new_session(state: &AppState, tokens: &BffTokenResponse, claims: &BffIdTokenClaims, nonce: &str) -> Result<SessionData, Error> {
     let now = now_unix();
-    let expires_in = tokens.expires_in().map_or(DEFAULT_EXPIRES_IN, |d| d.as_secs());
     let ttl = i64::try_from(state.config.session.ttl.as_secs()).unwrap_or(i64::MAX);
     let logout_token = SessionId::generate().map_err(|_err| Error::Internal("no OS randomness"))?.encode();
     Ok(SessionData {
         access_token: tokens.access_token().secret().clone(),
-        access_expires_at: now.saturating_add(i64::try_from(expires_in).unwrap_or(i64::MAX)),
+        access_expires_at: super::refresh::exchange::access_expiry(tokens, now),
         refresh_token: tokens.refresh_token().map(|t| t.secret().clone()),
         id_token: tokens.id_token().map(ToString::to_string).unwrap_or_default(),
         sub: claims.subject().as_str().to_owned(),
@@ -138,6 +135,7 @@ fn new_session(state: &AppState, tokens: &BffTokenResponse, claims: &BffIdTokenC
         last_seen: now,
         version: 1,
         logout_token,
+        nonce: nonce.to_owned(),
     })
 }
 

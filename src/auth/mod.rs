@@ -7,6 +7,7 @@ pub mod login;
 pub mod logout;
 pub mod oidc_http;
 pub mod provider;
+pub mod refresh;
 pub mod return_to;
 pub mod session_info;
 pub mod types;

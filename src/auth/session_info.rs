@@ -11,7 +11,7 @@ use crate::http_util::{Body, json};
 
 /// Handles `GET /auth/session`.
 pub async fn show(state: &AppState, parts: &Parts) -> Result<Response<Body>, Error> {
-    let (_, data) = state.current_session(&parts.headers).await?.ok_or(Error::Unauthenticated)?;
+    let (_, data) = state.fresh_session(&parts.headers).await?.ok_or(Error::Unauthenticated)?;
     let body = serde_json::json!({
         "sub": data.sub,
         "name": data.claims.name,

@@ -61,6 +61,14 @@ pub struct Args {
     /// Refresh access tokens that expire within this window (default `60s`).
     #[arg(long, env = "BFF_REFRESH_SKEW")]
     pub refresh_skew: Option<String>,
+    /// Longest a request waits for another pod's refresh of the same
+    /// session before falling back (default `10s`).
+    #[arg(long, env = "BFF_REFRESH_WAIT")]
+    pub refresh_wait: Option<String>,
+    /// Lease of the cross-pod refresh lock; a crashed holder blocks others
+    /// at most this long (default `15s`).
+    #[arg(long, env = "BFF_REFRESH_LOCK_LEASE")]
+    pub refresh_lock_lease: Option<String>,
     /// Session cookie name (default `__Host-bff`, or `bff` in insecure dev mode).
     #[arg(long, env = "BFF_COOKIE_NAME")]
     pub cookie_name: Option<String>,

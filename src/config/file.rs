@@ -23,6 +23,8 @@ pub struct FileConfig {
     pub session_keys_file: Option<String>,
     pub session_ttl: Option<String>,
     pub refresh_skew: Option<String>,
+    pub refresh_wait: Option<String>,
+    pub refresh_lock_lease: Option<String>,
     pub cookie_name: Option<String>,
     pub insecure_dev_cookies: Option<bool>,
     pub allowed_origins: Option<String>,

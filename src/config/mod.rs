@@ -77,6 +77,10 @@ pub struct OidcConfig {
     pub post_logout_redirect: String,
     /// Refresh when the access token expires within this window.
     pub refresh_skew: Duration,
+    /// Longest wait for another pod's refresh of the same session.
+    pub refresh_wait: Duration,
+    /// Lease of the cross-pod refresh lock.
+    pub refresh_lock_lease: Duration,
 }
 
 /// Session settings.

@@ -9,7 +9,7 @@ pub(super) fn render(config: &Config) -> String {
     let mut out = String::new();
     let o = &config.oidc;
     let s = &config.session;
-    let lines: [(&str, String); 16] = [
+    let lines: [(&str, String); 18] = [
         ("listen", config.listen.to_string()),
         ("admin_listen", config.admin_listen.to_string()),
         ("public_url", config.public_origin.clone()),
@@ -20,6 +20,8 @@ pub(super) fn render(config: &Config) -> String {
         ("redirect_url", o.redirect_url.clone()),
         ("post_logout_redirect", o.post_logout_redirect.clone()),
         ("refresh_skew", format!("{}s", o.refresh_skew.as_secs())),
+        ("refresh_wait", format!("{}ms", o.refresh_wait.as_millis())),
+        ("refresh_lock_lease", format!("{}ms", o.refresh_lock_lease.as_millis())),
         ("session_store", if s.redis_url.is_some() { "redis (url <redacted>)".into() } else { "memory".into() }),
         ("session_keys", format!("{} key(s), current id `{}`, values <redacted>", s.keys.len(), s.keys.current_id())),
         ("session_ttl", format!("{}s", s.ttl.as_secs())),

@@ -109,7 +109,19 @@ fn oidc(args: &Args, file: &FileConfig, origin: &str) -> Result<OidcConfig, Conf
         redirect_url: format!("{origin}/auth/callback"),
         post_logout_redirect,
         refresh_skew: duration(pick(&args.refresh_skew, &file.refresh_skew), Duration::from_secs(60), "BFF_REFRESH_SKEW")?,
+        refresh_wait: duration(pick(&args.refresh_wait, &file.refresh_wait), Duration::from_secs(10), "BFF_REFRESH_WAIT")?,
+        refresh_lock_lease: positive(
+            duration(pick(&args.refresh_lock_lease, &file.refresh_lock_lease), Duration::from_secs(15), "BFF_REFRESH_LOCK_LEASE")?,
+            "BFF_REFRESH_LOCK_LEASE",
+        )?,
     })
+}
+
+fn positive(value: Duration, setting: &'static str) -> Result<Duration, ConfigError> {
+    if value < Duration::from_millis(100) {
+        return Err(ConfigError::new(setting, "must be at least 100ms"));
+    }
+    Ok(value)
 }
 
 fn session(args: &Args, file: &FileConfig, insecure: bool) -> Result<SessionConfig, ConfigError> {

@@ -41,6 +41,10 @@ pub struct SessionData {
     pub last_seen: i64,
     /// Incremented on every write (compare-and-set on refresh).
     pub version: u64,
+    /// The login `nonce`: a refreshed ID token's nonce must be absent or
+    /// equal to it (OIDC Core §12.2).
+    #[serde(default)]
+    pub nonce: String,
     /// Per-session secret for `GET /auth/logout?sid=` (CSRF-safe logout link).
     pub logout_token: String,
 }

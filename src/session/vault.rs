@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::id::hash22;
+use super::store::Cas;
 use super::{SessionData, SessionId, SessionStore, StoreError, now_unix};
 use crate::crypto::Keyring;
 
@@ -57,16 +58,46 @@ impl Vault {
         Ok(id)
     }
 
-    /// Writes `data` for `id`, keeping the absolute expiry (never extends it).
-    pub async fn save(&self, id: &SessionId, data: &SessionData) -> Result<(), StoreError> {
-        let key = id.store_key();
-        let plain = data.to_bytes().map_err(|_err| StoreError("cannot encode session".into()))?;
-        let sealed = self.keys.seal(id.as_bytes(), key.as_bytes(), &plain).map_err(|_err| StoreError("cannot seal session".into()))?;
+    /// Writes `data` for `id` with TTL = remaining absolute lifetime.
+    async fn save(&self, id: &SessionId, data: &SessionData) -> Result<(), StoreError> {
         let ttl = Duration::from_secs(data.remaining_secs(now_unix()));
+        let key = id.store_key();
         if ttl.is_zero() {
             return self.store.delete(&key).await;
         }
-        self.store.put(&key, sealed, ttl).await
+        self.store.put(&key, self.seal_session(id, &key, data)?, ttl).await
+    }
+
+    /// Replaces the session written at `previous_version` with `data`
+    /// (whose version must be higher), keeping the store TTL: the absolute
+    /// lifetime never moves. A concurrent newer write wins (`Cas::Conflict`).
+    pub async fn replace(&self, id: &SessionId, previous_version: u64, data: &SessionData) -> Result<Cas, StoreError> {
+        let key = id.store_key();
+        let record = self.seal_session(id, &key, data)?;
+        self.store.compare_and_swap(&key, &previous_version.to_be_bytes(), record).await
+    }
+
+    /// `version (8 bytes, big-endian) | envelope`; the version is bound
+    /// into the AAD so it cannot be altered without failing the tag.
+    fn seal_session(&self, id: &SessionId, key: &str, data: &SessionData) -> Result<Vec<u8>, StoreError> {
+        let plain = data.to_bytes().map_err(|_err| StoreError("cannot encode session".into()))?;
+        let version = data.version.to_be_bytes();
+        let aad = session_aad(key, &version);
+        let sealed = self.keys.seal(id.as_bytes(), &aad, &plain).map_err(|_err| StoreError("cannot seal session".into()))?;
+        let mut record = Vec::with_capacity(8 + sealed.len());
+        record.extend_from_slice(&version);
+        record.extend_from_slice(&sealed);
+        Ok(record)
+    }
+
+    fn open_session(&self, id: &SessionId, key: &str, record: &[u8]) -> Result<SessionData, String> {
+        let (version, sealed) = record.split_at_checked(8).ok_or("truncated record")?;
+        let plain = self.keys.open(id.as_bytes(), &session_aad(key, version), sealed).map_err(|e| e.to_string())?;
+        let data = SessionData::from_bytes(&plain).map_err(|_err| "undecodable plaintext".to_owned())?;
+        if data.version.to_be_bytes() != version {
+            return Err("version prefix mismatch".into());
+        }
+        Ok(data)
     }
 
     /// Loads and opens the session for `id`. A record that fails to open
@@ -74,13 +105,8 @@ impl Vault {
     /// as an integrity event (security cases R5, R6, R7).
     pub async fn load(&self, id: &SessionId) -> Result<Option<SessionData>, StoreError> {
         let key = id.store_key();
-        let Some(sealed) = self.store.get(&key).await? else { return Ok(None) };
-        let data = self
-            .keys
-            .open(id.as_bytes(), key.as_bytes(), &sealed)
-            .map_err(|e| e.to_string())
-            .and_then(|plain| SessionData::from_bytes(&plain).map_err(|_err| "undecodable plaintext".to_owned()));
-        match data {
+        let Some(record) = self.store.get(&key).await? else { return Ok(None) };
+        match self.open_session(id, &key, &record) {
             Ok(data) if data.absolute_expires_at > now_unix() => Ok(Some(data)),
             Ok(_) => Ok(None),
             Err(reason) => {
@@ -118,4 +144,12 @@ impl Vault {
 /// Store key of a pending login: never the raw `state`.
 pub fn pending_key(state: &str) -> String {
     format!("bff:login:{{{}}}", hash22(state.as_bytes()))
+}
+
+/// AAD of a session record: its store key and its version prefix.
+fn session_aad(key: &str, version: &[u8]) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(key.len() + version.len());
+    aad.extend_from_slice(key.as_bytes());
+    aad.extend_from_slice(version);
+    aad
 }

@@ -1,40 +1,57 @@
 //! The in-memory store (moka): per-entry TTLs, one process only. Sessions
 //! die with the process and are not shared between replicas.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use moka::Expiry;
 use moka::future::Cache;
 
-use super::{BoxFuture, SessionStore, StoreError};
+use super::{BoxFuture, Cas, SessionStore, StoreError};
 
 #[derive(Clone)]
 struct Entry {
     value: Vec<u8>,
-    ttl: Duration,
+    deadline: Instant,
 }
 
-struct PerEntryTtl;
+/// Entries expire at their absolute deadline, also across updates.
+struct Deadline;
 
-impl Expiry<String, Entry> for PerEntryTtl {
-    fn expire_after_create(&self, _key: &String, entry: &Entry, _now: Instant) -> Option<Duration> {
-        Some(entry.ttl)
+impl Expiry<String, Entry> for Deadline {
+    fn expire_after_create(&self, _key: &String, entry: &Entry, now: Instant) -> Option<Duration> {
+        Some(entry.deadline.saturating_duration_since(now))
     }
 
-    fn expire_after_update(&self, _key: &String, entry: &Entry, _now: Instant, _left: Option<Duration>) -> Option<Duration> {
-        Some(entry.ttl)
+    fn expire_after_update(&self, _key: &String, entry: &Entry, now: Instant, _left: Option<Duration>) -> Option<Duration> {
+        Some(entry.deadline.saturating_duration_since(now))
     }
 }
 
 /// A process-local store with per-entry TTLs.
 pub struct MemoryStore {
     cache: Cache<String, Entry>,
+    /// Serialises compare-and-swap (and nothing else).
+    cas: tokio::sync::Mutex<()>,
+    locks: Mutex<HashMap<String, (String, Instant)>>,
 }
 
 impl MemoryStore {
     /// An empty store holding at most `capacity` records.
     pub fn new(capacity: u64) -> Self {
-        Self { cache: Cache::builder().max_capacity(capacity).expire_after(PerEntryTtl).build() }
+        Self {
+            cache: Cache::builder().max_capacity(capacity).expire_after(Deadline).build(),
+            cas: tokio::sync::Mutex::new(()),
+            locks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn with_locks<T>(&self, f: impl FnOnce(&mut HashMap<String, (String, Instant)>) -> T) -> Result<T, StoreError> {
+        let mut locks = self.locks.lock().map_err(|_poisoned| StoreError("lock table poisoned".into()))?;
+        let now = Instant::now();
+        locks.retain(|_, (_, until)| *until > now);
+        Ok(f(&mut locks))
     }
 }
 
@@ -45,7 +62,7 @@ impl SessionStore for MemoryStore {
 
     fn put<'a>(&'a self, key: &'a str, value: Vec<u8>, ttl: Duration) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            self.cache.insert(key.to_owned(), Entry { value, ttl }).await;
+            self.cache.insert(key.to_owned(), Entry { value, deadline: Instant::now() + ttl }).await;
             Ok(())
         })
     }
@@ -58,6 +75,57 @@ impl SessionStore for MemoryStore {
         Box::pin(async move {
             self.cache.invalidate(key).await;
             Ok(())
+        })
+    }
+
+    fn compare_and_swap<'a>(
+        &'a self,
+        key: &'a str,
+        expected_prefix: &'a [u8],
+        value: Vec<u8>,
+    ) -> BoxFuture<'a, Result<Cas, StoreError>> {
+        Box::pin(async move {
+            let _serial = self.cas.lock().await;
+            let Some(current) = self.cache.get(key).await else { return Ok(Cas::Missing) };
+            if !current.value.starts_with(expected_prefix) {
+                return Ok(Cas::Conflict);
+            }
+            self.cache.insert(key.to_owned(), Entry { value, deadline: current.deadline }).await;
+            Ok(Cas::Swapped)
+        })
+    }
+
+    fn try_lock<'a>(&'a self, key: &'a str, token: &'a str, lease: Duration) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            self.with_locks(|locks| {
+                if locks.contains_key(key) {
+                    return false;
+                }
+                locks.insert(key.to_owned(), (token.to_owned(), Instant::now() + lease));
+                true
+            })
+        })
+    }
+
+    fn renew_lock<'a>(&'a self, key: &'a str, token: &'a str, lease: Duration) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            self.with_locks(|locks| match locks.get_mut(key) {
+                Some((holder, until)) if holder == token => {
+                    *until = Instant::now() + lease;
+                    true
+                }
+                _ => false,
+            })
+        })
+    }
+
+    fn unlock<'a>(&'a self, key: &'a str, token: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.with_locks(|locks| {
+                if locks.get(key).is_some_and(|(holder, _)| holder == token) {
+                    locks.remove(key);
+                }
+            })
         })
     }
 
@@ -83,5 +151,29 @@ mod tests {
         store.put("short", b"v".to_vec(), Duration::from_millis(50)).await.unwrap();
         tokio::time::sleep(Duration::from_millis(120)).await;
         assert_eq!(store.get("short").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn compare_and_swap_checks_prefix_and_keeps_deadline() {
+        let store = MemoryStore::new(100);
+        store.put("k", b"1:old".to_vec(), Duration::from_millis(150)).await.unwrap();
+        assert_eq!(store.compare_and_swap("k", b"2:", b"2:x".to_vec()).await.unwrap(), Cas::Conflict);
+        assert_eq!(store.compare_and_swap("k", b"1:", b"2:new".to_vec()).await.unwrap(), Cas::Swapped);
+        assert_eq!(store.get("k").await.unwrap().as_deref(), Some(&b"2:new"[..]));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(store.get("k").await.unwrap(), None, "swap extended the TTL");
+        assert_eq!(store.compare_and_swap("k", b"2:", b"3:".to_vec()).await.unwrap(), Cas::Missing);
+    }
+
+    #[tokio::test]
+    async fn locks_are_exclusive_owned_and_leased() {
+        let store = MemoryStore::new(10);
+        assert!(store.try_lock("l", "a", Duration::from_millis(80)).await.unwrap());
+        assert!(!store.try_lock("l", "b", Duration::from_millis(80)).await.unwrap());
+        store.unlock("l", "b").await.unwrap();
+        assert!(!store.renew_lock("l", "b", Duration::from_secs(1)).await.unwrap());
+        assert!(store.renew_lock("l", "a", Duration::from_millis(80)).await.unwrap());
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        assert!(store.try_lock("l", "b", Duration::from_secs(1)).await.unwrap(), "expired lease still held");
     }
 }

@@ -1,0 +1,111 @@
+//! One refresh-token grant (RFC 6749 §6) and the session it produces.
+//!
+//! A new ID token, if the provider sends one, is validated like at login,
+//! except that its `nonce` must be absent or equal to the original, and
+//! its `sub` must not change (OIDC Core §12.2, security case F5). Missing
+//! new ID or refresh tokens keep the old ones.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use openidconnect::{Nonce, OAuth2TokenResponse, RefreshToken, TokenResponse as _};
+use subtle::ConstantTimeEq as _;
+
+use crate::auth::OidcError;
+use crate::auth::id_token;
+use crate::auth::oidc_http::OidcHttp;
+use crate::auth::provider::Provider;
+use crate::auth::types::BffTokenResponse;
+use crate::session::{SessionData, now_unix};
+
+/// `expires_in` assumed when the provider omits it (RFC 6749 §5.1 makes it optional).
+const DEFAULT_EXPIRES_IN: i64 = 300;
+
+/// Why a refresh failed.
+#[derive(Debug)]
+pub enum RefreshFailure {
+    /// The grant is dead (`invalid_grant`, `invalid_client`) or the new ID
+    /// token is invalid: end the session.
+    Fatal(String),
+    /// Timeout, 5xx, garbage: keep the session and try again later.
+    Transient(String),
+}
+
+/// When an access token expires: `expires_in` from the response, or the
+/// JWT `exp` if the token is a JWT and that is sooner. The `exp` is only a
+/// scheduling hint (the upstream validates the token), never trusted for
+/// access decisions.
+pub fn access_expiry(tokens: &BffTokenResponse, now: i64) -> i64 {
+    let from_response = tokens.expires_in().map_or(DEFAULT_EXPIRES_IN, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let by_response = now.saturating_add(from_response);
+    jwt_exp(tokens.access_token().secret()).map_or(by_response, |exp| exp.min(by_response))
+}
+
+fn jwt_exp(token: &str) -> Option<i64> {
+    #[derive(serde::Deserialize)]
+    struct Exp {
+        exp: i64,
+    }
+    let payload = token.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    serde_json::from_slice::<Exp>(&bytes).ok().map(|e| e.exp)
+}
+
+/// Runs the refresh grant for `current` and returns the next session
+/// (version + 1, same absolute expiry).
+pub async fn refresh(provider: &Provider, http: &OidcHttp, current: &SessionData) -> Result<SessionData, RefreshFailure> {
+    let refresh_token = current.refresh_token.clone().ok_or_else(|| RefreshFailure::Fatal("no refresh token".into()))?;
+    let refresh_token = RefreshToken::new(refresh_token);
+    let request = provider
+        .client
+        .exchange_refresh_token(&refresh_token)
+        .map_err(|_err| RefreshFailure::Transient("provider has no token endpoint".into()))?;
+    let tokens = request.request_async(http).await.map_err(|err| classify(&OidcError::from_token_error(&err)))?;
+    next_session(provider, current, &tokens)
+}
+
+fn classify(err: &OidcError) -> RefreshFailure {
+    match err {
+        // Only these end a session (architecture: "Refresh without races").
+        OidcError::Rejected(code) if code == "invalid_grant" || code == "invalid_client" => RefreshFailure::Fatal(err.to_string()),
+        other => RefreshFailure::Transient(other.to_string()),
+    }
+}
+
+fn next_session(provider: &Provider, current: &SessionData, tokens: &BffTokenResponse) -> Result<SessionData, RefreshFailure> {
+    let now = now_unix();
+    let mut next = current.clone();
+    next.version = current.version + 1;
+    next.access_token = tokens.access_token().secret().clone();
+    next.access_expires_at = access_expiry(tokens, now);
+    if let Some(rotated) = tokens.refresh_token() {
+        next.refresh_token = Some(rotated.secret().clone());
+    }
+    if let Some(id_token) = tokens.id_token() {
+        let original = current.nonce.clone();
+        // OIDC Core §12.2: the nonce of a refreshed ID token should be absent; if present, equal.
+        let nonce_rule = move |nonce: Option<&Nonce>| match nonce {
+            None => Ok(()),
+            Some(n) if bool::from(n.secret().as_bytes().ct_eq(original.as_bytes())) => Ok(()),
+            Some(_) => Err("nonce differs from the original".to_owned()),
+        };
+        let claims = id_token::verify(provider, tokens, nonce_rule).map_err(|e| RefreshFailure::Fatal(e.to_string()))?;
+        if claims.subject().as_str() != current.sub {
+            return Err(RefreshFailure::Fatal("refreshed ID token has another sub".into()));
+        }
+        next.id_token = id_token.to_string();
+    }
+    Ok(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::jwt_exp;
+
+    #[test]
+    fn jwt_exp_reads_the_claim_or_gives_up() {
+        // {"alg":"none"}.{"exp":1700000000}.
+        assert_eq!(jwt_exp("eyJhbGciOiJub25lIn0.eyJleHAiOjE3MDAwMDAwMDB9."), Some(1_700_000_000));
+        assert_eq!(jwt_exp("opaque-token"), None);
+        assert_eq!(jwt_exp("a.!!!.c"), None);
+    }
+}

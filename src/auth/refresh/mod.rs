@@ -1,0 +1,201 @@
+//! Expiry-driven token refresh that never logs a user out by accident.
+//!
+//! - Refresh only when the access token expires within the skew.
+//! - Single-flight in a process: one async mutex per session; the others
+//!   wait, re-read the session and use the winner's tokens.
+//! - Single-flight across pods: a leased Redis lock ([`lock`]); waiters
+//!   poll the session (bounded by `BFF_REFRESH_WAIT`) for the new version.
+//! - Write-back by compare-and-set on the record version, keeping the TTL
+//!   (the 8-hour lifetime never moves).
+//! - Only `invalid_grant`/`invalid_client` (or an invalid new ID token)
+//!   end the session. Anything transient keeps it: the old access token is
+//!   used while still valid, else the request gets 503 + `Retry-After`.
+
+pub mod exchange;
+pub mod lock;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use moka::future::Cache;
+use tokio::sync::Mutex;
+
+use crate::auth::provider::ProviderHandle;
+use crate::error::Error;
+use crate::metrics::{Metrics, RefreshOutcome as Outcome};
+use crate::session::store::Cas;
+use crate::session::{SessionData, SessionId, SessionStore, Vault, now_unix};
+use exchange::RefreshFailure;
+
+/// How often a waiter re-reads the session while another pod refreshes.
+const POLL_EVERY: Duration = Duration::from_millis(50);
+
+/// Refresh timing settings.
+#[derive(Debug, Clone, Copy)]
+pub struct RefreshSettings {
+    /// Refresh when the access token expires within this window.
+    pub skew: Duration,
+    /// Longest wait for another pod's refresh.
+    pub wait: Duration,
+    /// Lease of the cross-pod lock.
+    pub lease: Duration,
+}
+
+/// Keeps sessions' access tokens fresh.
+pub struct Refresher {
+    settings: RefreshSettings,
+    vault: Vault,
+    store: Arc<dyn SessionStore>,
+    provider: Arc<ProviderHandle>,
+    metrics: Arc<Metrics>,
+    gates: Cache<String, Arc<Mutex<()>>>,
+    /// Refresh results whose write-back failed (store outage), keyed by
+    /// `<session hash>:<previous version>`. With rotating refresh tokens the
+    /// old refresh token is already dead, so the next attempt on this pod
+    /// writes these back instead of refreshing again.
+    unsaved: Cache<String, SessionData>,
+}
+
+// === impl Refresher ===
+
+impl Refresher {
+    /// A refresher over the app's store, provider and metrics.
+    pub fn new(
+        settings: RefreshSettings,
+        vault: Vault,
+        store: Arc<dyn SessionStore>,
+        provider: Arc<ProviderHandle>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let gates = Cache::builder().time_to_idle(Duration::from_secs(120)).build();
+        let unsaved = Cache::builder().time_to_live(Duration::from_secs(300)).max_capacity(10_000).build();
+        Self { settings, vault, store, provider, metrics, gates, unsaved }
+    }
+
+    fn needs_refresh(&self, data: &SessionData) -> bool {
+        let skew = i64::try_from(self.settings.skew.as_secs()).unwrap_or(i64::MAX);
+        data.access_expires_at.saturating_sub(skew) <= now_unix()
+    }
+
+    /// Returns `data` with an access token that is not about to expire,
+    /// refreshing it if needed (see the module docs for the rules).
+    pub async fn ensure_fresh(&self, id: &SessionId, data: SessionData) -> Result<SessionData, Error> {
+        if !self.needs_refresh(&data) {
+            return Ok(data);
+        }
+        if data.refresh_token.is_none() {
+            return usable_or(data, Error::Unauthenticated);
+        }
+        let gate = self.gates.get_with(id.hash(), async { Arc::new(Mutex::new(())) }).await;
+        let _turn = gate.lock().await;
+        let current = self.reload(id).await?;
+        if !self.needs_refresh(&current) {
+            self.record(id, Outcome::Joined);
+            return Ok(current);
+        }
+        self.refresh_across_pods(id, current).await
+    }
+
+    async fn reload(&self, id: &SessionId) -> Result<SessionData, Error> {
+        self.vault.load(id).await?.ok_or(Error::Unauthenticated)
+    }
+
+    /// Takes the cross-pod lock or waits (bounded) for its holder's result.
+    async fn refresh_across_pods(&self, id: &SessionId, current: SessionData) -> Result<SessionData, Error> {
+        let deadline = Instant::now() + self.settings.wait;
+        loop {
+            match lock::try_acquire(&self.store, id, self.settings.lease).await {
+                Ok(Some(held)) => {
+                    let result = self.refresh_locked(id).await;
+                    held.release().await;
+                    return result;
+                }
+                Ok(None) => {}
+                Err(err) => {
+                    tracing::warn!(session = %id.log_id(), error = %err, "refresh lock unavailable");
+                    self.record(id, Outcome::TransientFailure);
+                    return usable_or(current, Error::RefreshUnavailable);
+                }
+            }
+            tokio::time::sleep(POLL_EVERY).await;
+            let latest = self.reload(id).await?;
+            if latest.version > current.version && !self.needs_refresh(&latest) {
+                self.record(id, Outcome::Waited);
+                return Ok(latest);
+            }
+            if Instant::now() >= deadline {
+                self.record(id, Outcome::LockTimeout);
+                return usable_or(latest, Error::RefreshUnavailable);
+            }
+        }
+    }
+
+    /// Holding the lock: re-read (another pod may just have finished),
+    /// refresh, and write back with compare-and-set.
+    async fn refresh_locked(&self, id: &SessionId) -> Result<SessionData, Error> {
+        let latest = self.reload(id).await?;
+        if !self.needs_refresh(&latest) {
+            self.record(id, Outcome::Waited);
+            return Ok(latest);
+        }
+        if let Some(next) = self.unsaved.remove(&unsaved_key(id, latest.version)).await {
+            return self.write_back(id, &latest, next).await;
+        }
+        let Some(provider) = self.provider.current() else {
+            self.record(id, Outcome::TransientFailure);
+            return usable_or(latest, Error::RefreshUnavailable);
+        };
+        match exchange::refresh(&provider, self.provider.http(), &latest).await {
+            Ok(next) => self.write_back(id, &latest, next).await,
+            Err(RefreshFailure::Fatal(reason)) => {
+                tracing::info!(session = %id.log_id(), reason, "refresh refused by the provider; ending the session");
+                self.record(id, Outcome::InvalidGrant);
+                self.vault.delete(id).await?;
+                Err(Error::Unauthenticated)
+            }
+            Err(RefreshFailure::Transient(reason)) => {
+                tracing::warn!(session = %id.log_id(), reason, "refresh failed; session kept");
+                self.record(id, Outcome::TransientFailure);
+                usable_or(latest, Error::RefreshUnavailable)
+            }
+        }
+    }
+
+    async fn write_back(&self, id: &SessionId, previous: &SessionData, next: SessionData) -> Result<SessionData, Error> {
+        let written = match self.vault.replace(id, previous.version, &next).await {
+            Ok(written) => written,
+            Err(err) => {
+                self.record(id, Outcome::TransientFailure);
+                self.unsaved.insert(unsaved_key(id, previous.version), next).await;
+                return Err(err.into());
+            }
+        };
+        match written {
+            Cas::Swapped => {
+                self.record(id, Outcome::Success);
+                Ok(next)
+            }
+            // A newer write won (our lease ran out mid-refresh): use it.
+            Cas::Conflict => {
+                self.record(id, Outcome::Joined);
+                self.reload(id).await
+            }
+            // Logged out while we refreshed: stay logged out.
+            Cas::Missing => Err(Error::Unauthenticated),
+        }
+    }
+
+    fn record(&self, id: &SessionId, outcome: Outcome) {
+        self.metrics.refresh(outcome);
+        tracing::debug!(session = %id.log_id(), outcome = ?outcome, "token refresh");
+    }
+}
+
+fn unsaved_key(id: &SessionId, version: u64) -> String {
+    format!("{}:{version}", id.hash())
+}
+
+/// The session if its access token is still valid, else `err`.
+fn usable_or(data: SessionData, err: Error) -> Result<SessionData, Error> {
+    if data.access_expires_at > now_unix() { Ok(data) } else { Err(err) }
+}
