@@ -18,4 +18,6 @@ mod flow;
 mod id_token;
 mod login_attacks;
 mod proxy;
+mod refresh;
 mod sessions;
+mod stress;

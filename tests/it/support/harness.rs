@@ -118,6 +118,13 @@ impl Stack {
         browser.get(self, &callback, &[]).await
     }
 
+    /// Another bff sharing this stack's IdP, upstream and Redis (a second
+    /// pod), with extra flags.
+    pub async fn another_bff(&self, extra: &[&str]) -> Running {
+        let url = self.redis.as_ref().map(RedisServer::url);
+        start_bff(&args(self.idp.issuer(), &self.upstream.url(), url.as_deref(), extra)).await
+    }
+
     /// A logged-in browser.
     pub async fn logged_in_browser(&self) -> Browser {
         let mut browser = Browser::default();
@@ -172,6 +179,18 @@ impl Browser {
             all.push(("cookie", cookie.as_str()));
         }
         let res = test_http::request(method, &stack.url(path), &all, body.to_owned()).await;
+        self.absorb(&res);
+        res
+    }
+
+    /// GET on another bff instance (a second pod) with the jar's cookies.
+    pub async fn get_at(&mut self, pod: &Running, path: &str, headers: &[(&str, &str)]) -> TestResponse {
+        let cookie = self.cookie_header();
+        let mut all: Vec<(&str, &str)> = headers.to_vec();
+        if !cookie.is_empty() {
+            all.push(("cookie", cookie.as_str()));
+        }
+        let res = test_http::request(Method::GET, &format!("http://{}{path}", pod.public_addr), &all, "").await;
         self.absorb(&res);
         res
     }
