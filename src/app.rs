@@ -91,15 +91,32 @@ impl AppState {
     }
 
     /// Like [`AppState::current_session`], with the access token refreshed
-    /// if it is about to expire. A session the provider ended is gone.
-    pub async fn fresh_session(&self, headers: &HeaderMap) -> Result<Option<(SessionId, SessionData)>, Error> {
+    /// if it is about to expire, and (when `slide`) activity recorded for
+    /// the idle timeout. A session the provider ended is gone.
+    pub async fn fresh_session(&self, headers: &HeaderMap, slide: bool) -> Result<Option<(SessionId, SessionData)>, Error> {
         let Some((id, data)) = self.current_session(headers).await? else { return Ok(None) };
-        match self.refresher.ensure_fresh(&id, data).await {
-            Ok(data) => Ok(Some((id, data))),
-            Err(Error::Unauthenticated) => Ok(None),
-            Err(err) => Err(err),
+        let data = match self.refresher.ensure_fresh(&id, data).await {
+            Ok(data) => data,
+            Err(Error::Unauthenticated) => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        if slide && touch_due(&data, self.vault.idle_timeout()) {
+            match self.vault.touch(&id, &data).await {
+                Ok(Some(next)) => return Ok(Some((id, next))),
+                Ok(None) => {}
+                Err(err) => tracing::warn!(error = %err, "could not record session activity"),
+            }
         }
+        Ok(Some((id, data)))
     }
+}
+
+/// Whether `last_seen` is old enough to record again: once a minute, or
+/// every tenth of the idle timeout if that is shorter (not a write per
+/// request).
+fn touch_due(data: &SessionData, idle: Option<Duration>) -> bool {
+    let every = idle.map_or(60, |idle| (idle.as_secs() / 10).clamp(1, 60));
+    crate::session::now_unix().saturating_sub(data.last_seen) >= i64::try_from(every).unwrap_or(60)
 }
 
 /// Installs rustls' ring provider process-wide (idempotent).
@@ -129,7 +146,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let client = http_client::build();
     let provider = ProviderHandle::new(config.oidc.clone(), OidcHttp::new(client.clone(), Duration::from_secs(10)));
     let store = store_for(&config)?;
-    let vault = Vault::new(Arc::clone(&store), config.session.keys.clone());
+    let vault = Vault::new(
+        Arc::clone(&store),
+        config.session.keys.clone(),
+        config.oidc.issuer_url.clone(),
+        config.session.idle_timeout,
+    );
     let metrics = Arc::new(Metrics::new());
     let settings = RefreshSettings {
         skew: config.oidc.refresh_skew,

@@ -8,6 +8,8 @@ use clap::Parser as _;
 
 #[path = "main_healthcheck.rs"]
 mod healthcheck;
+#[path = "main_sessions.rs"]
+mod sessions;
 
 const EX_USAGE: u8 = 64;
 
@@ -26,8 +28,10 @@ async fn main() -> ExitCode {
             return ExitCode::from(EX_USAGE);
         }
     };
-    if let Some(Command::Healthcheck) = args.command {
-        return healthcheck::run(args.admin_listen.as_deref()).await;
+    match &args.command {
+        Some(Command::Healthcheck) => return healthcheck::run(args.admin_listen.as_deref()).await,
+        Some(Command::Sessions { action }) => return sessions::run(&args, action).await,
+        None => {}
     }
     let config = match Config::load(&args) {
         Ok(config) => config,

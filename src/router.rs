@@ -10,7 +10,7 @@ use http::{HeaderValue, Method, Request, Response, header};
 use hyper::body::Incoming;
 
 use crate::app::AppState;
-use crate::auth::{callback, login, logout, session_info};
+use crate::auth::{backchannel, callback, login, logout, session_info};
 use crate::error::Error;
 use crate::http_util::{Body, is_navigation, redirect};
 use crate::proxy;
@@ -28,7 +28,10 @@ pub async fn handle(state: &AppState, peer: SocketAddr, req: Request<Incoming>) 
     let had_cookie = matches!(lookup(req.headers(), &state.cookies.session), Lookup::One(_) | Lookup::Duplicate);
     let return_to = req.uri().path_and_query().map_or_else(|| "/".to_owned(), ToString::to_string);
 
-    let result = if path == "/auth" || path.starts_with("/auth/") {
+    let result = if path == "/auth/backchannel-logout" && method == Method::POST {
+        let (parts, body) = req.into_parts();
+        backchannel::handle(state, &parts, body).await
+    } else if path == "/auth" || path.starts_with("/auth/") {
         let (parts, _body) = req.into_parts();
         auth_endpoint(state, &parts).await
     } else {
@@ -55,7 +58,7 @@ async fn auth_endpoint(state: &AppState, parts: &http::request::Parts) -> Result
         (Method::GET, "/auth/session") => session_info::show(state, parts).await,
         (Method::GET | Method::POST, "/auth/logout") => logout::logout(state, parts).await,
         (Method::GET, "/auth/logged-out") => Ok(logout::logged_out(state)),
-        (_, "/auth/login" | "/auth/callback" | "/auth/session" | "/auth/logout" | "/auth/logged-out") => {
+        (_, "/auth/login" | "/auth/callback" | "/auth/session" | "/auth/logout" | "/auth/logged-out" | "/auth/backchannel-logout") => {
             Err(Error::MethodNotAllowed)
         }
         _ => Err(Error::NotFound),

@@ -143,7 +143,7 @@ fn new_session(state: &AppState, tokens: &BffTokenResponse, claims: &BffIdTokenC
 async fn destroy_previous_session(state: &AppState, parts: &Parts) {
     if let Lookup::One(old) = lookup(&parts.headers, &state.cookies.session)
         && let Some(old) = SessionId::parse(&old)
-        && let Err(err) = state.vault.delete(&old).await
+        && let Err(err) = state.vault.end(&old).await
     {
         tracing::warn!(error = %err, "could not delete the previous session");
     }

@@ -43,7 +43,7 @@ pub async fn logout(state: &AppState, parts: &Parts) -> Result<Response<Body>, E
             return Err(Error::BadRequest("This logout link is not valid for your session."));
         }
     }
-    state.vault.delete(&id).await?;
+    state.vault.end(&id).await?;
     tracing::info!(session = %id.log_id(), "logged out");
     let target = end_session_url(state, &data).unwrap_or_else(|| LOGGED_OUT_PATH.to_owned());
     Ok(with_cleared_cookie(state, redirect(&target)))

@@ -1,9 +1,11 @@
 //! Authentication: the OpenID provider and the `/auth/*` endpoints
 //! (login, callback, session info, logout).
 
+pub mod backchannel;
 pub mod callback;
 pub mod id_token;
 pub mod login;
+pub mod logout_token;
 pub mod logout;
 pub mod oidc_http;
 pub mod provider;

@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
-use openidconnect::{ClientId, ClientSecret, EndSessionUrl, IssuerUrl, RedirectUrl};
+use openidconnect::core::CoreJsonWebKey;
+use openidconnect::{ClientId, ClientSecret, EndSessionUrl, IssuerUrl, JsonWebKeySet, RedirectUrl};
 use tokio_util::sync::CancellationToken;
 
 use super::oidc_http::OidcHttp;
@@ -34,6 +35,8 @@ pub struct Provider {
     pub iss_parameter_supported: bool,
     /// The exact issuer string.
     pub issuer: String,
+    /// The provider's signing keys (logout-token verification).
+    pub jwks: JsonWebKeySet<CoreJsonWebKey>,
 }
 
 /// Why discovery failed (logged; the provider stays "not ready").
@@ -77,6 +80,7 @@ impl ProviderHandle {
         let end_session = logout.end_session_endpoint.clone();
         let iss_parameter_supported = logout.additional_metadata.authorization_response_iss_parameter_supported == Some(true);
         let issuer = metadata.issuer().as_str().to_owned();
+        let jwks = metadata.jwks().clone();
         let redirect = RedirectUrl::new(self.config.redirect_url.clone()).map_err(|e| DiscoveryError(e.to_string()))?;
         let client = BffClient::from_provider_metadata(
             metadata,
@@ -84,7 +88,7 @@ impl ProviderHandle {
             Some(ClientSecret::new(self.config.client_secret.expose().to_owned())),
         )
         .set_redirect_uri(redirect);
-        self.current.store(Some(Arc::new(Provider { client, end_session, iss_parameter_supported, issuer })));
+        self.current.store(Some(Arc::new(Provider { client, end_session, iss_parameter_supported, issuer, jwks })));
         Ok(())
     }
 

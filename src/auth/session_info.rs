@@ -1,17 +1,25 @@
 //! `GET /auth/session`: what the SPA may know about its session (BBA
-//! §6.1.2.1): subject, display claims, expiry, and a CSRF-safe logout URL.
-//! Never a token.
+//! §6.1.2.1): subject, display claims, absolute and idle expiry, and a
+//! CSRF-safe logout URL (carrying a per-session logout token, so a
+//! cross-site `<img src=/auth/logout>` cannot end the session: case X4).
+//! Never a token. `?slide=false` reads without touching the idle timer.
 
 use http::request::Parts;
 use http::{Response, StatusCode};
 
 use crate::app::AppState;
 use crate::error::Error;
-use crate::http_util::{Body, json};
+use crate::http_util::{Body, json, param, query_pairs};
 
 /// Handles `GET /auth/session`.
 pub async fn show(state: &AppState, parts: &Parts) -> Result<Response<Body>, Error> {
-    let (_, data) = state.fresh_session(&parts.headers).await?.ok_or(Error::Unauthenticated)?;
+    let pairs = query_pairs(parts.uri.query(), &["slide"]).ok_or(Error::BadRequest("Duplicate parameters."))?;
+    let slide = param(&pairs, "slide") != Some("false");
+    let (_, data) = state.fresh_session(&parts.headers, slide).await?.ok_or(Error::Unauthenticated)?;
+    let idle_expires_at = state
+        .vault
+        .idle_timeout()
+        .map(|idle| (data.last_seen + i64::try_from(idle.as_secs()).unwrap_or(i64::MAX)).min(data.absolute_expires_at));
     let body = serde_json::json!({
         "sub": data.sub,
         "name": data.claims.name,
@@ -19,6 +27,7 @@ pub async fn show(state: &AppState, parts: &Parts) -> Result<Response<Body>, Err
         "preferred_username": data.claims.preferred_username,
         "created_at": data.created_at,
         "expires_at": data.absolute_expires_at,
+        "idle_expires_at": idle_expires_at,
         "logout_url": format!("/auth/logout?sid={}", data.logout_token),
     });
     Ok(json(StatusCode::OK, &body))

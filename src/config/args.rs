@@ -58,6 +58,15 @@ pub struct Args {
     /// Absolute session lifetime, never extended (default `8h`).
     #[arg(long, env = "BFF_SESSION_TTL")]
     pub session_ttl: Option<String>,
+    /// Idle timeout: sessions unused this long end (default: off).
+    #[arg(long, env = "BFF_SESSION_IDLE_TIMEOUT")]
+    pub session_idle_timeout: Option<String>,
+    /// Bearer token protecting the admin session API (prefer the file).
+    #[arg(long, env = "BFF_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// File holding the admin token.
+    #[arg(long, env = "BFF_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
     /// Refresh access tokens that expire within this window (default `60s`).
     #[arg(long, env = "BFF_REFRESH_SKEW")]
     pub refresh_skew: Option<String>,
@@ -101,4 +110,32 @@ pub struct Args {
 pub enum Command {
     /// Probe the admin listener's `/healthz` (for container HEALTHCHECKs).
     Healthcheck,
+    /// Manage sessions through the admin API (needs `BFF_ADMIN_TOKEN`).
+    Sessions {
+        /// What to do.
+        #[command(subcommand)]
+        action: SessionsAction,
+    },
+}
+
+/// `bff sessions …` actions.
+#[derive(Debug, Clone, Subcommand)]
+pub enum SessionsAction {
+    /// List a user's sessions (hash, created, expiry, last seen).
+    List {
+        /// The user's `sub`.
+        #[arg(long)]
+        sub: String,
+    },
+    /// Revoke one session by its hash, or all sessions of a user.
+    Revoke {
+        /// Session hash from `bff sessions list`.
+        #[arg(long, conflicts_with = "sub", required_unless_present = "sub")]
+        session: Option<String>,
+        /// Revoke every session of this `sub`.
+        #[arg(long)]
+        sub: Option<String>,
+    },
+    /// Number of active sessions.
+    Count,
 }

@@ -17,7 +17,7 @@ mod validate;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-pub use args::{Args, Command};
+pub use args::{Args, Command, SessionsAction};
 pub use file::{FileConfig, FileRoute};
 pub use parse::Cidr;
 pub use routes::{AuthMode, RouteConfig};
@@ -56,6 +56,8 @@ pub struct Config {
     pub session: SessionConfig,
     /// Proxy settings.
     pub proxy: ProxyConfig,
+    /// Bearer token for the admin session API (`None` = API disabled).
+    pub admin_token: Option<Secret>,
     /// `json` or `pretty` (`BFF_LOG_FORMAT`).
     pub log_format: LogFormat,
 }
@@ -90,6 +92,8 @@ pub struct SessionConfig {
     pub keys: Keyring,
     /// Absolute lifetime from login; never extended.
     pub ttl: Duration,
+    /// Idle timeout (`None` = off); activity slides it, never past `ttl`.
+    pub idle_timeout: Option<Duration>,
     /// Cookie name (`__Host-bff` unless insecure dev mode).
     pub cookie_name: String,
     /// `Secure` attribute on cookies (off only in insecure dev mode).

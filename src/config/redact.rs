@@ -9,7 +9,7 @@ pub(super) fn render(config: &Config) -> String {
     let mut out = String::new();
     let o = &config.oidc;
     let s = &config.session;
-    let lines: [(&str, String); 18] = [
+    let lines: [(&str, String); 20] = [
         ("listen", config.listen.to_string()),
         ("admin_listen", config.admin_listen.to_string()),
         ("public_url", config.public_origin.clone()),
@@ -25,6 +25,8 @@ pub(super) fn render(config: &Config) -> String {
         ("session_store", if s.redis_url.is_some() { "redis (url <redacted>)".into() } else { "memory".into() }),
         ("session_keys", format!("{} key(s), current id `{}`, values <redacted>", s.keys.len(), s.keys.current_id())),
         ("session_ttl", format!("{}s", s.ttl.as_secs())),
+        ("session_idle_timeout", s.idle_timeout.map_or_else(|| "off".into(), |d| format!("{}s", d.as_secs()))),
+        ("admin_api", if config.admin_token.is_some() { "enabled (token <redacted>)".into() } else { "disabled".into() }),
         ("cookie", format!("{} (secure: {})", s.cookie_name, s.secure_cookies)),
         ("csrf_header", config.proxy.csrf_header.to_string()),
         ("log_format", format!("{:?}", config.log_format).to_lowercase()),

@@ -57,6 +57,7 @@ pub(super) fn build(args: &Args, file: FileConfig) -> Result<Config, ConfigError
     Ok(Config {
         listen: socket(pick(&args.listen, &file.listen), "0.0.0.0:8080", "BFF_LISTEN")?,
         admin_listen: socket(pick(&args.admin_listen, &file.admin_listen), "127.0.0.1:9091", "BFF_ADMIN_LISTEN")?,
+        admin_token: admin_token(args, &file)?,
         public_origin,
         oidc,
         session,
@@ -147,9 +148,29 @@ fn session(args: &Args, file: &FileConfig, insecure: bool) -> Result<SessionConf
     if ttl < Duration::from_secs(60) || ttl > Duration::from_secs(30 * 86_400) {
         return Err(ConfigError::new("BFF_SESSION_TTL", "must be between 1m and 30d"));
     }
+    let idle_timeout = pick(&args.session_idle_timeout, &file.session_idle_timeout)
+        .map(|v| parse::duration(&v).map_err(|m| ConfigError::new("BFF_SESSION_IDLE_TIMEOUT", m)))
+        .transpose()?
+        .filter(|d| !d.is_zero());
+    if idle_timeout.is_some_and(|d| d < Duration::from_secs(60)) {
+        return Err(ConfigError::new("BFF_SESSION_IDLE_TIMEOUT", "must be at least 1m (or 0 for off)"));
+    }
     let cookie_name = pick(&args.cookie_name, &file.cookie_name).unwrap_or_else(|| if insecure { "bff".into() } else { "__Host-bff".into() });
     check_cookie_name(&cookie_name, insecure)?;
-    Ok(SessionConfig { keys, ttl, cookie_name, secure_cookies: !insecure, redis_url })
+    Ok(SessionConfig { keys, ttl, idle_timeout, cookie_name, secure_cookies: !insecure, redis_url })
+}
+
+fn admin_token(args: &Args, file: &FileConfig) -> Result<Option<Secret>, ConfigError> {
+    let token = secret(
+        pick(&args.admin_token, &file.admin_token),
+        args.admin_token_file.clone().or_else(|| file.admin_token_file.clone().map(PathBuf::from)),
+        "BFF_ADMIN_TOKEN",
+        "BFF_ADMIN_TOKEN_FILE",
+    )?;
+    if token.as_ref().is_some_and(|t| t.expose().len() < 32) {
+        return Err(ConfigError::new("BFF_ADMIN_TOKEN", "must be at least 32 characters"));
+    }
+    Ok(token)
 }
 
 fn check_cookie_name(name: &str, insecure: bool) -> Result<(), ConfigError> {

@@ -56,8 +56,8 @@ async fn authenticate(
 ) -> Result<Option<SessionData>, Error> {
     match route.auth {
         AuthMode::None => Ok(None),
-        AuthMode::Optional => Ok(state.fresh_session(headers).await?.map(|(_, data)| data)),
-        AuthMode::Required => state.fresh_session(headers).await?.map(|(_, data)| Some(data)).ok_or(Error::Unauthenticated),
+        AuthMode::Optional => Ok(state.fresh_session(headers, true).await?.map(|(_, data)| data)),
+        AuthMode::Required => state.fresh_session(headers, true).await?.map(|(_, data)| Some(data)).ok_or(Error::Unauthenticated),
     }
 }
 

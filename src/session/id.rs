@@ -57,7 +57,7 @@ impl SessionId {
     /// An unkeyed hash suffices: the ID has 256 bits of entropy. The braces
     /// are a Redis Cluster hash tag.
     pub fn store_key(&self) -> String {
-        format!("bff:s:{{{}}}", self.hash())
+        super::index::record_key(&self.hash())
     }
 
     /// The 22-character hash that names this session in stores.

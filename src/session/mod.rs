@@ -9,6 +9,7 @@
 pub mod cookie;
 pub mod data;
 pub mod id;
+pub mod index;
 pub mod store;
 pub mod vault;
 

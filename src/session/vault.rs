@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::id::hash22;
-use super::store::Cas;
+use super::index::{SessionMeta, sid_index, subject_index};
+use super::store::{Cas, NewSession, Swap};
 use super::{SessionData, SessionId, SessionStore, StoreError, now_unix};
 use crate::crypto::Keyring;
 
@@ -35,14 +36,41 @@ pub struct PendingLogin {
 pub struct Vault {
     store: Arc<dyn SessionStore>,
     keys: Keyring,
+    /// The provider's issuer: index keys are scoped to it.
+    issuer: String,
+    /// Idle timeout, if enabled.
+    idle: Option<Duration>,
 }
 
 // === impl Vault ===
 
 impl Vault {
-    /// A vault over `store`, sealing with `keys`.
-    pub fn new(store: Arc<dyn SessionStore>, keys: Keyring) -> Self {
-        Self { store, keys }
+    /// A vault over `store`, sealing with `keys`; indexes are scoped to
+    /// `issuer`; `idle` enables the idle timeout.
+    pub fn new(store: Arc<dyn SessionStore>, keys: Keyring, issuer: String, idle: Option<Duration>) -> Self {
+        Self { store, keys, issuer, idle }
+    }
+
+    /// The idle timeout, if enabled.
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        self.idle
+    }
+
+    /// Store TTL of a session: remaining absolute lifetime, capped by the
+    /// idle timeout (ASVS 5 §7.3.1–7.3.2).
+    fn ttl_for(&self, data: &SessionData) -> Duration {
+        let absolute = Duration::from_secs(data.remaining_secs(now_unix()));
+        self.idle.map_or(absolute, |idle| absolute.min(idle))
+    }
+
+    fn meta_for(&self, data: &SessionData) -> SessionMeta {
+        SessionMeta {
+            sub_index: subject_index(&self.issuer, &data.sub),
+            sid_index: data.sid.as_deref().map(|sid| sid_index(&self.issuer, sid)),
+            created_at: data.created_at,
+            expires_at: data.absolute_expires_at,
+            last_seen: data.last_seen,
+        }
     }
 
     /// The underlying store (readiness checks).
@@ -58,23 +86,45 @@ impl Vault {
         Ok(id)
     }
 
-    /// Writes `data` for `id` with TTL = remaining absolute lifetime.
+    /// Stores the session with its metadata and index entries.
     async fn save(&self, id: &SessionId, data: &SessionData) -> Result<(), StoreError> {
-        let ttl = Duration::from_secs(data.remaining_secs(now_unix()));
-        let key = id.store_key();
+        let ttl = self.ttl_for(data);
         if ttl.is_zero() {
-            return self.store.delete(&key).await;
+            return Ok(());
         }
-        self.store.put(&key, self.seal_session(id, &key, data)?, ttl).await
+        let hash = id.hash();
+        let meta = self.meta_for(data);
+        let indexes = std::iter::once(meta.sub_index.clone()).chain(meta.sid_index.clone()).collect();
+        let record = self.seal_session(id, &id.store_key(), data)?;
+        self.store.put_session(NewSession { hash: &hash, record, meta: meta.to_json(), indexes, ttl }).await
     }
 
     /// Replaces the session written at `previous_version` with `data`
     /// (whose version must be higher), keeping the store TTL: the absolute
     /// lifetime never moves. A concurrent newer write wins (`Cas::Conflict`).
     pub async fn replace(&self, id: &SessionId, previous_version: u64, data: &SessionData) -> Result<Cas, StoreError> {
-        let key = id.store_key();
-        let record = self.seal_session(id, &key, data)?;
-        self.store.compare_and_swap(&key, &previous_version.to_be_bytes(), record).await
+        self.swap(id, previous_version, data, None).await
+    }
+
+    /// Records activity: `last_seen = now` and, with an idle timeout, a
+    /// store TTL of min(remaining absolute, idle). Never past the absolute end.
+    pub async fn touch(&self, id: &SessionId, current: &SessionData) -> Result<Option<SessionData>, StoreError> {
+        let mut next = current.clone();
+        next.version = current.version + 1;
+        next.last_seen = now_unix();
+        let ttl = self.ttl_for(&next);
+        match self.swap(id, current.version, &next, Some(ttl)).await? {
+            Cas::Swapped => Ok(Some(next)),
+            Cas::Conflict | Cas::Missing => Ok(None),
+        }
+    }
+
+    async fn swap(&self, id: &SessionId, previous_version: u64, data: &SessionData, ttl: Option<Duration>) -> Result<Cas, StoreError> {
+        let hash = id.hash();
+        let record = self.seal_session(id, &id.store_key(), data)?;
+        let expected = previous_version.to_be_bytes();
+        let meta = Some(self.meta_for(data).to_json());
+        self.store.compare_and_swap(Swap { hash: &hash, expected_prefix: &expected, record, ttl, meta }).await
     }
 
     /// `version (8 bytes, big-endian) | envelope`; the version is bound
@@ -107,7 +157,7 @@ impl Vault {
         let key = id.store_key();
         let Some(record) = self.store.get(&key).await? else { return Ok(None) };
         match self.open_session(id, &key, &record) {
-            Ok(data) if data.absolute_expires_at > now_unix() => Ok(Some(data)),
+            Ok(data) if data.absolute_expires_at > now_unix() && !self.idle_expired(&data) => Ok(Some(data)),
             Ok(_) => Ok(None),
             Err(reason) => {
                 tracing::warn!(session = %id.log_id(), reason, "session record failed integrity check");
@@ -116,9 +166,59 @@ impl Vault {
         }
     }
 
-    /// Deletes the session for `id`.
-    pub async fn delete(&self, id: &SessionId) -> Result<(), StoreError> {
-        self.store.delete(&id.store_key()).await
+    fn idle_expired(&self, data: &SessionData) -> bool {
+        self.idle.is_some_and(|idle| now_unix().saturating_sub(data.last_seen) > i64::try_from(idle.as_secs()).unwrap_or(i64::MAX))
+    }
+
+    /// Ends the session for `id` (record, metadata, index entries).
+    pub async fn end(&self, id: &SessionId) -> Result<bool, StoreError> {
+        self.store.remove_session(&id.hash()).await
+    }
+
+    /// Ends the session named by its hash (operators, back-channel logout).
+    pub async fn end_by_hash(&self, hash: &str) -> Result<bool, StoreError> {
+        self.store.remove_session(hash).await
+    }
+
+    /// Ends every session of `sub`; returns how many there were.
+    pub async fn end_subject(&self, sub: &str) -> Result<usize, StoreError> {
+        let members = self.store.index_members(&subject_index(&self.issuer, sub)).await?;
+        self.end_all(&members).await
+    }
+
+    /// Ends the sessions of provider session `sid` (only those of `sub`
+    /// when given: OIDC Back-Channel Logout §2.7).
+    pub async fn end_provider_session(&self, sid: &str, sub: Option<&str>) -> Result<usize, StoreError> {
+        let mut members = self.store.index_members(&sid_index(&self.issuer, sid)).await?;
+        if let Some(sub) = sub {
+            let of_subject = self.store.index_members(&subject_index(&self.issuer, sub)).await?;
+            members.retain(|m| of_subject.contains(m));
+        }
+        self.end_all(&members).await
+    }
+
+    async fn end_all(&self, hashes: &[String]) -> Result<usize, StoreError> {
+        let mut ended = 0;
+        for hash in hashes {
+            ended += usize::from(self.store.remove_session(hash).await?);
+        }
+        Ok(ended)
+    }
+
+    /// The live sessions of `sub`: hash and metadata.
+    pub async fn list_subject(&self, sub: &str) -> Result<Vec<(String, SessionMeta)>, StoreError> {
+        let hashes = self.store.index_members(&subject_index(&self.issuer, sub)).await?;
+        let metas = self.store.session_meta(&hashes).await?;
+        Ok(hashes
+            .into_iter()
+            .zip(metas)
+            .filter_map(|(hash, meta)| Some((hash, SessionMeta::from_json(&meta?)?)))
+            .collect())
+    }
+
+    /// Number of live sessions.
+    pub async fn count(&self) -> Result<u64, StoreError> {
+        self.store.count_sessions().await
     }
 
     /// Parks a pending login under `bff:login:{hash(state)}` for 10 minutes.

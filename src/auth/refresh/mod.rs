@@ -150,7 +150,7 @@ impl Refresher {
             Err(RefreshFailure::Fatal(reason)) => {
                 tracing::info!(session = %id.log_id(), reason, "refresh refused by the provider; ending the session");
                 self.record(id, Outcome::InvalidGrant);
-                self.vault.delete(id).await?;
+                self.vault.end(id).await?;
                 Err(Error::Unauthenticated)
             }
             Err(RefreshFailure::Transient(reason)) => {

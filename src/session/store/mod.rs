@@ -7,6 +7,7 @@
 
 pub mod memory;
 pub mod redis;
+mod redis_scripts;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -32,6 +33,35 @@ pub enum Cas {
     Missing,
 }
 
+/// A new session record and where to index it (keys from
+/// [`crate::session::index`]).
+pub struct NewSession<'a> {
+    /// The 22-character session hash (names `bff:s:{h}` and `bff:m:{h}`).
+    pub hash: &'a str,
+    /// The sealed record.
+    pub record: Vec<u8>,
+    /// Plaintext metadata (no tokens): see [`crate::session::index::SessionMeta`].
+    pub meta: String,
+    /// Index keys the hash is added to (subject, provider session).
+    pub indexes: Vec<String>,
+    /// Time to live of the record and its metadata.
+    pub ttl: Duration,
+}
+
+/// A compare-and-swap write of a session record.
+pub struct Swap<'a> {
+    /// The 22-character session hash.
+    pub hash: &'a str,
+    /// The current record must start with these bytes.
+    pub expected_prefix: &'a [u8],
+    /// The new record.
+    pub record: Vec<u8>,
+    /// New TTL for record and metadata, or `None` to keep the current one.
+    pub ttl: Option<Duration>,
+    /// New metadata, or `None` to keep it.
+    pub meta: Option<String>,
+}
+
 /// A TTL key-value store of sealed records.
 pub trait SessionStore: Send + Sync + 'static {
     /// The value under `key`, if present and not expired.
@@ -42,15 +72,23 @@ pub trait SessionStore: Send + Sync + 'static {
     fn take<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>>;
     /// Deletes `key`; deleting a missing key is not an error.
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
-    /// Replaces the value under `key` only if it still starts with
-    /// `expected_prefix`, keeping the key's remaining TTL (refresh
-    /// write-back: a slow writer never overwrites newer tokens).
-    fn compare_and_swap<'a>(
-        &'a self,
-        key: &'a str,
-        expected_prefix: &'a [u8],
-        value: Vec<u8>,
-    ) -> BoxFuture<'a, Result<Cas, StoreError>>;
+    /// Stores a new session record, its metadata and its index entries
+    /// in one atomic step.
+    fn put_session<'a>(&'a self, new: NewSession<'a>) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// Replaces a session record only if it still starts with the expected
+    /// prefix (refresh write-back: a slow writer never overwrites newer
+    /// tokens). `ttl: None` keeps the remaining TTL.
+    fn compare_and_swap<'a>(&'a self, swap: Swap<'a>) -> BoxFuture<'a, Result<Cas, StoreError>>;
+    /// Deletes a session's record and metadata and removes it from its
+    /// indexes; returns whether it existed.
+    fn remove_session<'a>(&'a self, hash: &'a str) -> BoxFuture<'a, Result<bool, StoreError>>;
+    /// Session hashes in an index whose sessions still exist (dead members
+    /// are pruned as a side effect).
+    fn index_members<'a>(&'a self, index: &'a str) -> BoxFuture<'a, Result<Vec<String>, StoreError>>;
+    /// Metadata of the given sessions (`None` for ones that are gone).
+    fn session_meta<'a>(&'a self, hashes: &'a [String]) -> BoxFuture<'a, Result<Vec<Option<String>>, StoreError>>;
+    /// Number of live session records.
+    fn count_sessions(&self) -> BoxFuture<'_, Result<u64, StoreError>>;
     /// Takes the lock `key` for `lease` if free (`SET NX PX`); `token`
     /// identifies the holder.
     fn try_lock<'a>(&'a self, key: &'a str, token: &'a str, lease: Duration) -> BoxFuture<'a, Result<bool, StoreError>>;

@@ -1,45 +1,28 @@
 //! The Redis store: a `ConnectionManager` (multiplexed, reconnecting) with
 //! bounded connect and response timeouts, so a slow or dead Redis turns
 //! into a fast [`StoreError`] (→ 503) instead of a stuck request.
+//! Multi-key updates run as Lua scripts ([`super::redis_scripts`]).
 
 use std::time::Duration;
 
 use redis::AsyncCommands as _;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-use super::{BoxFuture, Cas, SessionStore, StoreError};
-
-/// Replace only if the value still has the expected prefix; KEEPTTL keeps
-/// the absolute lifetime (Redis ≥ 6.0). Returns 1 swapped, 0 missing, -1
-/// conflict.
-const CAS_SCRIPT: &str = r"
-local cur = redis.call('GET', KEYS[1])
-if not cur then return 0 end
-if string.sub(cur, 1, string.len(ARGV[1])) ~= ARGV[1] then return -1 end
-redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
-return 1
-";
-
-/// Extend the lease only for the holder.
-const RENEW_SCRIPT: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0
-";
-
-/// Compare-and-delete: release only our own lock.
-const UNLOCK_SCRIPT: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-";
+use super::redis_scripts as lua;
+use super::{BoxFuture, Cas, NewSession, SessionStore, StoreError, Swap};
+use crate::session::index::{meta_key, record_key};
 
 /// A Redis-backed store shared by all bff pods.
 pub struct RedisStore {
     conn: ConnectionManager,
+    scripts: Scripts,
+}
+
+struct Scripts {
+    put_session: redis::Script,
     cas: redis::Script,
+    remove: redis::Script,
+    members: redis::Script,
     renew: redis::Script,
     unlock: redis::Script,
 }
@@ -55,12 +38,19 @@ impl RedisStore {
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(500));
         let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(redis_error)?;
-        Ok(Self {
-            conn,
-            cas: redis::Script::new(CAS_SCRIPT),
-            renew: redis::Script::new(RENEW_SCRIPT),
-            unlock: redis::Script::new(UNLOCK_SCRIPT),
-        })
+        let scripts = Scripts {
+            put_session: redis::Script::new(lua::PUT_SESSION),
+            cas: redis::Script::new(lua::COMPARE_AND_SWAP),
+            remove: redis::Script::new(lua::REMOVE_SESSION),
+            members: redis::Script::new(lua::INDEX_MEMBERS),
+            renew: redis::Script::new(lua::RENEW_LOCK),
+            unlock: redis::Script::new(lua::UNLOCK),
+        };
+        Ok(Self { conn, scripts })
+    }
+
+    fn conn(&self) -> ConnectionManager {
+        self.conn.clone()
     }
 }
 
@@ -75,36 +65,93 @@ fn millis(ttl: Duration) -> u64 {
 
 impl SessionStore for RedisStore {
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
-        Box::pin(async move { self.conn.clone().get(key).await.map_err(redis_error) })
+        Box::pin(async move { self.conn().get(key).await.map_err(redis_error) })
     }
 
     fn put<'a>(&'a self, key: &'a str, value: Vec<u8>, ttl: Duration) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move { self.conn.clone().pset_ex(key, value, millis(ttl)).await.map_err(redis_error) })
+        Box::pin(async move { self.conn().pset_ex(key, value, millis(ttl)).await.map_err(redis_error) })
     }
 
     fn take<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
-        Box::pin(async move { self.conn.clone().get_del(key).await.map_err(redis_error) })
+        Box::pin(async move { self.conn().get_del(key).await.map_err(redis_error) })
     }
 
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move { self.conn.clone().del(key).await.map_err(redis_error) })
+        Box::pin(async move { self.conn().del(key).await.map_err(redis_error) })
     }
 
-    fn compare_and_swap<'a>(
-        &'a self,
-        key: &'a str,
-        expected_prefix: &'a [u8],
-        value: Vec<u8>,
-    ) -> BoxFuture<'a, Result<Cas, StoreError>> {
+    fn put_session<'a>(&'a self, new: NewSession<'a>) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let mut invocation = self.cas.key(key);
-            invocation.arg(expected_prefix).arg(value);
-            let result: i64 = invocation.invoke_async(&mut self.conn.clone()).await.map_err(redis_error)?;
+            let mut call = self.scripts.put_session.key(record_key(new.hash));
+            call.key(meta_key(new.hash));
+            for index in &new.indexes {
+                call.key(index);
+            }
+            call.arg(new.record).arg(new.meta).arg(millis(new.ttl)).arg(new.hash);
+            let _done: i64 = call.invoke_async(&mut self.conn()).await.map_err(redis_error)?;
+            Ok(())
+        })
+    }
+
+    fn compare_and_swap<'a>(&'a self, swap: Swap<'a>) -> BoxFuture<'a, Result<Cas, StoreError>> {
+        Box::pin(async move {
+            let mut call = self.scripts.cas.key(record_key(swap.hash));
+            call.key(meta_key(swap.hash));
+            let ttl = swap.ttl.map_or(0, millis);
+            call.arg(swap.expected_prefix).arg(swap.record).arg(ttl).arg(swap.meta.unwrap_or_default());
+            let result: i64 = call.invoke_async(&mut self.conn()).await.map_err(redis_error)?;
             Ok(match result {
                 1 => Cas::Swapped,
                 0 => Cas::Missing,
                 _ => Cas::Conflict,
             })
+        })
+    }
+
+    fn remove_session<'a>(&'a self, hash: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let mut call = self.scripts.remove.prepare_invoke();
+            call.arg(hash);
+            let deleted: i64 = call.invoke_async(&mut self.conn()).await.map_err(redis_error)?;
+            Ok(deleted > 0)
+        })
+    }
+
+    fn index_members<'a>(&'a self, index: &'a str) -> BoxFuture<'a, Result<Vec<String>, StoreError>> {
+        Box::pin(async move { self.scripts.members.key(index).invoke_async(&mut self.conn()).await.map_err(redis_error) })
+    }
+
+    fn session_meta<'a>(&'a self, hashes: &'a [String]) -> BoxFuture<'a, Result<Vec<Option<String>>, StoreError>> {
+        Box::pin(async move {
+            if hashes.is_empty() {
+                return Ok(Vec::new());
+            }
+            let keys: Vec<String> = hashes.iter().map(|h| meta_key(h)).collect();
+            redis::cmd("MGET").arg(keys).query_async(&mut self.conn()).await.map_err(redis_error)
+        })
+    }
+
+    fn count_sessions(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(async move {
+            let mut conn = self.conn();
+            let mut cursor: u64 = 0;
+            let mut count: u64 = 0;
+            loop {
+                let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg("bff:s:*")
+                    .arg("COUNT")
+                    .arg(1000)
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(redis_error)?;
+                count += keys.len() as u64;
+                if next == 0 {
+                    return Ok(count);
+                }
+                cursor = next;
+            }
         })
     }
 
@@ -116,7 +163,7 @@ impl SessionStore for RedisStore {
                 .arg("NX")
                 .arg("PX")
                 .arg(millis(lease))
-                .query_async(&mut self.conn.clone())
+                .query_async(&mut self.conn())
                 .await
                 .map_err(redis_error)?;
             Ok(set.is_some())
@@ -125,25 +172,25 @@ impl SessionStore for RedisStore {
 
     fn renew_lock<'a>(&'a self, key: &'a str, token: &'a str, lease: Duration) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(async move {
-            let mut invocation = self.renew.key(key);
-            invocation.arg(token).arg(millis(lease));
-            let renewed: i64 = invocation.invoke_async(&mut self.conn.clone()).await.map_err(redis_error)?;
+            let mut call = self.scripts.renew.key(key);
+            call.arg(token).arg(millis(lease));
+            let renewed: i64 = call.invoke_async(&mut self.conn()).await.map_err(redis_error)?;
             Ok(renewed == 1)
         })
     }
 
     fn unlock<'a>(&'a self, key: &'a str, token: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let mut invocation = self.unlock.key(key);
-            invocation.arg(token);
-            let _deleted: i64 = invocation.invoke_async(&mut self.conn.clone()).await.map_err(redis_error)?;
+            let mut call = self.scripts.unlock.key(key);
+            call.arg(token);
+            let _deleted: i64 = call.invoke_async(&mut self.conn()).await.map_err(redis_error)?;
             Ok(())
         })
     }
 
     fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(async move {
-            let pong: String = redis::cmd("PING").query_async(&mut self.conn.clone()).await.map_err(redis_error)?;
+            let pong: String = redis::cmd("PING").query_async(&mut self.conn()).await.map_err(redis_error)?;
             if pong == "PONG" { Ok(()) } else { Err(StoreError("unexpected PING answer".into())) }
         })
     }

@@ -1,6 +1,9 @@
-//! The admin listener: `/healthz` (the process answers) and `/readyz`
-//! (the provider is discovered and the session store answers; security
-//! cases I7 and R1: not ready, then ready again without a restart).
+//! The admin listener: `/healthz` (the process answers), `/readyz` (the
+//! provider is discovered and the session store answers; security cases I7
+//! and R1: not ready, then ready again without a restart), `/metrics`, and
+//! the operator session API ([`sessions`]).
+
+pub mod sessions;
 
 use http::{Request, Response, StatusCode};
 
@@ -17,6 +20,7 @@ pub async fn handle<B>(state: &AppState, req: &Request<B>) -> Response<Body> {
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
             state.metrics.render(),
         ),
+        path if path.starts_with("/admin/sessions") => sessions::handle(state, req).await,
         _ => json(StatusCode::NOT_FOUND, &serde_json::json!({ "error": "not_found" })),
     }
 }

@@ -1,0 +1,87 @@
+//! `POST /auth/backchannel-logout` (OIDC Back-Channel Logout 1.0 §2.5–§2.8).
+//!
+//! The provider posts a form with one `logout_token`. After validation
+//! ([`super::logout_token`]) the sessions of that `sid` (or, with `sub`
+//! alone, all of that user's sessions) are deleted from the shared store,
+//! so it works whichever pod receives it. 200 on success, also when there
+//! was nothing left to end; 400 for any invalid request; always
+//! `Cache-Control: no-store` (§2.8). A replayed `jti` is refused (§2.6).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::{Response, StatusCode, header};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+
+use super::logout_token::{self, LogoutToken, LogoutTokenError};
+use crate::app::AppState;
+use crate::error::Error;
+use crate::http_util::{Body, header_str, json, response};
+use crate::session::id::hash22;
+use crate::session::now_unix;
+
+/// Largest request body accepted (security case A5).
+const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// Handles `POST /auth/backchannel-logout`.
+pub async fn handle(state: &AppState, parts: &Parts, body: Incoming) -> Result<Response<Body>, Error> {
+    let token = match read_token(parts, body).await {
+        Ok(token) => token,
+        Err(reason) => return Ok(bad_request(reason)),
+    };
+    let provider = state.provider.current().ok_or(Error::ProviderUnavailable("provider not discovered yet"))?;
+    let client_id = state.config.oidc.client_id.as_str();
+    let validated = match logout_token::validate(&provider, client_id, &token, now_unix()) {
+        Err(LogoutTokenError::UnknownKey) if state.provider.rediscover_on_unknown_key().await => {
+            let fresh = state.provider.current().unwrap_or(provider);
+            logout_token::validate(&fresh, client_id, &token, now_unix())
+        }
+        other => other,
+    };
+    let logout = match validated {
+        Ok(logout) => logout,
+        Err(err) => {
+            tracing::info!(error = %err, "back-channel logout refused");
+            return Ok(bad_request("invalid logout token"));
+        }
+    };
+    if !first_use(state, &logout).await? {
+        tracing::info!("back-channel logout token replayed");
+        return Ok(bad_request("logout token already used"));
+    }
+    let ended = match (&logout.sid, &logout.sub) {
+        (Some(sid), sub) => state.vault.end_provider_session(sid, sub.as_deref()).await?,
+        (None, Some(sub)) => state.vault.end_subject(sub).await?,
+        (None, None) => 0,
+    };
+    tracing::info!(ended, by_sid = logout.sid.is_some(), "back-channel logout");
+    Ok(response(StatusCode::OK, "text/plain; charset=utf-8", Bytes::new()))
+}
+
+async fn read_token(parts: &Parts, body: Incoming) -> Result<String, &'static str> {
+    let form = header_str(&parts.headers, header::CONTENT_TYPE)
+        .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+    if !form {
+        return Err("expected a form body");
+    }
+    let bytes = Limited::new(body, MAX_BODY_BYTES).collect().await.map_err(|_err| "body too large or broken")?.to_bytes();
+    let mut tokens = url::form_urlencoded::parse(&bytes).filter(|(k, _)| k == "logout_token").map(|(_, v)| v.into_owned());
+    match (tokens.next(), tokens.next()) {
+        (Some(token), None) if !token.is_empty() => Ok(token),
+        _ => Err("expected exactly one logout_token"),
+    }
+}
+
+/// Records the token's `jti` until it expires; false if already seen.
+async fn first_use(state: &AppState, logout: &LogoutToken) -> Result<bool, Error> {
+    let Some(jti) = &logout.jti else { return Ok(true) };
+    let ttl = Duration::from_secs(u64::try_from(logout.exp - now_unix() + 120).unwrap_or(120).max(60));
+    let key = format!("bff:jti:{{{}}}", hash22(jti.as_bytes()));
+    Ok(state.vault.store().try_lock(&key, "seen", ttl).await?)
+}
+
+fn bad_request(reason: &'static str) -> Response<Body> {
+    json(StatusCode::BAD_REQUEST, &serde_json::json!({ "error": "invalid_request", "error_description": reason }))
+}

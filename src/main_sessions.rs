@@ -1,0 +1,63 @@
+//! `bff sessions list|revoke|count`: the operator session API from the
+//! command line. Talks to the admin listener with `BFF_ADMIN_TOKEN` and
+//! prints its JSON answer.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use bff::config::{Args, SessionsAction};
+use bff::config::parse::read_secret_file;
+use http::{Method, Request, header};
+use http_body_util::BodyExt as _;
+
+/// Runs one action; exit 0 on a 2xx answer.
+pub(crate) async fn run(args: &Args, action: &SessionsAction) -> ExitCode {
+    let token = match (&args.admin_token, &args.admin_token_file) {
+        (Some(token), _) => token.clone(),
+        (None, Some(path)) => match read_secret_file(path) {
+            Ok(token) => token,
+            Err(err) => return fail(&err),
+        },
+        (None, None) => return fail("set BFF_ADMIN_TOKEN or BFF_ADMIN_TOKEN_FILE"),
+    };
+    let admin = args.admin_listen.as_deref().unwrap_or("127.0.0.1:9091").replace("0.0.0.0", "127.0.0.1");
+    let (method, path) = match action {
+        SessionsAction::List { sub } => (Method::GET, format!("/admin/sessions?sub={}", encode(sub))),
+        SessionsAction::Revoke { session: Some(hash), .. } => (Method::DELETE, format!("/admin/sessions/{}", encode(hash))),
+        SessionsAction::Revoke { sub: Some(sub), .. } => (Method::DELETE, format!("/admin/sessions?sub={}", encode(sub))),
+        SessionsAction::Revoke { .. } => return fail("give --session or --sub"),
+        SessionsAction::Count => (Method::GET, "/admin/sessions/count".to_owned()),
+    };
+    let request = Request::builder()
+        .method(method)
+        .uri(format!("http://{admin}{path}"))
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(bff::http_util::empty());
+    let Ok(request) = request else { return fail("invalid admin address") };
+    let client = bff::http_client::build();
+    let exchange = async {
+        let response = client.request(request).await.ok()?;
+        let status = response.status();
+        let body = response.into_body().collect().await.ok()?.to_bytes();
+        Some((status, body))
+    };
+    match tokio::time::timeout(Duration::from_secs(10), exchange).await {
+        Ok(Some((status, body))) => {
+            #[expect(clippy::print_stdout, reason = "the CLI prints the admin API's answer")]
+            {
+                println!("{}", String::from_utf8_lossy(&body));
+            }
+            if status.is_success() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+        }
+        _ => fail("the admin listener did not answer"),
+    }
+}
+
+fn encode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("bff sessions: {message}");
+    ExitCode::FAILURE
+}
