@@ -48,6 +48,17 @@ impl Metrics {
         let mut registry = Registry::with_prefix("bff");
         let refresh = Family::<OutcomeLabel, Counter>::default();
         registry.register("token_refresh", "Token refresh attempts by outcome", refresh.clone());
+        // Export every outcome from the start (0 is information too).
+        for outcome in [
+            RefreshOutcome::Success,
+            RefreshOutcome::Joined,
+            RefreshOutcome::Waited,
+            RefreshOutcome::InvalidGrant,
+            RefreshOutcome::TransientFailure,
+            RefreshOutcome::LockTimeout,
+        ] {
+            let _zero = refresh.get_or_create(&OutcomeLabel { outcome });
+        }
         Self { registry, refresh }
     }
 

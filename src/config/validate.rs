@@ -145,15 +145,15 @@ fn session(args: &Args, file: &FileConfig, insecure: bool) -> Result<SessionConf
         None => return Err(ConfigError::new("BFF_SESSION_KEYS", "is required with BFF_REDIS_URL (all pods need the same keys)")),
     };
     let ttl = duration(pick(&args.session_ttl, &file.session_ttl), Duration::from_secs(8 * 3600), "BFF_SESSION_TTL")?;
-    if ttl < Duration::from_secs(60) || ttl > Duration::from_secs(30 * 86_400) {
-        return Err(ConfigError::new("BFF_SESSION_TTL", "must be between 1m and 30d"));
+    if ttl < Duration::from_secs(1) || ttl > Duration::from_secs(30 * 86_400) {
+        return Err(ConfigError::new("BFF_SESSION_TTL", "must be between 1s and 30d"));
     }
     let idle_timeout = pick(&args.session_idle_timeout, &file.session_idle_timeout)
         .map(|v| parse::duration(&v).map_err(|m| ConfigError::new("BFF_SESSION_IDLE_TIMEOUT", m)))
         .transpose()?
         .filter(|d| !d.is_zero());
-    if idle_timeout.is_some_and(|d| d < Duration::from_secs(60)) {
-        return Err(ConfigError::new("BFF_SESSION_IDLE_TIMEOUT", "must be at least 1m (or 0 for off)"));
+    if idle_timeout.is_some_and(|d| d < Duration::from_secs(1)) {
+        return Err(ConfigError::new("BFF_SESSION_IDLE_TIMEOUT", "must be at least 1s (or 0 for off)"));
     }
     let cookie_name = pick(&args.cookie_name, &file.cookie_name).unwrap_or_else(|| if insecure { "bff".into() } else { "__Host-bff".into() });
     check_cookie_name(&cookie_name, insecure)?;

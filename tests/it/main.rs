@@ -13,10 +13,12 @@
 
 pub mod support;
 
+mod admin_api;
 mod cli;
 mod flow;
 mod id_token;
 mod login_attacks;
+mod logout;
 mod proxy;
 mod refresh;
 mod sessions;
