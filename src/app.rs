@@ -125,14 +125,40 @@ pub fn install_crypto_provider() {
     let _already = rustls::crypto::ring::default_provider().install_default();
 }
 
-fn store_for(config: &Config) -> Result<Arc<dyn SessionStore>, StartError> {
+async fn store_for(config: &Config) -> Result<Arc<dyn SessionStore>, StartError> {
     match &config.session.redis_url {
-        Some(url) => Ok(Arc::new(RedisStore::connect(url.expose()).map_err(|e| StartError::Store(e.to_string()))?)),
+        Some(url) => {
+            let store = RedisStore::connect(url.expose()).map_err(|e| StartError::Store(e.to_string()))?;
+            check_redis_at_start(&store).await?;
+            Ok(Arc::new(store))
+        }
         None => {
             tracing::warn!("using the in-memory session store: sessions are lost on restart and not shared between replicas; set BFF_REDIS_URL for production");
             Ok(Arc::new(MemoryStore::new(MEMORY_STORE_CAPACITY)))
         }
     }
+}
+
+/// An unreachable Redis only delays readiness (R1); a Redis that refuses
+/// our credentials or TLS is a configuration error: refuse to start,
+/// never fall back (security case R8).
+async fn check_redis_at_start(store: &RedisStore) -> Result<(), StartError> {
+    match tokio::time::timeout(Duration::from_secs(3), store.ping()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(err)) if is_config_error(&err.0) => Err(StartError::Store(format!("Redis refused bff: {err}"))),
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "Redis not reachable yet; not ready until it is");
+            Ok(())
+        }
+        Err(_elapsed) => {
+            tracing::warn!("Redis did not answer at start-up; not ready until it does");
+            Ok(())
+        }
+    }
+}
+
+fn is_config_error(reason: &str) -> bool {
+    ["Auth", "NOAUTH", "WRONGPASS", "NoPerm", "InvalidClientConfig", "Tls"].iter().any(|k| reason.contains(k))
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
@@ -144,8 +170,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     install_crypto_provider();
     let config = Arc::new(config);
     let client = http_client::build();
-    let provider = ProviderHandle::new(config.oidc.clone(), OidcHttp::new(client.clone(), Duration::from_secs(10)));
-    let store = store_for(&config)?;
+    let provider = ProviderHandle::new(config.oidc.clone(), OidcHttp::new(client.clone(), config.oidc.provider_timeout));
+    let store = store_for(&config).await?;
     let vault = Vault::new(
         Arc::clone(&store),
         config.session.keys.clone(),

@@ -70,6 +70,9 @@ pub struct Args {
     /// Refresh access tokens that expire within this window (default `60s`).
     #[arg(long, env = "BFF_REFRESH_SKEW")]
     pub refresh_skew: Option<String>,
+    /// Timeout of each request to the provider (discovery, token) (default `10s`).
+    #[arg(long, env = "BFF_PROVIDER_TIMEOUT")]
+    pub provider_timeout: Option<String>,
     /// Longest a request waits for another pod's refresh of the same
     /// session before falling back (default `10s`).
     #[arg(long, env = "BFF_REFRESH_WAIT")]

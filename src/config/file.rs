@@ -27,6 +27,7 @@ pub struct FileConfig {
     pub admin_token_file: Option<String>,
     pub refresh_skew: Option<String>,
     pub refresh_wait: Option<String>,
+    pub provider_timeout: Option<String>,
     pub refresh_lock_lease: Option<String>,
     pub cookie_name: Option<String>,
     pub insecure_dev_cookies: Option<bool>,

@@ -79,6 +79,8 @@ pub struct OidcConfig {
     pub post_logout_redirect: String,
     /// Refresh when the access token expires within this window.
     pub refresh_skew: Duration,
+    /// Timeout of each provider request (→ 504 at login, 503 on refresh).
+    pub provider_timeout: Duration,
     /// Longest wait for another pod's refresh of the same session.
     pub refresh_wait: Duration,
     /// Lease of the cross-pod refresh lock.

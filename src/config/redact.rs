@@ -9,7 +9,7 @@ pub(super) fn render(config: &Config) -> String {
     let mut out = String::new();
     let o = &config.oidc;
     let s = &config.session;
-    let lines: [(&str, String); 20] = [
+    let lines: [(&str, String); 21] = [
         ("listen", config.listen.to_string()),
         ("admin_listen", config.admin_listen.to_string()),
         ("public_url", config.public_origin.clone()),
@@ -20,6 +20,7 @@ pub(super) fn render(config: &Config) -> String {
         ("redirect_url", o.redirect_url.clone()),
         ("post_logout_redirect", o.post_logout_redirect.clone()),
         ("refresh_skew", format!("{}s", o.refresh_skew.as_secs())),
+        ("provider_timeout", format!("{}ms", o.provider_timeout.as_millis())),
         ("refresh_wait", format!("{}ms", o.refresh_wait.as_millis())),
         ("refresh_lock_lease", format!("{}ms", o.refresh_lock_lease.as_millis())),
         ("session_store", if s.redis_url.is_some() { "redis (url <redacted>)".into() } else { "memory".into() }),

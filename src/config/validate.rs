@@ -110,6 +110,10 @@ fn oidc(args: &Args, file: &FileConfig, origin: &str) -> Result<OidcConfig, Conf
         redirect_url: format!("{origin}/auth/callback"),
         post_logout_redirect,
         refresh_skew: duration(pick(&args.refresh_skew, &file.refresh_skew), Duration::from_secs(60), "BFF_REFRESH_SKEW")?,
+        provider_timeout: positive(
+            duration(pick(&args.provider_timeout, &file.provider_timeout), Duration::from_secs(10), "BFF_PROVIDER_TIMEOUT")?,
+            "BFF_PROVIDER_TIMEOUT",
+        )?,
         refresh_wait: duration(pick(&args.refresh_wait, &file.refresh_wait), Duration::from_secs(10), "BFF_REFRESH_WAIT")?,
         refresh_lock_lease: positive(
             duration(pick(&args.refresh_lock_lease, &file.refresh_lock_lease), Duration::from_secs(15), "BFF_REFRESH_LOCK_LEASE")?,

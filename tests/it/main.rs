@@ -15,6 +15,7 @@ pub mod support;
 
 mod admin_api;
 mod cli;
+mod faults;
 mod flow;
 mod id_token;
 mod login_attacks;

@@ -56,7 +56,10 @@ impl RedisStore {
 
 /// Redis errors are reported by kind only: messages can echo arguments.
 fn redis_error(err: redis::RedisError) -> StoreError {
-    StoreError(format!("redis: {:?}", err.kind()))
+    match err.code() {
+        Some(code) => StoreError(format!("redis: {:?} {code}", err.kind())),
+        None => StoreError(format!("redis: {:?}", err.kind())),
+    }
 }
 
 fn millis(ttl: Duration) -> u64 {

@@ -237,10 +237,15 @@ impl Shared {
 
 // === endpoints ===
 
+fn jwks(shared: &Shared) -> Response<Full<Bytes>> {
+    let rotated = shared.behaviour.lock().expect("behaviour lock").signing == SigningMode::RotatedKey;
+    json_response(200, &if rotated { jwt::rotated_jwks_json() } else { jwt::jwks_json() })
+}
+
 async fn route(shared: Arc<Shared>, req: Request<Bytes>) -> Response<Full<Bytes>> {
     match (req.method(), req.uri().path()) {
         (&Method::GET, "/.well-known/openid-configuration") => discovery(&shared),
-        (&Method::GET, "/jwks") => json_response(200, &jwt::jwks_json()),
+        (&Method::GET, "/jwks") => jwks(&shared),
         (&Method::GET, "/authorize") => authorize(&shared, &query(&req)),
         (&Method::POST, "/token") => token::handle(&shared, &req).await,
         (&Method::GET, "/logout") => end_session(&shared, query(&req)),

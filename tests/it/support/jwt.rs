@@ -153,6 +153,17 @@ pub fn jwks_json() -> Value {
     json!({"keys": [primary().jwk()]})
 }
 
+/// The JWKS after a key rotation: the primary and the other key (under
+/// its own kid) are both published.
+pub fn rotated_jwks_json() -> Value {
+    json!({"keys": [primary().jwk(), other().jwk()]})
+}
+
+/// Signed by the other key under its own kid (a rotated-in key).
+pub fn signed_with_rotated_key(claims: &Value) -> String {
+    other().sign(Value::Null, claims)
+}
+
 /// Decodes the (unverified) payload of a JWT, for assertions.
 pub fn claims_of(jwt: &str) -> Value {
     decode_part(jwt, 1)

@@ -73,6 +73,9 @@ pub enum SigningMode {
     Hs256PublicKey,
     /// RS256 with the unpublished key, under the published `kid`.
     OtherKey,
+    /// RS256 with a newly rotated-in key under its own kid; the JWKS
+    /// publishes it too (JWKS rotation, security case I5).
+    RotatedKey,
     /// RS256 with the published key, then one signature bit flipped.
     TamperedSignature,
 }

@@ -297,6 +297,7 @@ fn sign(shared: &Shared, mode: SigningMode, claims: &Value) -> String {
             jwt::hs256_with_secret(claims, jwt::primary().public_pem().as_bytes())
         }
         SigningMode::OtherKey => jwt::signed_with_other_key(claims),
+        SigningMode::RotatedKey => jwt::signed_with_rotated_key(claims),
         SigningMode::TamperedSignature => {
             jwt::tampered_signature(&jwt::sign_rs256(Value::Null, claims))
         }
