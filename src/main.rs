@@ -16,17 +16,9 @@ const EX_USAGE: u8 = 64;
 #[tokio::main]
 async fn main() -> ExitCode {
     bff::app::install_crypto_provider();
-    let args = match Args::try_parse() {
+    let args = match parse_args() {
         Ok(args) => args,
-        Err(err) if !err.use_stderr() => {
-            // --help and --version.
-            let _printed = err.print();
-            return ExitCode::SUCCESS;
-        }
-        Err(err) => {
-            let _printed = err.print();
-            return ExitCode::from(EX_USAGE);
-        }
+        Err(code) => return code,
     };
     match &args.command {
         Some(Command::Healthcheck) => return healthcheck::run(args.admin_listen.as_deref()).await,
@@ -64,6 +56,14 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Flags and environment; `--help`/`--version` exit 0, mistakes exit 64.
+fn parse_args() -> Result<Args, ExitCode> {
+    Args::try_parse().map_err(|err| {
+        let _printed = err.print();
+        if err.use_stderr() { ExitCode::from(EX_USAGE) } else { ExitCode::SUCCESS }
+    })
 }
 
 fn init_tracing(format: LogFormat) {

@@ -41,23 +41,7 @@ async fn refresh_stress_200_sessions_two_pods_no_unexpected_401() {
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
     for worker in 0..WORKERS {
-        let (cookies, tally) = (Arc::clone(&cookies), Arc::clone(&tally));
-        workers.spawn(async move {
-            let mut i = worker;
-            while started.elapsed() < RUN {
-                let url = format!("http://{}/api/{i}", pods[i % 2]);
-                let cookie = &cookies[(i * 7919) % SESSIONS];
-                let res = test_http::get(&url, &[("accept", "application/json"), ("cookie", cookie)]).await;
-                let counter = match res.status.as_u16() {
-                    200 => &tally.ok,
-                    401 => &tally.unauthorized,
-                    503 => &tally.unavailable,
-                    _ => &tally.other,
-                };
-                counter.fetch_add(1, Ordering::Relaxed);
-                i += WORKERS;
-            }
-        });
+        workers.spawn(load(worker, pods, Arc::clone(&cookies), Arc::clone(&tally), started));
     }
     workers.join_all().await;
     let elapsed = started.elapsed().as_secs_f64();
@@ -82,4 +66,22 @@ async fn refresh_stress_200_sessions_two_pods_no_unexpected_401() {
     let most = SESSIONS as f64 * (cycles_per_session.ceil() + 1.0);
     assert!((refreshes as f64) <= most, "{refreshes} refreshes > {most}: duplicates");
     assert!((refreshes as f64) >= ideal * 0.5, "{refreshes} refreshes: sessions were not refreshed");
+}
+
+/// One client: API calls over all sessions and both pods until `RUN` is over.
+async fn load(worker: usize, pods: [std::net::SocketAddr; 2], cookies: Arc<Vec<String>>, tally: Arc<Tally>, started: Instant) {
+    let mut i = worker;
+    while started.elapsed() < RUN {
+        let url = format!("http://{}/api/{i}", pods[i % 2]);
+        let cookie = &cookies[(i * 7919) % SESSIONS];
+        let res = test_http::get(&url, &[("accept", "application/json"), ("cookie", cookie)]).await;
+        let counter = match res.status.as_u16() {
+            200 => &tally.ok,
+            401 => &tally.unauthorized,
+            503 => &tally.unavailable,
+            _ => &tally.other,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        i += WORKERS;
+    }
 }
