@@ -19,3 +19,4 @@ mod id_token;
 mod login_attacks;
 mod proxy;
 mod sessions;
+mod websocket;

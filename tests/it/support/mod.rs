@@ -18,4 +18,5 @@ pub mod http;
 pub mod jwt;
 pub mod redis_server;
 pub mod upstream;
+pub mod ws_upstream;
 pub mod harness;
