@@ -34,9 +34,10 @@ pub async fn handle(state: &AppState, peer: SocketAddr, mut req: Request<Incomin
     let path = if screened.is_ok() { req.uri().path().to_owned() } else { "<refused>".to_owned() };
     let return_to = req.uri().path_and_query().map_or_else(|| "/".to_owned(), ToString::to_string);
 
+    let preflight = screened.is_ok() && cors::is_preflight(&method, req.headers());
     let result = match screened {
         Err(err) => Err(err),
-        Ok(()) if cors::is_preflight(&method, req.headers()) => cors::preflight(state, req.headers()),
+        Ok(()) if preflight => cors::preflight(state, req.headers()),
         Ok(()) if path == "/auth" || path.starts_with("/auth/") => {
             let (parts, _body) = req.into_parts();
             auth_endpoint(state, &parts).await
@@ -50,7 +51,10 @@ pub async fn handle(state: &AppState, peer: SocketAddr, mut req: Request<Incomin
             error_response(state, err, navigation, had_cookie, &return_to)
         }
     };
-    cors::decorate(state, origin, &mut response);
+    if !preflight {
+        // A preflight answer is complete; everything else gets the policy.
+        cors::decorate(state, origin, &mut response);
+    }
     tracing::info!(
         %method, path = %path, status = response.status().as_u16(),
         latency_us = started.elapsed().as_micros() as u64, "request"

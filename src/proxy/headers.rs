@@ -95,7 +95,10 @@ pub fn upstream_request_headers(incoming: &HeaderMap, ctx: &RequestContext<'_>) 
             out.append(name.clone(), value.clone());
         }
     }
-    if let Some(cookie) = without_ours(incoming, ctx.cookies).and_then(|c| HeaderValue::from_str(&c).ok()) {
+    // The client's own cookies go on, without bff's (BBA §6.1.1), unless
+    // `Connection` named `Cookie` (RFC 9110 §7.6.1, case H3).
+    let cookie_listed = listed.iter().any(|l| l == "cookie");
+    if let Some(cookie) = without_ours(incoming, ctx.cookies).filter(|_| !cookie_listed).and_then(|c| HeaderValue::from_str(&c).ok()) {
         out.insert(header::COOKIE, cookie);
     }
     set_forwarded(incoming, &mut out, ctx);

@@ -14,6 +14,7 @@
 pub mod support;
 
 mod cli;
+mod csrf;
 mod flow;
 mod id_token;
 mod login_attacks;
