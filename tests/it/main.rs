@@ -16,6 +16,7 @@ pub mod support;
 mod cli;
 mod csrf;
 mod flow;
+mod framing;
 mod hygiene;
 mod id_token;
 mod login_attacks;
