@@ -19,6 +19,7 @@ mod flow;
 mod framing;
 mod hygiene;
 mod id_token;
+mod limits;
 mod login_attacks;
 mod proxy;
 mod sessions;
