@@ -13,6 +13,7 @@
 
 pub mod support;
 
+mod abuse;
 mod cli;
 mod csrf;
 mod flow;
