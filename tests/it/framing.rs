@@ -153,7 +153,7 @@ async fn http2_clients_work_end_to_end() {
     let (mut sender, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp)).await.unwrap();
     tokio::spawn(conn);
     let cookie = format!("{COOKIE}={}; theme=dark", browser.cookie(COOKIE).unwrap());
-    let req = http::Request::post(format!("http://app.example.test/api/items?x=1"))
+    let req = http::Request::post("http://app.example.test/api/items?x=1")
         .header("cookie", cookie)
         .header("x-csrf", "1")
         .header("accept", "application/json")

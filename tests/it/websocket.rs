@@ -40,11 +40,12 @@ async fn connect(stack: &Stack, path: &str, browser: Option<&Browser>, origin: O
 }
 
 fn refused_status(result: Result<Ws, tungstenite::Error>) -> u16 {
-    match result {
-        Err(tungstenite::Error::Http(res)) => res.status().as_u16(),
-        Err(other) => panic!("handshake failed without a status: {other}"),
-        Ok(_) => panic!("handshake unexpectedly succeeded"),
-    }
+    let err = result.map(|_ws| ()).expect_err("handshake unexpectedly succeeded");
+    let tungstenite::Error::Http(res) = err else {
+        eprintln!("handshake failed without a status: {err}");
+        return 0;
+    };
+    res.status().as_u16()
 }
 
 async fn echo(ws: &mut Ws, text: &str) -> String {

@@ -51,6 +51,7 @@ impl Drop for WsUpstream {
     }
 }
 
+#[expect(clippy::result_large_err, reason = "tungstenite's handshake callback returns its own large error response")]
 async fn echo(stream: tokio::net::TcpStream, seen: Arc<Mutex<Vec<Handshake>>>) {
     let record = move |req: &Request, res: Response| {
         let headers = req
