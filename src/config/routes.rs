@@ -155,6 +155,17 @@ mod tests {
     }
 
     #[test]
+    fn ca_file_builds_a_tls_config_trusting_only_it() {
+        let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/test-ca.pem");
+        let r = route(&FileRoute { ca_file: Some(ca.into()), ..raw("/x", "https://api.internal:8443") }).unwrap();
+        let tls = r.tls.expect("a private-CA TLS config");
+        assert!(tls.alpn_protocols.is_empty(), "the connector sets ALPN itself");
+        // The table builds that route's own client from it.
+        let table = crate::proxy::RouteTable::new(vec![RouteConfig { tls: Some(tls), ..route(&raw("/x", "https://api.internal")).unwrap() }]);
+        assert!(table.classify("/x/y").is_ok());
+    }
+
+    #[test]
     fn websocket_routes_need_a_session() {
         let none = FileRoute { websocket: true, auth: Some("none".into()), ..raw("/ws", "http://up") };
         assert!(route(&none).is_err());
