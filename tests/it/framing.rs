@@ -74,7 +74,7 @@ async fn h6_control_characters_in_header_values_are_rejected() {
 
 // === HTTP/2 ===
 
-fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+fn http2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
     let len = u32::try_from(payload.len()).unwrap().to_be_bytes();
     let mut out = vec![len[1], len[2], len[3], kind, flags];
     out.extend(stream.to_be_bytes());
@@ -84,7 +84,7 @@ fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
 
 /// A prior-knowledge h2 connection preface plus one GET on stream 1 whose
 /// header block is literal HPACK (RFC 7541 §6.2.2, no Huffman).
-fn h2_get(path: &str, extra: &[(&str, &str)]) -> Vec<u8> {
+fn http2_get(path: &str, extra: &[(&str, &str)]) -> Vec<u8> {
     let mut block = Vec::new();
     let base = [(":method", "GET"), (":scheme", "http"), (":path", path), (":authority", "app.example.test")];
     for (name, value) in base.iter().chain(extra) {
@@ -95,13 +95,13 @@ fn h2_get(path: &str, extra: &[(&str, &str)]) -> Vec<u8> {
         block.extend(value.as_bytes());
     }
     let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
-    out.extend(h2_frame(0x4, 0, 0, &[]));
-    out.extend(h2_frame(0x1, 0x5, 1, &block));
+    out.extend(http2_frame(0x4, 0, 0, &[]));
+    out.extend(http2_frame(0x1, 0x5, 1, &block));
     out
 }
 
 /// Frame types the server sent on stream 1 (or GOAWAY), within 2 s.
-async fn h2_answer(stack: &Stack, bytes: &[u8]) -> Vec<u8> {
+async fn http2_answer(stack: &Stack, bytes: &[u8]) -> Vec<u8> {
     let mut stream = TcpStream::connect(stack.bff.public_addr).await.unwrap();
     stream.write_all(bytes).await.unwrap();
     let mut buf = Vec::new();
@@ -135,11 +135,11 @@ async fn h2_answer(stack: &Stack, bytes: &[u8]) -> Vec<u8> {
 #[tokio::test]
 async fn h6_http2_connection_specific_fields_are_rejected() {
     let stack = stack().await;
-    let ok = h2_answer(&stack, &h2_get("/open/h2-control", &[("te", "trailers")])).await;
+    let ok = http2_answer(&stack, &http2_get("/open/h2-control", &[("te", "trailers")])).await;
     assert!(ok.contains(&0x1), "the hand-made h2 request itself works: {ok:?}");
     assert_eq!(stack.upstream.last_request().unwrap().path, "/open/h2-control");
     for bad in [("connection", "keep-alive"), ("te", "gzip"), ("transfer-encoding", "chunked"), ("upgrade", "websocket"), ("keep-alive", "5")] {
-        let kinds = h2_answer(&stack, &h2_get("/open/h2-smuggled", &[bad])).await;
+        let kinds = http2_answer(&stack, &http2_get("/open/h2-smuggled", &[bad])).await;
         assert!(kinds.iter().any(|k| matches!(k, 0x3 | 0x7)), "{bad:?}: no RST_STREAM/GOAWAY, got {kinds:?}");
     }
     assert_never_smuggled(&stack);

@@ -15,6 +15,7 @@ pub mod support;
 
 mod abuse;
 mod cli;
+mod cookie_props;
 mod csrf;
 mod flow;
 mod framing;
