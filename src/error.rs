@@ -46,6 +46,15 @@ pub enum Error {
     /// The route does not allow this method.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// The request body is over the route's limit (RFC 9110 §15.5.14).
+    #[error("payload too large")]
+    PayloadTooLarge,
+    /// A request header field is over bff's limit (RFC 6585 §5).
+    #[error("request header fields too large")]
+    HeadersTooLarge,
+    /// The client stopped sending its request body (RFC 9110 §15.5.9).
+    #[error("request timeout")]
+    RequestTimeout,
     /// The provider is not discovered yet or answered badly.
     #[error("provider unavailable: {0}")]
     ProviderUnavailable(&'static str),
@@ -88,7 +97,10 @@ impl Error {
             | Self::Unauthenticated
             | Self::Forbidden(_)
             | Self::NotFound
-            | Self::MethodNotAllowed => Side::Client,
+            | Self::MethodNotAllowed
+            | Self::PayloadTooLarge
+            | Self::HeadersTooLarge
+            | Self::RequestTimeout => Side::Client,
             Self::ProviderUnavailable(_) | Self::ProviderTimeout => Side::Provider,
             Self::UpstreamUnavailable | Self::UpstreamTimeout => Side::Upstream,
             Self::StoreUnavailable => Side::Store,
@@ -105,6 +117,9 @@ impl Error {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::ProviderUnavailable(_) | Self::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
             Self::ProviderTimeout | Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Self::StoreUnavailable | Self::RefreshUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -120,6 +135,9 @@ impl Error {
             Self::Forbidden(_) => "forbidden",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::HeadersTooLarge => "request_header_fields_too_large",
+            Self::RequestTimeout => "request_timeout",
             Self::ProviderUnavailable(_) => "provider_unavailable",
             Self::ProviderTimeout => "provider_timeout",
             Self::StoreUnavailable => "session_store_unavailable",
@@ -137,6 +155,9 @@ impl Error {
             Self::Unauthenticated => "You are not signed in.",
             Self::NotFound => "There is nothing here.",
             Self::MethodNotAllowed => "This method is not allowed here.",
+            Self::PayloadTooLarge => "The request body is too large.",
+            Self::HeadersTooLarge => "The request headers are too large.",
+            Self::RequestTimeout => "The request body did not arrive in time.",
             Self::ProviderUnavailable(_) | Self::ProviderTimeout => {
                 "The sign-in service is not answering. Please try again."
             }

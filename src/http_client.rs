@@ -1,7 +1,8 @@
-//! The one outbound HTTP client (pooled hyper-util client over rustls,
-//! HTTP/1.1 and h2), shared by the proxy and the OpenID provider adapter.
-//! It never follows redirects, which closes the SSRF hole openidconnect's
-//! docs warn about.
+//! The outbound HTTP clients (pooled hyper-util clients over rustls,
+//! HTTP/1.1 and h2): the shared one, used by the proxy and the OpenID
+//! provider adapter, and per-route ones that trust a private CA. They never
+//! follow redirects, which closes the SSRF hole openidconnect's docs warn
+//! about.
 
 use std::time::Duration;
 
@@ -15,14 +16,32 @@ use crate::http_util::Body;
 /// The pooled outbound client.
 pub type HttpClient = Client<HttpsConnector<HttpConnector>, Body>;
 
-/// Builds the shared client: 5 s connect timeout, TCP_NODELAY, idle
-/// connections kept 90 s, Mozilla roots for https upstreams.
+/// Upstream TCP connect timeout.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Builds the shared client: Mozilla roots for https upstreams.
 pub fn build() -> HttpClient {
+    let https = HttpsConnectorBuilder::new().with_webpki_roots().https_or_http().enable_all_versions().wrap_connector(connector());
+    pooled(https)
+}
+
+/// A client whose TLS uses `tls` (e.g. trusting only a private CA).
+pub fn with_tls(tls: rustls::ClientConfig) -> HttpClient {
+    let https = HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http().enable_all_versions().wrap_connector(connector());
+    pooled(https)
+}
+
+/// TCP: 5 s connect timeout, TCP_NODELAY, any scheme (TLS is layered on).
+fn connector() -> HttpConnector {
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);
-    http.set_connect_timeout(Some(Duration::from_secs(5)));
-    let https = HttpsConnectorBuilder::new().with_webpki_roots().https_or_http().enable_all_versions().wrap_connector(http);
+    http.set_connect_timeout(Some(CONNECT_TIMEOUT));
+    http
+}
+
+/// Idle connections kept 90 s, at most 256 per host.
+fn pooled(https: HttpsConnector<HttpConnector>) -> HttpClient {
     Client::builder(TokioExecutor::new())
         .timer(TokioTimer::new())
         .pool_timer(TokioTimer::new())

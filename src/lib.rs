@@ -14,6 +14,7 @@ pub mod crypto;
 pub mod error;
 pub mod http_client;
 pub mod http_util;
+pub mod inbound;
 pub mod metrics;
 pub mod pages;
 pub mod proxy;

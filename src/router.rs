@@ -1,5 +1,6 @@
-//! Classifies each public request: `/auth/*` goes to the auth handlers,
-//! everything else to the proxy. Turns errors into responses (the 401-vs-
+//! Classifies each public request after screening it ([`inbound`]: size
+//! limits, `Host`, canonical path): CORS preflights are answered,
+//! `/auth/*` goes to the auth handlers, everything else to the proxy. Turns errors into responses (the 401-vs-
 //! 302 decision lives here, the same for every path) and writes one log
 //! line per request (never a query string, cookie or token).
 
@@ -13,37 +14,51 @@ use crate::app::AppState;
 use crate::auth::{backchannel, callback, login, logout, session_info};
 use crate::error::Error;
 use crate::http_util::{Body, is_navigation, redirect};
-use crate::proxy;
+use crate::inbound;
+use crate::proxy::{self, cors};
 use crate::session::cookie::{Lookup, lookup};
 
 /// Path of the login endpoint (also the `login_url` of 401 bodies).
 pub const LOGIN_PATH: &str = "/auth/login";
 
 /// Handles one request on the public listener.
-pub async fn handle(state: &AppState, peer: SocketAddr, req: Request<Incoming>) -> Response<Body> {
+pub async fn handle(state: &AppState, peer: SocketAddr, mut req: Request<Incoming>) -> Response<Body> {
     let started = Instant::now();
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
     let navigation = is_navigation(&method, req.headers());
     let had_cookie = matches!(lookup(req.headers(), &state.cookies.session), Lookup::One(_) | Lookup::Duplicate);
+    let origin = cors::listed_origin(state, req.headers());
+    let screened = inbound::screen(&mut req);
+    // After screening the URI is the canonical path: safe to log and to
+    // send back as `return_to`.
+    let path = if screened.is_ok() { req.uri().path().to_owned() } else { "<refused>".to_owned() };
     let return_to = req.uri().path_and_query().map_or_else(|| "/".to_owned(), ToString::to_string);
 
-    let result = if path == "/auth/backchannel-logout" && method == Method::POST {
-        let (parts, body) = req.into_parts();
-        backchannel::handle(state, &parts, body).await
-    } else if path == "/auth" || path.starts_with("/auth/") {
-        let (parts, _body) = req.into_parts();
-        auth_endpoint(state, &parts).await
-    } else {
-        proxy::handle(state, peer, req).await
+    let preflight = screened.is_ok() && cors::is_preflight(&method, req.headers());
+    let result = match screened {
+        Err(err) => Err(err),
+        Ok(()) if preflight => cors::preflight(state, req.headers()),
+        Ok(()) if path == "/auth/backchannel-logout" && method == Method::POST => {
+            let (parts, body) = req.into_parts();
+            backchannel::handle(state, &parts, body).await
+        }
+        Ok(()) if path == "/auth" || path.starts_with("/auth/") => {
+            let (parts, _body) = req.into_parts();
+            auth_endpoint(state, &parts).await
+        }
+        Ok(()) => proxy::handle(state, peer, req).await,
     };
-    let response = match result {
+    let mut response = match result {
         Ok(res) => res,
         Err(err) => {
             err.log("request");
             error_response(state, err, navigation, had_cookie, &return_to)
         }
     };
+    if !preflight {
+        // A preflight answer is complete; everything else gets the policy.
+        cors::decorate(state, origin, &mut response);
+    }
     tracing::info!(
         %method, path = %path, status = response.status().as_u16(),
         latency_us = started.elapsed().as_micros() as u64, "request"

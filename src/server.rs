@@ -1,7 +1,10 @@
-//! The accept loop shared by both listeners: HTTP/1.1 and h2 (auto),
-//! header-read timeout against slowloris (hyper's timeout needs a timer:
-//! hyper-util PR #137), header size and count limits (→ 431), and graceful
-//! shutdown with a bounded drain.
+//! The accept loop shared by both listeners: HTTP/1.1 and h2 (auto, h2c
+//! by prior knowledge), upgrades (WebSockets), the client idle timeout
+//! against slowloris (hyper's header-read timeout needs a timer: hyper-util
+//! PR #137; hyper re-arms it while a kept-alive connection waits for its
+//! next request, so it is also the idle keep-alive timeout), header size
+//! and count limits (→ 431, RFC 6585 §5), and graceful shutdown with a
+//! bounded drain.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -21,10 +24,11 @@ use tokio_util::sync::CancellationToken;
 use crate::app::AppState;
 use crate::http_util::Body;
 
-/// Time a client has to send its request headers.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// Largest request head (request line + headers) accepted.
+/// Largest request head (request line + headers) accepted; hyper answers
+/// 431 past it.
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+/// Most header fields in one HTTP/1 request; hyper answers 431 past it.
+pub const MAX_HEADER_COUNT: usize = 100;
 /// How long in-flight requests may take to finish at shutdown.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -63,13 +67,15 @@ impl hyper::service::Service<Request<Incoming>> for Handler {
     }
 }
 
-fn builder() -> Builder<TokioExecutor> {
+/// `idle` bounds header reads and kept-alive idleness (HTTP/1.1).
+fn builder(idle: Duration) -> Builder<TokioExecutor> {
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .header_read_timeout(idle)
         .max_buf_size(MAX_HEADER_BYTES)
+        .max_headers(MAX_HEADER_COUNT)
         .keep_alive(true);
     builder
         .http2()
@@ -81,7 +87,7 @@ fn builder() -> Builder<TokioExecutor> {
 
 /// Accepts connections until `shutdown`, then drains for at most 10 s.
 pub async fn serve(listener: TcpListener, state: Arc<AppState>, kind: Listener, shutdown: CancellationToken) {
-    let builder = builder();
+    let builder = builder(state.config.client_idle_timeout);
     let graceful = GracefulShutdown::new();
     loop {
         let (stream, peer) = tokio::select! {

@@ -103,6 +103,15 @@ pub struct Args {
     /// Log format: `json` or `pretty` (default `json`).
     #[arg(long, env = "BFF_LOG_FORMAT")]
     pub log_format: Option<String>,
+    /// Advanced: how long a client may stay silent while sending request
+    /// headers, between requests on a kept-alive connection, or mid-body
+    /// (default `10s`; slowloris defence).
+    #[arg(long, env = "BFF_CLIENT_IDLE_TIMEOUT")]
+    pub client_idle_timeout: Option<String>,
+    /// Advanced: how often an open WebSocket re-checks its session in the
+    /// store; the socket closes once the session is gone (default `5s`).
+    #[arg(long, env = "BFF_WS_SESSION_CHECK")]
+    pub ws_session_check: Option<String>,
     /// Subcommands; without one, bff serves.
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -36,12 +36,14 @@ pub struct FileConfig {
     pub post_logout_redirect: Option<String>,
     pub csrf_header: Option<String>,
     pub log_format: Option<String>,
+    pub client_idle_timeout: Option<String>,
+    pub ws_session_check: Option<String>,
     #[serde(default)]
     pub routes: Vec<FileRoute>,
 }
 
 /// One `[[routes]]` entry.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileRoute {
     /// Path prefix this route serves (must start with `/`).
@@ -58,4 +60,12 @@ pub struct FileRoute {
     pub methods: Vec<String>,
     /// Upstream response timeout, e.g. `30s` (default `30s`).
     pub timeout: Option<String>,
+    /// Largest request body, e.g. `10MiB` (the default), `512KiB`, `0`.
+    pub max_body: Option<String>,
+    /// Accept WebSocket upgrades on this route (default `false`).
+    #[serde(default)]
+    pub websocket: bool,
+    /// PEM file of CA certificates that replace the public roots for an
+    /// `https` upstream signed by a private CA.
+    pub ca_file: Option<String>,
 }

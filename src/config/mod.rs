@@ -20,7 +20,7 @@ use std::time::Duration;
 pub use args::{Args, Command, SessionsAction};
 pub use file::{FileConfig, FileRoute};
 pub use parse::Cidr;
-pub use routes::{AuthMode, RouteConfig};
+pub use routes::{AuthMode, DEFAULT_MAX_BODY, DEFAULT_ROUTE_TIMEOUT, RouteConfig};
 pub use secret::Secret;
 
 use crate::crypto::Keyring;
@@ -60,6 +60,9 @@ pub struct Config {
     pub admin_token: Option<Secret>,
     /// `json` or `pretty` (`BFF_LOG_FORMAT`).
     pub log_format: LogFormat,
+    /// Longest client silence while sending headers, between kept-alive
+    /// requests, or mid-body (`BFF_CLIENT_IDLE_TIMEOUT`, default 10 s).
+    pub client_idle_timeout: Duration,
 }
 
 /// OpenID Connect client settings.
@@ -115,6 +118,9 @@ pub struct ProxyConfig {
     pub trusted_proxies: Vec<Cidr>,
     /// Anti-CSRF header name (lowercase), default `x-csrf`.
     pub csrf_header: http::HeaderName,
+    /// How often an open WebSocket re-checks its session
+    /// (`BFF_WS_SESSION_CHECK`, default 5 s).
+    pub ws_session_check: Duration,
 }
 
 /// Log output format.

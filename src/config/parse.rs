@@ -22,6 +22,23 @@ pub fn duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(seconds))
 }
 
+/// Parses a byte size: `1048576`, `512B`, `64KiB`/`64KB`/`64k`,
+/// `10MiB`/`10MB`/`10m`, `1GiB`/`1GB`/`1g` (binary multiples).
+pub fn size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: u64 = number.parse().map_err(|_err| format!("`{text}` is not a size like 10MiB"))?;
+    let factor: u64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return Err(format!("`{text}` has an unknown unit (use B, KiB, MiB or GiB)")),
+    };
+    value.checked_mul(factor).ok_or_else(|| format!("`{text}` is too large"))
+}
+
 /// Splits a comma-separated list, trimming and dropping empty items.
 pub fn list(text: &str) -> Vec<String> {
     text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
@@ -83,6 +100,17 @@ mod tests {
         assert_eq!(duration("250ms").unwrap(), Duration::from_millis(250));
         assert!(duration("8 hours").is_err());
         assert!(duration("h").is_err());
+    }
+
+    #[test]
+    fn sizes_accept_binary_units() {
+        assert_eq!(size("10MiB").unwrap(), 10 * 1024 * 1024);
+        assert_eq!(size("64k").unwrap(), 65_536);
+        assert_eq!(size("300").unwrap(), 300);
+        assert_eq!(size("1GiB").unwrap(), 1 << 30);
+        assert!(size("ten").is_err());
+        assert!(size("5TB").is_err());
+        assert!(size("99999999999999999999G").is_err());
     }
 
     #[test]

@@ -9,7 +9,7 @@ pub(super) fn render(config: &Config) -> String {
     let mut out = String::new();
     let o = &config.oidc;
     let s = &config.session;
-    let lines: [(&str, String); 21] = [
+    let lines: [(&str, String); 24] = [
         ("listen", config.listen.to_string()),
         ("admin_listen", config.admin_listen.to_string()),
         ("public_url", config.public_origin.clone()),
@@ -30,6 +30,9 @@ pub(super) fn render(config: &Config) -> String {
         ("admin_api", if config.admin_token.is_some() { "enabled (token <redacted>)".into() } else { "disabled".into() }),
         ("cookie", format!("{} (secure: {})", s.cookie_name, s.secure_cookies)),
         ("csrf_header", config.proxy.csrf_header.to_string()),
+        ("allowed_origins", config.proxy.allowed_origins.join(",")),
+        ("client_idle_timeout", format!("{}ms", config.client_idle_timeout.as_millis())),
+        ("ws_session_check", format!("{}ms", config.proxy.ws_session_check.as_millis())),
         ("log_format", format!("{:?}", config.log_format).to_lowercase()),
     ];
     for (key, value) in lines {
@@ -38,12 +41,15 @@ pub(super) fn render(config: &Config) -> String {
     for route in &config.proxy.routes {
         let _ = writeln!(
             out,
-            "\n[[routes]]\nprefix = {:?}\nupstream = {:?}\nauth = {:?}\nstrip_prefix = {}\ntimeout = \"{}s\"",
+            "\n[[routes]]\nprefix = {:?}\nupstream = {:?}\nauth = {:?}\nstrip_prefix = {}\ntimeout = \"{}s\"\nmax_body = \"{}\"\nwebsocket = {}\nprivate_ca = {}",
             route.prefix,
             route.upstream.as_str(),
             format!("{:?}", route.auth).to_lowercase(),
             route.strip_prefix,
-            route.timeout.as_secs()
+            route.timeout.as_secs(),
+            route.max_body,
+            route.websocket,
+            route.tls.is_some()
         );
     }
     out

@@ -63,6 +63,10 @@ pub(super) fn build(args: &Args, file: FileConfig) -> Result<Config, ConfigError
         session,
         proxy,
         log_format,
+        client_idle_timeout: positive(
+            duration(pick(&args.client_idle_timeout, &file.client_idle_timeout), Duration::from_secs(10), "BFF_CLIENT_IDLE_TIMEOUT")?,
+            "BFF_CLIENT_IDLE_TIMEOUT",
+        )?,
     })
 }
 
@@ -192,7 +196,7 @@ fn check_cookie_name(name: &str, insecure: bool) -> Result<(), ConfigError> {
 fn proxy(args: &Args, file: &FileConfig) -> Result<ProxyConfig, ConfigError> {
     let mut routes = file.routes.iter().map(routes::route).collect::<Result<Vec<_>, _>>()?;
     if let Some(upstream) = pick(&args.upstream, &file.upstream) {
-        let default = FileRoute { prefix: "/".into(), upstream, auth: None, strip_prefix: false, methods: vec![], timeout: None };
+        let default = FileRoute { prefix: "/".into(), upstream, ..FileRoute::default() };
         let route = routes::route(&default).map_err(|e| ConfigError::new("BFF_UPSTREAM", e.message))?;
         if !routes.iter().any(|r| r.prefix == "/") {
             routes.push(route);
@@ -212,8 +216,27 @@ fn proxy(args: &Args, file: &FileConfig) -> Result<ProxyConfig, ConfigError> {
     let csrf_header = pick(&args.csrf_header, &file.csrf_header).unwrap_or_else(|| "x-csrf".into());
     let csrf_header = http::HeaderName::from_bytes(csrf_header.to_ascii_lowercase().as_bytes())
         .map_err(|_err| ConfigError::new("BFF_CSRF_HEADER", "is not a valid header name"))?;
-    let allowed_origins = parse::list(&pick(&args.allowed_origins, &file.allowed_origins).unwrap_or_default());
-    Ok(ProxyConfig { routes, allowed_origins, trusted_proxies, csrf_header })
+    let allowed_origins = parse::list(&pick(&args.allowed_origins, &file.allowed_origins).unwrap_or_default())
+        .into_iter()
+        .map(|o| allowed_origin(&o))
+        .collect::<Result<_, _>>()?;
+    let ws_check = duration(pick(&args.ws_session_check, &file.ws_session_check), Duration::from_secs(5), "BFF_WS_SESSION_CHECK")?;
+    let ws_session_check = positive(ws_check, "BFF_WS_SESSION_CHECK")?;
+    Ok(ProxyConfig { routes, allowed_origins, trusted_proxies, csrf_header, ws_session_check })
+}
+
+/// An allowed CORS origin, in the serialised form browsers send in
+/// `Origin` (RFC 6454 §6.1): scheme, host, non-default port, nothing else.
+fn allowed_origin(text: &str) -> Result<String, ConfigError> {
+    let err = || ConfigError::new("BFF_ALLOWED_ORIGINS", format!("`{text}` is not an origin like https://app.example.com"));
+    if text == "*" || text == "null" {
+        return Err(ConfigError::new("BFF_ALLOWED_ORIGINS", "`*` and `null` cannot be allowed with credentials"));
+    }
+    let url = url::Url::parse(text).map_err(|_err| err())?;
+    if !matches!(url.scheme(), "http" | "https") || url.path() != "/" || url.query().is_some() || text.ends_with('/') {
+        return Err(err());
+    }
+    Ok(url.origin().ascii_serialization())
 }
 
 

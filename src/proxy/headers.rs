@@ -5,6 +5,8 @@
 //! `Authorization`, bff's cookies, `Host`, and forwarding / identity
 //! headers unless the peer is a trusted proxy; only then inject the bearer
 //! and `X-Forwarded-For/Proto/Host` (security cases H1–H3, C9).
+//! `X-Forwarded-Host` is bff's public host, never the client's `Host`, so a
+//! forged `Host` cannot poison links the upstream builds (H7).
 //! Responses: drop hop-by-hop fields and any `Set-Cookie` using bff's
 //! cookie names (H4).
 
@@ -35,6 +37,8 @@ pub struct RequestContext<'a> {
     pub trusted_peer: bool,
     /// `http` or `https`, from the public URL.
     pub public_scheme: &'a str,
+    /// Host (and port) of the public URL.
+    pub public_host: &'a str,
     /// bff's cookie names.
     pub cookies: &'a CookieNames,
     /// The access token to inject, if the request has a session.
@@ -57,11 +61,23 @@ fn is_hop_by_hop(name: &HeaderName, listed: &[String]) -> bool {
     HOP_BY_HOP.contains(&name.as_str()) || listed.iter().any(|l| l == name.as_str())
 }
 
-/// Client-sent fields that claim identity or network facts.
+/// Client-sent fields that claim identity or network facts; kept only
+/// from trusted proxies (BCP RFC 9700 §4.13, security case H2).
 fn is_spoofable(name: &HeaderName) -> bool {
     let n = name.as_str();
-    n.starts_with("x-forwarded-") || n == "forwarded" || n == "x-real-ip" || n.starts_with("x-auth-request-")
-        || n == "x-remote-user" || n == "remote-user"
+    n.starts_with("x-forwarded-")
+        || n.starts_with("x-auth-request-")
+        || matches!(n, "forwarded" | "x-real-ip" | "x-client-ip" | "true-client-ip" | "x-remote-user" | "remote-user")
+        || matches!(n, "x-user" | "x-user-id" | "x-email" | "x-remote-addr")
+}
+
+/// Fields that would let a client override the method or path the route
+/// table and CSRF checks saw; never forwarded (cases X5, H7).
+fn is_override(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "x-http-method-override" | "x-http-method" | "x-method-override" | "x-original-url" | "x-rewrite-url"
+    )
 }
 
 /// The headers to send upstream.
@@ -73,12 +89,16 @@ pub fn upstream_request_headers(incoming: &HeaderMap, ctx: &RequestContext<'_>) 
             || name == header::HOST
             || name == header::AUTHORIZATION
             || name == header::COOKIE
+            || is_override(name)
             || (is_spoofable(name) && !ctx.trusted_peer);
         if !dropped {
             out.append(name.clone(), value.clone());
         }
     }
-    if let Some(cookie) = without_ours(incoming, ctx.cookies).and_then(|c| HeaderValue::from_str(&c).ok()) {
+    // The client's own cookies go on, without bff's (BBA §6.1.1), unless
+    // `Connection` named `Cookie` (RFC 9110 §7.6.1, case H3).
+    let cookie_listed = listed.iter().any(|l| l == "cookie");
+    if let Some(cookie) = without_ours(incoming, ctx.cookies).filter(|_| !cookie_listed).and_then(|c| HeaderValue::from_str(&c).ok()) {
         out.insert(header::COOKIE, cookie);
     }
     set_forwarded(incoming, &mut out, ctx);
@@ -104,9 +124,9 @@ fn set_forwarded(incoming: &HeaderMap, out: &mut HeaderMap, ctx: &RequestContext
         out.insert("x-forwarded-proto", HeaderValue::from_static(if ctx.public_scheme == "https" { "https" } else { "http" }));
     }
     if !(ctx.trusted_peer && out.contains_key("x-forwarded-host"))
-        && let Some(host) = incoming.get(header::HOST)
+        && let Ok(host) = HeaderValue::from_str(ctx.public_host)
     {
-        out.insert("x-forwarded-host", host.clone());
+        out.insert("x-forwarded-host", host);
     }
 }
 

@@ -13,14 +13,21 @@
 
 pub mod support;
 
+mod abuse;
 mod admin_api;
 mod cli;
+mod cookie_props;
+mod csrf;
 mod faults;
 mod flow;
+mod framing;
+mod hygiene;
 mod id_token;
+mod limits;
 mod login_attacks;
 mod logout;
 mod proxy;
 mod refresh;
 mod sessions;
 mod stress;
+mod websocket;

@@ -77,6 +77,16 @@ impl Stack {
 
     /// Like [`Stack::start`], with extra bff flags.
     pub async fn start_with(store: Store, extra: &[&str]) -> Option<Self> {
+        Self::start_inner(store, None, extra).await
+    }
+
+    /// Like [`Stack::start_with`], plus a TOML config file (`--config`);
+    /// `{upstream}` in `toml` stands for the echo upstream's URL.
+    pub async fn start_with_config(store: Store, toml: &str, extra: &[&str]) -> Option<Self> {
+        Self::start_inner(store, Some(toml), extra).await
+    }
+
+    async fn start_inner(store: Store, toml: Option<&str>, extra: &[&str]) -> Option<Self> {
         let redis = match store {
             Store::Memory => None,
             Store::Redis => Some(RedisServer::start()?),
@@ -84,7 +94,14 @@ impl Stack {
         let idp = FakeIdp::start(CLIENT_ID, CLIENT_SECRET).await;
         let upstream = Upstream::start().await;
         let url = redis.as_ref().map(RedisServer::url);
-        let bff = start_bff(&args(idp.issuer(), &upstream.url(), url.as_deref(), extra)).await;
+        let mut extra: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
+        if let Some(toml) = toml {
+            let path = std::env::temp_dir().join(format!("bff-test-{}.toml", rand::random::<u64>()));
+            std::fs::write(&path, toml.replace("{upstream}", &upstream.url())).expect("write test config");
+            extra.extend(["--config".to_owned(), path.to_string_lossy().into_owned()]);
+        }
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        let bff = start_bff(&args(idp.issuer(), &upstream.url(), url.as_deref(), &extra)).await;
         Some(Self { idp, upstream, redis, bff })
     }
 

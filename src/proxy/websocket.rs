@@ -1,0 +1,138 @@
+//! WebSocket relaying (RFC 6455 §4; ASVS 5 §4.4; security cases H9, H10).
+//!
+//! An upgrade is relayed only on a `websocket = true` route, only for an
+//! HTTP/1.1 `GET` that asked for it (RFC 9110 §7.8), only with a live
+//! session and only from a trusted `Origin` (bff's public origin or
+//! `BFF_ALLOWED_ORIGINS`, RFC 6455 §10.2). The upstream handshake carries
+//! the bearer like any proxied request; `Upgrade`/`Connection` are
+//! hop-by-hop, so they are re-added explicitly on both legs. After both
+//! sides switched protocols, bytes are copied both ways unchanged, and the
+//! session is re-checked in the store every `BFF_WS_SESSION_CHECK`: once it
+//! is logged out or expired, both sockets are closed.
+
+use std::time::Duration;
+
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, Request, Response, StatusCode, Version};
+use hyper::body::Incoming;
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+
+use crate::error::Error;
+use crate::http_util::{Body, empty, header_str};
+use crate::session::cookie::{Lookup, lookup};
+use crate::session::{SessionId, Vault};
+
+/// Whether the request asks to switch to the WebSocket protocol.
+pub fn is_upgrade(req: &Request<Incoming>) -> bool {
+    req.version() == Version::HTTP_11
+        && req.method() == Method::GET
+        && has_token(req.headers(), header::CONNECTION, "upgrade")
+        && has_token(req.headers(), header::UPGRADE, "websocket")
+}
+
+fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
+}
+
+/// The session ID named by the request's cookie (for the re-checks).
+pub fn session_id(headers: &HeaderMap, cookie_name: &str) -> Option<SessionId> {
+    match lookup(headers, cookie_name) {
+        Lookup::One(value) => SessionId::parse(&value),
+        Lookup::Missing | Lookup::Duplicate => None,
+    }
+}
+
+/// Adds the hop-by-hop fields of a WebSocket handshake back to `headers`.
+pub fn add_upgrade_headers(headers: &mut HeaderMap) {
+    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+}
+
+/// How the upstream answered a handshake.
+pub enum Handshake {
+    /// `101`: the relay runs; send this response to the client.
+    Switched(Response<Body>),
+    /// Anything else, to be relayed as an ordinary response.
+    Refused(Response<Incoming>),
+}
+
+/// Turns the upstream's answer into the client's. A `101` starts the relay
+/// in the background; anything else is returned as is (the caller cleans it).
+pub fn finish_handshake(client: OnUpgrade, mut upstream: Response<Incoming>, watch: SessionWatch) -> Handshake {
+    if upstream.status() != StatusCode::SWITCHING_PROTOCOLS {
+        return Handshake::Refused(upstream);
+    }
+    let upstream_io = hyper::upgrade::on(&mut upstream);
+    let mut res = Response::new(empty());
+    *res.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    for name in ["sec-websocket-accept", "sec-websocket-protocol", "sec-websocket-extensions"] {
+        if let Some(value) = upstream.headers().get(name) {
+            res.headers_mut().insert(name, value.clone());
+        }
+    }
+    add_upgrade_headers(res.headers_mut());
+    tokio::spawn(relay(client, upstream_io, watch));
+    Handshake::Switched(res)
+}
+
+/// What the relay needs to re-check the session.
+pub struct SessionWatch {
+    /// The session store.
+    pub vault: Vault,
+    /// The session the socket belongs to.
+    pub id: SessionId,
+    /// How often to re-check.
+    pub every: Duration,
+}
+
+async fn relay(client: OnUpgrade, upstream: OnUpgrade, watch: SessionWatch) {
+    let (client, upstream) = match tokio::try_join!(client, upstream) {
+        Ok(pair) => pair,
+        Err(err) => {
+            tracing::debug!(error = %err, "websocket upgrade did not complete");
+            return;
+        }
+    };
+    let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
+    tokio::select! {
+        copied = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {
+            if let Err(err) = copied {
+                tracing::debug!(error = %err, "websocket relay ended with an error");
+            }
+        }
+        () = session_ended(&watch) => {
+            tracing::info!(session = %watch.id.log_id(), "closing websocket: session ended");
+        }
+    }
+    // Dropping both halves closes both TCP connections.
+}
+
+/// Resolves once the session is gone (logged out, expired, deleted). A
+/// store error is not proof of logout: the check is retried next tick.
+async fn session_ended(watch: &SessionWatch) {
+    let mut ticks = tokio::time::interval(watch.every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        match watch.vault.load(&watch.id).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return,
+            Err(err) => tracing::warn!(error = %err, "websocket session re-check failed; retrying"),
+        }
+    }
+}
+
+/// Rejects a handshake from an untrusted or missing `Origin` (403).
+pub fn check_origin(trusted: impl Fn(&str) -> bool, headers: &HeaderMap) -> Result<(), Error> {
+    match header_str(headers, header::ORIGIN) {
+        Some(origin) if trusted(origin) => Ok(()),
+        _ => Err(Error::Forbidden("WebSocket connections from this origin are not allowed.")),
+    }
+}
