@@ -9,6 +9,13 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import Provider from 'oidc-provider';
 
+const esc = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+function page(ctx, title, body) {
+  ctx.type = 'html';
+  ctx.body = `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title></head>
+    <body style="font-family:sans-serif;max-width:30rem;margin:2rem auto"><h1>e2e provider: ${title}</h1>${body}</body></html>`;
+}
+
 export const USERS = {
   alice: { name: 'Alice Liddell', email: 'alice@example.com', preferred_username: 'alice' },
   bob: { name: 'Bob Builder', email: 'bob@example.com', preferred_username: 'bob' },
@@ -39,6 +46,9 @@ export async function startProvider({ port, bffOrigin, clientSecret, accessToken
       id_token_signed_response_alg: 'RS256',
     }],
     jwks: { keys: [signingKey] },
+    // Everything runs on one clock: no skew allowance (the default 15 s would
+    // keep accepting an access token 15 s past its expiry).
+    clockTolerance: 0,
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     // RFC 9700 §2.1.1: PKCE for every client (oidc-provider only supports S256).
     pkce: { required: () => true },
@@ -66,11 +76,28 @@ export async function startProvider({ port, bffOrigin, clientSecret, accessToken
     conformIdTokenClaims: false,
     features: {
       devInteractions: { enabled: true }, // the built-in login form
-      rpInitiatedLogout: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        // Own pages (the defaults log a notice and @import a web font).
+        logoutSource: async (ctx, form) => page(ctx, 'Sign out?', `${form}
+          <button autofocus type="submit" form="op.logoutForm" name="logout" value="yes">Yes, sign me out</button>
+          <button type="submit" form="op.logoutForm">No, stay signed in</button>`),
+        postLogoutSuccessSource: async (ctx) => page(ctx, 'Signed out', '<p>You are signed out at the provider.</p>'),
+      },
       backchannelLogout: { enabled: true },
       revocation: { enabled: true },
       userinfo: { enabled: true },
     },
+    // oidc-provider refuses to call special-use addresses (SSRF defence);
+    // here bff's back-channel endpoint is on 127.0.0.1 by design, so the
+    // guard is lifted for loopback URLs only and everything else is refused.
+    fetch(url, options) {
+      const { hostname } = new URL(url);
+      if (hostname !== '127.0.0.1' && hostname !== 'localhost') throw new Error(`e2e provider refuses to fetch ${hostname}`);
+      const { dispatcher: _ssrfGuard, ...rest } = options;
+      return globalThis.fetch(url, rest);
+    },
+    renderError: async (ctx, out) => page(ctx, 'Provider error', `<pre>${esc(JSON.stringify(out, null, 2))}</pre>`),
     async findAccount(_ctx, sub) {
       const user = USERS[sub] ?? { name: sub, email: `${sub}@example.com`, preferred_username: sub };
       return { accountId: sub, claims: async () => ({ sub, email_verified: true, ...user }) };
