@@ -85,6 +85,13 @@ for (let rep = 1; rep <= REPS; rep += 1) {
 }
 const bffRss = rssMiB(bff.child.pid);
 
+// Latency without queueing: one connection, closed loop (-t1 -c1), 5 s each.
+const single = {};
+for (const v of variants.filter((x) => ['direct', 'nginx', 'bff'].includes(x.key))) {
+  single[v.key] = await wrk(v.url, { threads: 1, conns: 1, seconds: 5, headers: v.headers });
+  log(`c1 ${v.key.padEnd(9)} ${single[v.key].rps.toFixed(0)} req/s  p50 ${single[v.key].p50} ms  p99 ${single[v.key].p99} ms`);
+}
+
 // Redis bytes per session: INFO used_memory around SESSIONS real logins
 // (8 concurrent scripted browsers; pending-login keys are consumed by the
 // callback, so only session records remain).
@@ -142,6 +149,7 @@ const lines = [
   `- (iii)/(i) bff with session vs upstream directly: **${pct(m.bff.rps, m.direct.rps)}**`,
   `- (v)/(ii) bff without session lookup vs nginx: ${pct(m.bffnoauth.rps, m.nginx.rps)}; (iii)/(v) cost of the session lookup: ${pct(m.bff.rps, m.bffnoauth.rps)} of the no-lookup throughput`,
   `- bff p99 with session: **${f(m.bff.p99, 3)} ms** (target <= 2 ms)`,
+  `- Latency with one connection (wrk -t1 -c1 -d5s, no queueing): upstream p50/p99 ${f(single.direct.p50, 3)}/${f(single.direct.p99, 3)} ms, nginx ${f(single.nginx.p50, 3)}/${f(single.nginx.p99, 3)} ms, **bff with session ${f(single.bff.p50, 3)}/${f(single.bff.p99, 3)} ms**`,
   `- bff RSS after the load runs: **${f(bffRss.rss, 1)} MiB** (peak ${f(bffRss.hwm, 1)} MiB; target <= 64 MiB)`,
   '',
   '## Redis memory per session',

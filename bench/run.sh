@@ -21,7 +21,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   # The package starts a system nginx on port 80; the bench runs its own.
   command -v systemctl >/dev/null 2>&1 && systemctl stop nginx 2>/dev/null || true
 fi
-(cd tests/e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+(cd tests/e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error) >&2
 cargo build --release --locked --quiet
 export BFF_BIN="${BFF_BIN:-$PWD/target/release/bff}"
 exec node bench/bench.mjs
