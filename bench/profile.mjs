@@ -1,0 +1,78 @@
+// Where does bff's time go? (run: node bench/profile.mjs, after bench/run.sh
+// has built everything). Same set-up as bench.mjs (nginx upstream, Redis,
+// provider, one release bff with a real session); while wrk loads one
+// variant for 12 s, `perf record` samples the bff process for 8 s. Writes
+// flat profiles (self time by symbol and by library) to target/bench/perf-*.txt.
+import { spawn, execFileSync } from 'node:child_process';
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { stop } from '../tests/e2e/lib/procs.mjs';
+import { startStack } from '../tests/e2e/lib/stack.mjs';
+import { scriptedLogin } from '../tests/e2e/lib/login.mjs';
+import { startNginx, wrk } from './lib.mjs';
+
+const ROOT = new URL('../', import.meta.url).pathname;
+const OUT = `${ROOT}target/bench`;
+mkdirSync(OUT, { recursive: true });
+setTimeout(() => { console.error('profile timed out'); process.exit(2); }, 5 * 60_000).unref();
+
+const upstream = await startNginx('upstream', OUT, {
+  workers: 1,
+  server: `default_type application/json;
+    location / { return 200 '{"ok":true,"service":"bench-upstream","items":[1,2,3]}\\n'; }`,
+});
+const stack = await startStack({
+  bffBinary: process.env.BFF_BIN ?? `${ROOT}target/release/bff`, pods: 1, logDir: `${OUT}/stack-profile`,
+  upstreamOrigin: upstream.origin, accessTokenTtl: 3600, extraEnv: { RUST_LOG: 'warn' },
+  extraRoutes: [{ prefix: '/pub/', upstream: upstream.origin, auth: 'none' }],
+});
+const [bff] = stack.bffs;
+const cookie = await scriptedLogin(stack.publicUrl, 'alice');
+
+// Symbol -> crate buckets for the bff binary (first match wins).
+const CRATES = [
+  ['AES-GCM (aes, ghash, polyval)', /aes|ghash|polyval|gcm/i],
+  ['HKDF / HMAC / SHA-256', /hkdf|hmac|sha2|sha256|digest/i],
+  ['redis client', /redis/i],
+  ['session decode (rmp_serde, serde)', /rmp|serde/i],
+  ['tracing', /tracing/i],
+  ['hyper / h2 / http', /hyper|h2::|http::|httparse|http_body/i],
+  ['tokio runtime', /tokio|mio::/i],
+  ['bff', /bff::/],
+  ['alloc / core / std', /alloc::|core::|std::|memchr|hashbrown|bytes::/i],
+];
+
+function perf(args, seconds) {
+  return new Promise((resolve) => {
+    const child = spawn('perf', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const guard = setTimeout(() => child.kill('SIGKILL'), (seconds + 20) * 1000);
+    child.on('exit', () => { clearTimeout(guard); resolve(); });
+  });
+}
+
+for (const [name, path, headers] of [['session', '/api/bench', [`Cookie: bff=${cookie}`]], ['noauth', '/pub/bench', []]]) {
+  const data = `${OUT}/perf-${name}.data`;
+  const load = wrk(`${bff.origin}${path}`, { threads: 2, conns: 16, seconds: 12, headers });
+  await new Promise((r) => setTimeout(r, 2000));
+  await perf(['record', '-q', '-F', '1999', '-p', String(bff.child.pid), '-o', data, '--', 'sleep', '8'], 8);
+  const r = await load;
+  const report = (sort, extra = [], limit = '0.5') => execFileSync('perf', ['report', '-i', data, '--stdio', '--no-children', '--sort', sort,
+    '--percent-limit', limit, ...extra], { maxBuffer: 64 << 20 }).toString().split('\n')
+    .filter((l) => l.trim() && !l.startsWith('#')).map((l) => l.trim().replace(/\s{2,}/g, '  ').slice(0, 150));
+  // bff's own code, grouped by crate (self time; no call graphs in a release build).
+  const groups = {};
+  for (const line of report('symbol', ['--dsos', 'bff'], '0')) {
+    const [pct, ...rest] = line.split('  ');
+    const sym = rest.join(' ');
+    const crate = CRATES.find(([, re]) => re.test(sym))?.[0] ?? 'other';
+    groups[crate] = (groups[crate] ?? 0) + parseFloat(pct);
+  }
+  const byCrate = Object.entries(groups).sort((a, b) => b[1] - a[1]).map(([c, v]) => `${v.toFixed(2).padStart(6)}%  ${c}`).join('\n');
+  const text = `bff ${name} (${path}): ${r.rps.toFixed(0)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms (while perf samples)\n\n`
+    + `== self time by library ==\n${report('dso').join('\n')}\n\n== bff binary, self time by crate (percent of all samples) ==\n${byCrate}\n\n`
+    + `== self time by symbol ==\n${report('symbol').join('\n')}\n`;
+  writeFileSync(`${OUT}/perf-${name}.txt`, text);
+  console.log(text);
+}
+await stack.close();
+await stop(upstream.child);
+process.exit(0);

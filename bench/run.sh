@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# bff benchmark: upstream direct vs nginx reverse proxy vs bff (session,
+# 401, no-auth route), Redis bytes per session, bff RSS from 1k to 100k
+# sessions. Loopback only, bounded (default 5 reps x 10 s x 5 variants,
+# about 6 minutes in total). Results: target/bench/results.md (also printed).
+#
+#   bench/run.sh
+#   BENCH_REPS=3 BENCH_SECONDS=5 BENCH_SESSIONS=200 bench/run.sh   # quicker
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]} (Debian packages)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The package starts a system nginx on port 80; the bench runs its own.
+  command -v systemctl >/dev/null 2>&1 && systemctl stop nginx 2>/dev/null || true
+fi
+(cd tests/e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error) >&2
+cargo build --release --locked --quiet
+export BFF_BIN="${BFF_BIN:-$PWD/target/release/bff}"
+exec node bench/bench.mjs

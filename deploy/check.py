@@ -1,0 +1,232 @@
+"""Offline checks of the deployment files (run through deploy/check.sh).
+
+1. Every YAML file under deploy/ and docker-compose.yml parses.
+2. Each kustomization (base, overlays/*) renders with `kubectl kustomize`
+   and every rendered object validates strictly against the Kubernetes
+   OpenAPI schemas bundled in the kubernetes-validate package.
+3. Policy: the rendered Deployment has what the issue and the design ask
+   for (3 replicas, probes on the admin port, restricted security context,
+   secrets as files, resources, ...), plus PDB, Service and routes ConfigMap.
+4. `docker compose config -q` when the compose plugin exists.
+5. keycloak/realm.json's client matches what bff needs and what compose
+   configures (PKCE S256, exact redirect URI, post-logout URI, back-channel
+   logout with session required, no front-channel logout, refresh token
+   rotation, same client secret).
+6. bff itself accepts the configuration the overlay produces
+   (`bff --check-config`), when a built binary exists.
+Prints "N passed, N failed" last; exits 1 on any failure.
+"""
+
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+
+import kubernetes_validate
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+K8S = ROOT / "deploy" / "k8s"
+# Oldest version the manifests target: preStop `sleep` is on by default
+# from 1.30; newest: what kubernetes-validate bundles.
+K8S_VERSIONS = ["1.30.0", kubernetes_validate.latest_version()]
+ADMIN_PORT = 9091
+
+results = {"passed": 0, "failed": 0, "skipped": 0}
+
+
+def check(name, fn):
+    """Runs one named check; an AssertionError or exception fails it."""
+    try:
+        outcome = fn()
+    except Exception as err:  # noqa: BLE001 - report every failure the same way
+        results["failed"] += 1
+        print(f"FAIL  {name}: {type(err).__name__}: {err}")
+        return
+    if outcome == "skip":
+        results["skipped"] += 1
+        print(f"SKIP  {name}")
+    else:
+        results["passed"] += 1
+        print(f"ok    {name}")
+
+
+def yaml_files():
+    files = sorted(p for p in (ROOT / "deploy").rglob("*.y*ml"))
+    return files + [ROOT / "docker-compose.yml"]
+
+
+def parse_all_yaml():
+    for path in yaml_files():
+        with path.open() as f:
+            docs = [d for d in yaml.safe_load_all(f) if d is not None]
+        assert docs, f"{path} is empty"
+
+
+def kustomize_dirs():
+    return [K8S / "base"] + sorted(p for p in (K8S / "overlays").iterdir() if p.is_dir())
+
+
+def render(directory):
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        return None
+    out = subprocess.run([kubectl, "kustomize", str(directory)], check=True, capture_output=True, text=True, timeout=60)
+    return [d for d in yaml.safe_load_all(out.stdout) if d is not None]
+
+
+RENDERED = {}
+
+
+def render_and_validate(directory):
+    objects = render(directory)
+    if objects is None:
+        print("      (kubectl not found: `apt-get install kubectl` or any kubectl >= 1.27 renders kustomize)")
+        return "skip"
+    RENDERED[directory.name] = objects
+    assert objects, "rendered nothing"
+    for obj in objects:
+        for version in K8S_VERSIONS:
+            # strict: unknown fields (typos such as `readinessprobe`) fail.
+            kubernetes_validate.validate(obj, version, strict=True)
+    return None
+
+
+def by_kind(objects, kind):
+    found = [o for o in objects if o["kind"] == kind]
+    assert len(found) == 1, f"expected one {kind}, found {len(found)}"
+    return found[0]
+
+
+def policy(overlay):
+    objects = RENDERED.get(overlay)
+    if objects is None:
+        return "skip"
+    dep = by_kind(objects, "Deployment")
+    spec = dep["spec"]
+    pod = spec["template"]["spec"]
+    (c,) = pod["containers"]
+    env = {e["name"]: e for e in c.get("env", [])}
+    assert spec["replicas"] == 3, "3 replicas"
+    assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
+        get = c[probe]["httpGet"]
+        assert get["path"] == path, f"{probe} path"
+        port = get["port"]
+        named = {p["name"]: p["containerPort"] for p in c["ports"]}
+        assert named.get(port, port) == ADMIN_PORT, f"{probe} on the admin port"
+    assert env["BFF_ADMIN_LISTEN"]["value"] == f"0.0.0.0:{ADMIN_PORT}"
+    # Pod Security Standard "restricted".
+    psc, csc = pod["securityContext"], c["securityContext"]
+    assert psc["runAsNonRoot"] is True and psc["runAsUser"] != 0
+    assert psc["seccompProfile"]["type"] == "RuntimeDefault"
+    assert csc["readOnlyRootFilesystem"] is True
+    assert csc["allowPrivilegeEscalation"] is False
+    assert csc["capabilities"]["drop"] == ["ALL"] and not csc["capabilities"].get("add")
+    assert pod["automountServiceAccountToken"] is False
+    for kind in ("requests", "limits"):
+        assert {"cpu", "memory"} <= set(c["resources"][kind]), f"resources.{kind}"
+    # Secrets: files for the client secret and keys, secret env for Redis.
+    mounts = {m["name"]: m for m in c["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    secret_name = volumes["secrets"]["secret"]["secretName"]
+    for var, key in (("BFF_CLIENT_SECRET_FILE", "client-secret"), ("BFF_SESSION_KEYS_FILE", "session-keys")):
+        path = env[var]["value"]
+        assert path == f"{mounts['secrets']['mountPath']}/{key}", var
+        assert key in {i["key"] for i in volumes["secrets"]["secret"]["items"]}
+    assert "BFF_CLIENT_SECRET" not in env and "BFF_SESSION_KEYS" not in env, "no inline secrets"
+    assert env["BFF_REDIS_URL"]["valueFrom"]["secretKeyRef"]["name"] == secret_name
+    assert mounts["secrets"]["readOnly"] and mounts["config"]["readOnly"]
+    # PDB, Service, routes.
+    labels = spec["selector"]["matchLabels"]
+    pdb = by_kind(objects, "PodDisruptionBudget")
+    assert pdb["spec"]["selector"]["matchLabels"] == labels
+    assert 1 <= pdb["spec"]["minAvailable"] < 3
+    svc = by_kind(objects, "Service")
+    assert svc["spec"]["selector"] == labels
+    assert all(p["targetPort"] != ADMIN_PORT and p["targetPort"] != "admin" for p in svc["spec"]["ports"]), "admin port not in the Service"
+    routes_cm = next(o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == volumes["config"]["configMap"]["name"])
+    routes = tomllib.loads(routes_cm["data"]["bff.toml"])["routes"]
+    assert any(r["prefix"] == "/api/" and r["auth"] == "required" for r in routes)
+    if overlay != "base":
+        secret = next(o for o in objects if o["kind"] == "Secret" and o["metadata"]["name"] == secret_name)
+        assert {"client-secret", "session-keys", "redis-url"} <= set(secret.get("data", {}) | secret.get("stringData", {}))
+    return None
+
+
+def compose_config():
+    docker = shutil.which("docker")
+    if docker is None or subprocess.run([docker, "compose", "version"], capture_output=True, timeout=30).returncode != 0:
+        print("      (docker compose plugin not found)")
+        return "skip"
+    subprocess.run([docker, "compose", "-f", str(ROOT / "docker-compose.yml"), "config", "-q"], check=True, timeout=60)
+    return None
+
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from realm_check import check_realm  # noqa: E402
+
+
+def bff_accepts_overlay(overlay):
+    """Feeds the overlay's ConfigMaps and Secret to `bff --check-config`."""
+    objects = RENDERED.get(overlay)
+    binary = os.environ.get("BFF_BIN") or next((str(p) for p in (ROOT / "target/debug/bff", ROOT / "target/release/bff") if p.exists()), None)
+    if objects is None or binary is None:
+        print("      (needs kubectl and a built bff: cargo build)")
+        return "skip"
+    import base64
+
+    dep = by_kind(objects, "Deployment")
+    pod = dep["spec"]["template"]["spec"]
+    (c,) = pod["containers"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    cms = {o["metadata"]["name"]: o for o in objects if o["kind"] == "ConfigMap"}
+    secret = next(o for o in objects if o["kind"] == "Secret" and o["metadata"]["name"] == volumes["secrets"]["secret"]["secretName"])
+    data = {k: base64.b64decode(v).decode() for k, v in secret.get("data", {}).items()} | secret.get("stringData", {})
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {"PATH": os.environ.get("PATH", "")}
+        for ref in c.get("envFrom", []):
+            env |= cms[ref["configMapRef"]["name"]]["data"]
+        mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
+        remap = {}
+        for name, vol in volumes.items():
+            target = pathlib.Path(tmp) / name
+            target.mkdir()
+            remap[mounts[name]] = str(target)
+            files = cms[vol["configMap"]["name"]]["data"] if "configMap" in vol else {i["path"]: data[i["key"]] for i in vol["secret"]["items"]}
+            for fname, content in files.items():
+                (target / fname).write_text(content)
+        for e in c["env"]:
+            if "value" in e:
+                value = e["value"]
+                for mount, local in remap.items():
+                    value = value.replace(mount, local)
+                env[e["name"]] = value
+            else:
+                env[e["name"]] = data[e["valueFrom"]["secretKeyRef"]["key"]]
+        out = subprocess.run([binary, "--check-config"], env=env, capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, f"bff --check-config exited {out.returncode}: {out.stderr.strip()}"
+        assert "demo-bff-secret" not in out.stdout and "demo-redis" not in out.stdout, "secrets are redacted"
+    return None
+
+
+def main():
+    check("YAML parses (deploy/**, docker-compose.yml)", parse_all_yaml)
+    for d in kustomize_dirs():
+        check(f"kustomize {d.relative_to(ROOT)} renders and validates (strict, k8s {', '.join(K8S_VERSIONS)})", lambda d=d: render_and_validate(d))
+    for d in kustomize_dirs():
+        check(f"policy: {d.relative_to(ROOT)}", lambda d=d: policy(d.name))
+    for d in kustomize_dirs()[1:]:
+        check(f"bff --check-config accepts {d.relative_to(ROOT)}", lambda d=d: bff_accepts_overlay(d.name))
+    check("docker compose config -q", compose_config)
+    for name, fn in check_realm(ROOT):
+        check(f"realm: {name}", fn)
+    print(f"{results['passed']} passed, {results['failed']} failed, {results['skipped']} skipped")
+    return 1 if results["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+// The OpenID provider for the e2e suite and the benchmark: panva's
+// oidc-provider (OpenID Certified), configured like keycloak/realm.json:
+// one confidential client `bff` (client_secret_basic), PKCE S256 required,
+// exact redirect and post-logout URIs, refresh tokens issued without
+// `offline_access` and rotated on every use (Keycloak: revokeRefreshToken,
+// reuse 0), short-lived access tokens, no consent screen (consentRequired
+// false), RP-Initiated Logout and Back-Channel Logout with `sid` required.
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import Provider from 'oidc-provider';
+
+const esc = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+function page(ctx, title, body) {
+  ctx.type = 'html';
+  ctx.body = `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title></head>
+    <body style="font-family:sans-serif;max-width:30rem;margin:2rem auto"><h1>e2e provider: ${title}</h1>${body}</body></html>`;
+}
+
+export const USERS = {
+  alice: { name: 'Alice Liddell', email: 'alice@example.com', preferred_username: 'alice' },
+  bob: { name: 'Bob Builder', email: 'bob@example.com', preferred_username: 'bob' },
+};
+
+/**
+ * Starts the provider on 127.0.0.1:`port`; `bffOrigin` is BFF_PUBLIC_URL.
+ * Returns { issuer, provider, server, events } where `events` records
+ * back-channel logout deliveries.
+ */
+export async function startProvider({ port, bffOrigin, clientSecret, accessTokenTtl = 20 }) {
+  const issuer = `http://127.0.0.1:${port}`;
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: 'e2e-rs256', alg: 'RS256', use: 'sig' };
+  const events = { backchannel: [] };
+
+  const provider = new Provider(issuer, {
+    clients: [{
+      client_id: 'bff',
+      client_secret: clientSecret,
+      token_endpoint_auth_method: 'client_secret_basic',
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      redirect_uris: [`${bffOrigin}/auth/callback`],
+      post_logout_redirect_uris: [`${bffOrigin}/auth/logged-out`],
+      backchannel_logout_uri: `${bffOrigin}/auth/backchannel-logout`,
+      backchannel_logout_session_required: true,
+      id_token_signed_response_alg: 'RS256',
+    }],
+    jwks: { keys: [signingKey] },
+    // Everything runs on one clock: no skew allowance (the default 15 s would
+    // keep accepting an access token 15 s past its expiry).
+    clockTolerance: 0,
+    cookies: { keys: [randomBytes(32).toString('base64url')] },
+    // RFC 9700 §2.1.1: PKCE for every client (oidc-provider only supports S256).
+    pkce: { required: () => true },
+    // Keycloak issues a refresh token to a confidential client without the
+    // offline_access scope; oidc-provider's default requires offline_access.
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    // Rotate on every use (the default rotates only past 70 % of the TTL).
+    rotateRefreshToken: () => true,
+    ttl: {
+      AccessToken: accessTokenTtl,
+      AuthorizationCode: 60,
+      IdToken: 3600,
+      RefreshToken: 8 * 3600,
+      Interaction: 600,
+      Session: 8 * 3600,
+      Grant: 8 * 3600,
+    },
+    claims: {
+      openid: ['sub'],
+      profile: ['name', 'preferred_username'],
+      email: ['email', 'email_verified'],
+    },
+    // Put the profile claims into the ID token even though an access token is
+    // issued too (Keycloak does; bff's /auth/session reads them from it).
+    conformIdTokenClaims: false,
+    features: {
+      devInteractions: { enabled: true }, // the built-in login form
+      rpInitiatedLogout: {
+        enabled: true,
+        // Own pages (the defaults log a notice and @import a web font).
+        logoutSource: async (ctx, form) => page(ctx, 'Sign out?', `${form}
+          <button autofocus type="submit" form="op.logoutForm" name="logout" value="yes">Yes, sign me out</button>
+          <button type="submit" form="op.logoutForm">No, stay signed in</button>`),
+        postLogoutSuccessSource: async (ctx) => page(ctx, 'Signed out', '<p>You are signed out at the provider.</p>'),
+      },
+      backchannelLogout: { enabled: true },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+    },
+    // oidc-provider refuses to call special-use addresses (SSRF defence);
+    // here bff's back-channel endpoint is on 127.0.0.1 by design, so the
+    // guard is lifted for loopback URLs only and everything else is refused.
+    fetch(url, options) {
+      const { hostname } = new URL(url);
+      if (hostname !== '127.0.0.1' && hostname !== 'localhost') throw new Error(`e2e provider refuses to fetch ${hostname}`);
+      const { dispatcher: _ssrfGuard, ...rest } = options;
+      return globalThis.fetch(url, rest);
+    },
+    renderError: async (ctx, out) => page(ctx, 'Provider error', `<pre>${esc(JSON.stringify(out, null, 2))}</pre>`),
+    async findAccount(_ctx, sub) {
+      const user = USERS[sub] ?? { name: sub, email: `${sub}@example.com`, preferred_username: sub };
+      return { accountId: sub, claims: async () => ({ sub, email_verified: true, ...user }) };
+    },
+    // First-party client, no consent screen (Keycloak consentRequired=false):
+    // grant the requested OIDC scopes and claims on the user's behalf.
+    async loadExistingGrant(ctx) {
+      const grantId = ctx.oidc.result?.consent?.grantId || ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
+      if (grantId) {
+        const existing = await ctx.oidc.provider.Grant.find(grantId);
+        if (existing) return existing;
+      }
+      const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client.clientId, accountId: ctx.oidc.session.accountId });
+      grant.addOIDCScope(ctx.oidc.params.scope ?? 'openid');
+      grant.addOIDCClaims(['sub', 'name', 'preferred_username', 'email', 'email_verified']);
+      await grant.save();
+      return grant;
+    },
+  });
+  provider.on('backchannel.success', (_ctx, client, accountId, sid) => events.backchannel.push({ ok: true, client: client.clientId, accountId, sid }));
+  provider.on('backchannel.error', (_ctx, err, client, accountId, sid) => events.backchannel.push({ ok: false, client: client.clientId, accountId, sid, error: String(err?.message ?? err) }));
+  provider.on('server_error', (_ctx, err) => process.stderr.write(`provider server_error: ${err?.stack ?? err}\n`));
+
+  const server = createServer(provider.callback());
+  await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return { issuer, provider, server, events, close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(r); }) };
+}
