@@ -17,7 +17,7 @@ import { cpuTicks, median, redisMemory, rssMiB, seedSessions, startNginx, ticksT
 
 const ROOT = new URL('../', import.meta.url).pathname;
 const OUT = `${ROOT}target/bench`;
-const BFF_BIN = process.env.BFF_BIN ?? `${ROOT}target/release/bff`;
+const BFF_BIN = process.env.BFF_BIN ?? `${ROOT}target/dist/bff`;
 const REPS = Number(process.env.BENCH_REPS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 500);
@@ -137,7 +137,7 @@ const lines = [
   '# bff benchmark',
   '',
   `Command: \`bench/run.sh\` (BENCH_REPS=${REPS}, BENCH_SECONDS=${SECONDS}). Load: \`wrk -t${THREADS} -c${CONNS} -d${SECONDS}s --latency\`, ${REPS} repetitions per variant, variants interleaved, medians shown. Machine: ${(await import('node:os')).cpus().length} cores shared by wrk, the proxy, Redis and the upstream; all on 127.0.0.1.`,
-  'bff: release build (`cargo build --release`), `RUST_LOG=warn` (no per-request log line; nginx runs with `access_log off`). Upstream: nginx, 1 worker, `return 200` small JSON. Baseline proxy: nginx, 2 workers, HTTP/1.1 keep-alive pool to the upstream.',
+  'bff: release build with thin LTO as shipped (`cargo build --profile dist`), `RUST_LOG=warn` (no per-request log line; nginx runs with `access_log off`). Upstream: nginx, 1 worker, `return 200` small JSON. Baseline proxy: nginx, 2 workers, HTTP/1.1 keep-alive pool to the upstream.',
   '',
   '| variant | req/s | p50 ms | p99 ms | CPU proxy/bff | CPU Redis | CPU upstream | req/s per run |',
   '|---|---:|---:|---:|---:|---:|---:|---|',

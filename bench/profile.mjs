@@ -21,7 +21,7 @@ const upstream = await startNginx('upstream', OUT, {
     location / { return 200 '{"ok":true,"service":"bench-upstream","items":[1,2,3]}\\n'; }`,
 });
 const stack = await startStack({
-  bffBinary: process.env.BFF_BIN ?? `${ROOT}target/release/bff`, pods: 1, logDir: `${OUT}/stack-profile`,
+  bffBinary: process.env.BFF_BIN ?? `${ROOT}target/dist/bff`, pods: 1, logDir: `${OUT}/stack-profile`,
   upstreamOrigin: upstream.origin, accessTokenTtl: 3600, extraEnv: { RUST_LOG: 'warn' },
   extraRoutes: [{ prefix: '/pub/', upstream: upstream.origin, auth: 'none' }],
 });

@@ -22,6 +22,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   command -v systemctl >/dev/null 2>&1 && systemctl stop nginx 2>/dev/null || true
 fi
 (cd tests/e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error) >&2
-cargo build --release --locked --quiet
-export BFF_BIN="${BFF_BIN:-$PWD/target/release/bff}"
+cargo build --profile dist --locked --quiet
+export BFF_BIN="${BFF_BIN:-$PWD/target/dist/bff}"
 exec node bench/bench.mjs

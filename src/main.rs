@@ -13,6 +13,11 @@ mod sessions;
 
 const EX_USAGE: u8 = 64;
 
+/// mimalloc: allocation was ~5 % of CPU samples on the proxy path with the
+/// system allocator (bench/profile.mjs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     bff::app::install_crypto_provider();

@@ -32,7 +32,8 @@ pub struct RequestBody {
     inner: Incoming,
     remaining: u64,
     idle: Duration,
-    deadline: Pin<Box<Sleep>>,
+    /// Created on the first wait only: most requests (GETs) never wait.
+    deadline: Option<Pin<Box<Sleep>>>,
     /// Whether the last poll found no data (the deadline is then running).
     waiting: bool,
 }
@@ -42,7 +43,7 @@ pub struct RequestBody {
 impl RequestBody {
     /// Wraps `inner`: at most `limit` bytes, at most `idle` between frames.
     pub fn new(inner: Incoming, limit: u64, idle: Duration) -> Self {
-        Self { inner, remaining: limit, idle, deadline: Box::pin(tokio::time::sleep(idle)), waiting: false }
+        Self { inner, remaining: limit, idle, deadline: None, waiting: false }
     }
 
     /// As the boxed body type the outbound client takes.
@@ -61,12 +62,13 @@ impl hyper::body::Body for RequestBody {
         let Poll::Ready(next) = polled else {
             // The clock measures client silence only, not time the upstream
             // spent not asking for more (backpressure).
+            let idle = this.idle;
+            let deadline = this.deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
             if !this.waiting {
                 this.waiting = true;
-                let deadline = Instant::now() + this.idle;
-                this.deadline.as_mut().reset(deadline);
+                deadline.as_mut().reset(Instant::now() + idle);
             }
-            ready!(this.deadline.as_mut().poll(cx));
+            ready!(deadline.as_mut().poll(cx));
             return Poll::Ready(Some(Err(Box::new(BodyError::Idle))));
         };
         this.waiting = false;
