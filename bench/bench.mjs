@@ -106,7 +106,8 @@ const memAfter = await redisMemory(redisCli, stack.redis.port);
 const sampleKey = (await redisCli(stack.redis.port, ['--scan', '--pattern', 'bff:s:*'])).split('\n')[0];
 const recordBytes = Number((await redisCli(stack.redis.port, ['STRLEN', sampleKey])).trim());
 const usage = Number((await redisCli(stack.redis.port, ['MEMORY', 'USAGE', sampleKey])).trim());
-const perSession = (memAfter.used - memBefore.used) / (memAfter.keys - memBefore.keys);
+// Each session is four keys: record, metadata, and its sub/sid index entries.
+const perSession = (memAfter.used - memBefore.used) / SESSIONS;
 
 // bff RSS while Redis grows: synthetic records of the real record size.
 const growth = [];
@@ -154,7 +155,7 @@ const lines = [
   '',
   '## Redis memory per session',
   '',
-  `${SESSIONS} sessions created by real scripted logins (bff /auth/login -> provider login form -> callback; 8 concurrent, ${f(loginSecs, 1)} s, ${f(SESSIONS / loginSecs, 0)} logins/s): INFO used_memory ${memBefore.used} -> ${memAfter.used} bytes for ${memAfter.keys - memBefore.keys} keys = **${f(perSession)} bytes per session** (record STRLEN ${recordBytes} bytes, MEMORY USAGE of one key ${usage} bytes). The record holds this provider's tokens: a ~43-character opaque access token and refresh token plus an RS256 ID token; Keycloak's JWT access and refresh tokens are larger (about 3-4 KB per record).`,
+  `${SESSIONS} sessions created by real scripted logins (bff /auth/login -> provider login form -> callback; 8 concurrent, ${f(loginSecs, 1)} s, ${f(SESSIONS / loginSecs, 0)} logins/s): INFO used_memory ${memBefore.used} -> ${memAfter.used} bytes for ${SESSIONS} sessions (${memAfter.keys - memBefore.keys} keys: record, metadata, sub and sid index entries) = **${f(perSession)} bytes per session** (record STRLEN ${recordBytes} bytes, MEMORY USAGE of one key ${usage} bytes). The record holds this provider's tokens: a ~43-character opaque access token and refresh token plus an RS256 ID token; Keycloak's JWT access and refresh tokens are larger (about 3-4 KB per record).`,
   '',
   '## bff RSS as Redis grows',
   '',

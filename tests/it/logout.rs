@@ -216,3 +216,39 @@ async fn x4_cross_site_logout_link_without_the_session_token_does_nothing() {
         assert!(alive(&stack, &mut browser).await, "{path} logged the user out");
     }
 }
+
+#[tokio::test]
+async fn a5_junk_flood_on_the_backchannel_endpoint_is_cheap_and_harmless() {
+    let Some(stack) = Stack::start(Store::Redis).await else { return };
+    let mut browser = stack.logged_in_browser().await;
+    let url = stack.url("/auth/backchannel-logout");
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+    let oversized = format!("logout_token={}", "A".repeat(20 * 1024));
+    let long_jwt = format!("logout_token={}.{}.{}", "e".repeat(3000), "e".repeat(3000), "e".repeat(3000));
+    let started = std::time::Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..8 {
+        let (url, oversized, long_jwt) = (url.clone(), oversized.clone(), long_jwt.clone());
+        tasks.spawn(async move {
+            let mut statuses = Vec::new();
+            for j in 0..100 {
+                let body = match (i + j) % 4 {
+                    0 => format!("logout_token={}", rand::random::<u64>()),
+                    1 => oversized.clone(),
+                    2 => long_jwt.clone(),
+                    _ => "logout_token=eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln".to_owned(),
+                };
+                statuses.push(test_http::post(&url, &form, body).await.status.as_u16());
+            }
+            statuses
+        });
+    }
+    let statuses: Vec<u16> = tasks.join_all().await.into_iter().flatten().collect();
+    assert_eq!(statuses.len(), 800);
+    assert!(statuses.iter().all(|s| *s == 400), "{:?}", statuses.iter().filter(|s| **s != 400).collect::<Vec<_>>());
+    assert!(started.elapsed() < Duration::from_secs(20), "junk flood took {:?}", started.elapsed());
+    assert!(alive(&stack, &mut browser).await, "junk ended a session");
+    let real = jwt::sign_rs256(Value::Null, &claims(&stack, json!({ "sid": "idp-session-0001" })));
+    assert_eq!(post_logout_token(stack.bff.public_addr, &real).await.status, 200, "valid logout refused after the flood");
+    assert!(!alive(&stack, &mut browser).await);
+}
