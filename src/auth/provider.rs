@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
-use openidconnect::core::CoreJsonWebKey;
-use openidconnect::{ClientId, ClientSecret, EndSessionUrl, IssuerUrl, JsonWebKeySet, RedirectUrl};
+use openidconnect::core::{CoreClientAuthMethod, CoreJsonWebKey};
+use openidconnect::{AuthType, ClientId, ClientSecret, EndSessionUrl, IssuerUrl, JsonWebKeySet, RedirectUrl};
 use tokio_util::sync::CancellationToken;
 
 use super::oidc_http::OidcHttp;
@@ -81,13 +81,15 @@ impl ProviderHandle {
         let iss_parameter_supported = logout.additional_metadata.authorization_response_iss_parameter_supported == Some(true);
         let issuer = metadata.issuer().as_str().to_owned();
         let jwks = metadata.jwks().clone();
+        let auth_type = client_auth_type(metadata.token_endpoint_auth_methods_supported());
         let redirect = RedirectUrl::new(self.config.redirect_url.clone()).map_err(|e| DiscoveryError(e.to_string()))?;
         let client = BffClient::from_provider_metadata(
             metadata,
             ClientId::new(self.config.client_id.clone()),
             Some(ClientSecret::new(self.config.client_secret.expose().to_owned())),
         )
-        .set_redirect_uri(redirect);
+        .set_redirect_uri(redirect)
+        .set_auth_type(auth_type);
         self.current.store(Some(Arc::new(Provider { client, end_session, iss_parameter_supported, issuer, jwks })));
         Ok(())
     }
@@ -139,6 +141,17 @@ impl ProviderHandle {
     }
 }
 
+/// `client_secret_basic` unless the provider only offers `client_secret_post`
+/// (OIDC Discovery §3: the default when the list is absent is basic).
+fn client_auth_type(supported: Option<&Vec<CoreClientAuthMethod>>) -> AuthType {
+    let offers = |m: &CoreClientAuthMethod| supported.is_none_or(|list| list.contains(m));
+    if !offers(&CoreClientAuthMethod::ClientSecretBasic) && offers(&CoreClientAuthMethod::ClientSecretPost) {
+        AuthType::RequestBody
+    } else {
+        AuthType::BasicAuth
+    }
+}
+
 fn discovery_reason<E: std::error::Error>(err: &openidconnect::DiscoveryError<E>) -> String {
     match err {
         openidconnect::DiscoveryError::Validation(msg) => format!("invalid metadata: {msg}"),
@@ -146,5 +159,19 @@ fn discovery_reason<E: std::error::Error>(err: &openidconnect::DiscoveryError<E>
         openidconnect::DiscoveryError::Parse(_) => "unparsable metadata".into(),
         openidconnect::DiscoveryError::Request(e) => e.to_string(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_auth_follows_what_the_provider_offers() {
+        use CoreClientAuthMethod::{ClientSecretBasic, ClientSecretPost, PrivateKeyJwt};
+        assert!(matches!(client_auth_type(None), AuthType::BasicAuth));
+        assert!(matches!(client_auth_type(Some(&vec![ClientSecretPost, ClientSecretBasic])), AuthType::BasicAuth));
+        assert!(matches!(client_auth_type(Some(&vec![ClientSecretPost])), AuthType::RequestBody));
+        assert!(matches!(client_auth_type(Some(&vec![PrivateKeyJwt])), AuthType::BasicAuth));
     }
 }
