@@ -121,6 +121,7 @@ fn new_session(state: &AppState, tokens: &BffTokenResponse, claims: &BffIdTokenC
     Ok(SessionData {
         access_token: tokens.access_token().secret().clone(),
         access_expires_at: super::refresh::exchange::access_expiry(tokens, now),
+        access_issued_at: now,
         refresh_token: tokens.refresh_token().map(|t| t.secret().clone()),
         id_token: tokens.id_token().map(ToString::to_string).unwrap_or_default(),
         sub: claims.subject().as_str().to_owned(),

@@ -23,6 +23,9 @@ pub struct SessionData {
     pub access_token: String,
     /// When the access token expires (Unix seconds).
     pub access_expires_at: i64,
+    /// When the access token was obtained (Unix seconds; 0 if unknown).
+    #[serde(default)]
+    pub access_issued_at: i64,
     /// Refresh token, if the provider issued one.
     pub refresh_token: Option<String>,
     /// The last ID token, kept for `id_token_hint` (RP-Initiated Logout §2).

@@ -17,6 +17,13 @@ async fn login_with_token_ttl(stack: &Stack, ttl: u64) -> Browser {
     stack.logged_in_browser().await
 }
 
+/// Logs in with a 1-second access token and waits until it has expired.
+async fn login_expired(stack: &Stack) -> Browser {
+    let browser = login_with_token_ttl(stack, 1).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    browser
+}
+
 async fn get_api(pod: &Running, cookie: &str, path: &str) -> test_http::TestResponse {
     let url = format!("http://{}{path}", pod.public_addr);
     test_http::get(&url, &[("accept", "application/json"), ("cookie", cookie)]).await
@@ -25,7 +32,7 @@ async fn get_api(pod: &Running, cookie: &str, path: &str) -> test_http::TestResp
 #[tokio::test]
 async fn f1_expired_access_token_is_refreshed_once_and_rotation_is_saved() {
     let Some(stack) = Stack::start(Store::Redis).await else { return };
-    let mut browser = login_with_token_ttl(&stack, 1).await;
+    let mut browser = login_expired(&stack).await;
     let first_bearer = {
         stack.idp.set(|b| b.expires_in = 1);
         let res = browser.get(&stack, "/app", &API).await;
@@ -35,6 +42,7 @@ async fn f1_expired_access_token_is_refreshed_once_and_rotation_is_saved() {
     assert_eq!(stack.idp.token_requests_for(REFRESH), 1);
     // The new token is again inside the skew: the next call refreshes with
     // the rotated refresh token. Reusing the old one would revoke the grant.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     stack.idp.set(|b| b.expires_in = 300);
     assert_eq!(browser.get(&stack, "/app", &API).await.status, 200);
     assert_eq!(stack.idp.token_requests_for(REFRESH), 2);
@@ -51,7 +59,7 @@ async fn f1_expired_access_token_is_refreshed_once_and_rotation_is_saved() {
 #[tokio::test]
 async fn f2_revoked_refresh_token_ends_the_session_with_401_json() {
     let Some(stack) = Stack::start(Store::Redis).await else { return };
-    let mut browser = login_with_token_ttl(&stack, 1).await;
+    let mut browser = login_expired(&stack).await;
     stack.idp.revoke_all_grants();
     let res = browser.get(&stack, "/app", &API).await;
     assert_eq!(res.status, 401, "{}", res.text());
@@ -65,10 +73,10 @@ async fn f2_revoked_refresh_token_ends_the_session_with_401_json() {
 #[tokio::test]
 async fn f2_navigation_after_revocation_goes_to_login_and_session_endpoint_says_401() {
     let Some(stack) = Stack::start(Store::Redis).await else { return };
-    let mut browser = login_with_token_ttl(&stack, 1).await;
+    let mut browser = login_expired(&stack).await;
     stack.idp.revoke_all_grants();
     assert_eq!(browser.get(&stack, "/auth/session", &API).await.status, 401, "UI still looks logged in");
-    let mut other = login_with_token_ttl(&stack, 1).await;
+    let mut other = login_expired(&stack).await;
     stack.idp.revoke_all_grants();
     let nav = other.get(&stack, "/app", &NAVIGATION).await;
     assert_eq!(nav.status, 302);
@@ -135,13 +143,13 @@ async fn f4_lock_left_by_a_dead_pod_blocks_only_for_its_lease() {
 #[tokio::test]
 async fn f5_refreshed_id_token_with_other_subject_or_issuer_ends_the_session() {
     let Some(stack) = Stack::start(Store::Redis).await else { return };
-    let mut alice = login_with_token_ttl(&stack, 1).await;
+    let mut alice = login_expired(&stack).await;
     stack.idp.set(|b| {
         b.id_token_extra.insert("sub".into(), "mallory".into());
     });
     assert_eq!(alice.get(&stack, "/app", &API).await.status, 401);
     stack.idp.set(|b| b.id_token_extra.clear());
-    let mut bob = login_with_token_ttl(&stack, 1).await;
+    let mut bob = login_expired(&stack).await;
     stack.idp.set(|b| b.id_token_iss = Some("https://evil.example".into()));
     assert_eq!(bob.get(&stack, "/app", &API).await.status, 401);
     assert!(stack.redis.as_ref().unwrap().raw_keys("bff:s:*").await.is_empty());
@@ -152,13 +160,14 @@ async fn f5_refreshed_id_token_with_other_subject_or_issuer_ends_the_session() {
 async fn f6_provider_failure_during_refresh_is_503_and_keeps_the_session() {
     let extra = ["--refresh-skew", "30s"];
     let Some(stack) = Stack::start_with(Store::Redis, &extra).await else { return };
-    // Still valid for ~10 s but inside the skew: the old token is used.
-    let mut browser = login_with_token_ttl(&stack, 10).await;
+    // 4 s tokens: the skew shrinks to 2 s; after 2.2 s the token is still
+    // valid but inside the skew, so the failed refresh falls back to it.
+    let mut browser = login_with_token_ttl(&stack, 4).await;
     let mut expired = login_with_token_ttl(&stack, 1).await;
     stack.idp.set(|b| b.token_override = Some((500, serde_json::json!({ "error": "server_error" }))));
+    tokio::time::sleep(Duration::from_millis(2200)).await;
     assert_eq!(browser.get(&stack, "/app", &API).await.status, 200, "old valid token not used");
     // Expired: 503 + Retry-After, session kept.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
     let res = expired.get(&stack, "/app", &API).await;
     assert_eq!(res.status, 503, "{}", res.text());
     assert_eq!(res.header("retry-after"), Some("1"));
@@ -202,4 +211,15 @@ async fn redis_outage_during_refresh_is_503_and_the_session_survives() {
     assert_eq!(after.status, 200, "session lost: {}", after.text());
     assert_eq!(browser.get(&stack, "/app", &API).await.status, 200);
     assert_eq!(stack.bff.state.metrics.refresh_count(RefreshOutcome::InvalidGrant), 0);
+}
+
+#[tokio::test]
+async fn short_lived_tokens_are_not_refreshed_on_every_request() {
+    let Some(stack) = Stack::start(Store::Redis).await else { return };
+    // 20 s tokens with the default 60 s skew: refresh only after ~10 s.
+    let mut browser = login_with_token_ttl(&stack, 20).await;
+    for _ in 0..10 {
+        assert_eq!(browser.get(&stack, "/app", &API).await.status, 200);
+    }
+    assert_eq!(stack.idp.token_requests_for(REFRESH), 0);
 }

@@ -77,6 +77,7 @@ fn next_session(provider: &Provider, current: &SessionData, tokens: &BffTokenRes
     next.version = current.version + 1;
     next.access_token = tokens.access_token().secret().clone();
     next.access_expires_at = access_expiry(tokens, now);
+    next.access_issued_at = now;
     if let Some(rotated) = tokens.refresh_token() {
         next.refresh_token = Some(rotated.secret().clone());
     }

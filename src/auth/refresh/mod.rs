@@ -72,8 +72,13 @@ impl Refresher {
         Self { settings, vault, store, provider, metrics, gates, unsaved }
     }
 
+    /// Due when the token expires within the skew. For tokens shorter-lived
+    /// than twice the skew, the skew shrinks to half their lifetime, so
+    /// 20-second tokens are not refreshed on every request.
     fn needs_refresh(&self, data: &SessionData) -> bool {
-        let skew = i64::try_from(self.settings.skew.as_secs()).unwrap_or(i64::MAX);
+        let configured = i64::try_from(self.settings.skew.as_secs()).unwrap_or(i64::MAX);
+        let lifetime = data.access_expires_at.saturating_sub(data.access_issued_at);
+        let skew = if data.access_issued_at > 0 { configured.min(lifetime / 2) } else { configured };
         data.access_expires_at.saturating_sub(skew) <= now_unix()
     }
 
