@@ -34,7 +34,9 @@ pub async fn handle<B>(state: &AppState, req: &Request<B>) -> Response<Body> {
         (&Method::GET, "/count", _) => count(state).await,
         (&Method::GET, "" | "/", Some(sub)) => list(state, &sub).await,
         (&Method::DELETE, "" | "/", Some(sub)) => revoke_subject(state, &sub).await,
-        (&Method::DELETE, hash, None) if hash.len() == 23 => revoke_one(state, &hash[1..]).await,
+        (&Method::DELETE, rest, None) if rest.strip_prefix('/').is_some_and(|h| h.len() == 22) => {
+            revoke_one(state, rest.trim_start_matches('/')).await
+        }
         _ => Ok(json(StatusCode::BAD_REQUEST, &json!({ "error": "bad_request", "message": "see the admin API documentation" }))),
     };
     result.unwrap_or_else(|err| {

@@ -27,9 +27,11 @@ const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// Handles `POST /auth/backchannel-logout`.
 pub async fn handle(state: &AppState, parts: &Parts, body: Incoming) -> Result<Response<Body>, Error> {
-    let token = match read_token(parts, body).await {
-        Ok(token) => token,
-        Err(reason) => return Ok(bad_request(reason)),
+    let read = tokio::time::timeout(state.config.client_idle_timeout, read_token(parts, body));
+    let token = match read.await {
+        Ok(Ok(token)) => token,
+        Ok(Err(reason)) => return Ok(bad_request(reason)),
+        Err(_elapsed) => return Ok(bad_request("body not received in time")),
     };
     let provider = state.provider.current().ok_or(Error::ProviderUnavailable("provider not discovered yet"))?;
     let client_id = state.config.oidc.client_id.as_str();

@@ -48,7 +48,7 @@ pub async fn finish(state: &AppState, parts: &Parts) -> Result<Response<Body>, E
     let claims = verify_id_token(state, provider, &tokens, &pending).await?;
     let data = new_session(state, &tokens, &claims, &pending.nonce)?;
     let id = state.vault.create(&data).await?;
-    destroy_previous_session(state, parts).await;
+    destroy_previous_session(state, parts, pending.previous_session.as_deref()).await;
     tracing::info!(session = %id.log_id(), "login completed");
 
     let mut res = redirect(&pending.return_to);
@@ -140,12 +140,16 @@ fn new_session(state: &AppState, tokens: &BffTokenResponse, claims: &BffIdTokenC
     })
 }
 
-/// Session fixation defence: a session the browser brought is ended.
-async fn destroy_previous_session(state: &AppState, parts: &Parts) {
-    if let Lookup::One(old) = lookup(&parts.headers, &state.cookies.session)
-        && let Some(old) = SessionId::parse(&old)
-        && let Err(err) = state.vault.end(&old).await
-    {
-        tracing::warn!(error = %err, "could not delete the previous session");
+/// Session fixation defence: a session the browser had at login start or
+/// brings to the callback is ended.
+async fn destroy_previous_session(state: &AppState, parts: &Parts, at_login_start: Option<&str>) {
+    let at_callback = match lookup(&parts.headers, &state.cookies.session) {
+        Lookup::One(old) => SessionId::parse(&old).map(|id| id.hash()),
+        _ => None,
+    };
+    for hash in at_callback.iter().map(String::as_str).chain(at_login_start) {
+        if let Err(err) = state.vault.end_by_hash(hash).await {
+            tracing::warn!(error = %err, "could not delete the previous session");
+        }
     }
 }

@@ -44,6 +44,10 @@ pub async fn start(state: &AppState, parts: &Parts) -> Result<Response<Body>, Er
         nonce: nonce.secret().clone(),
         return_to,
         binding_hash: hash22(binding.as_bytes()),
+        previous_session: match lookup(&parts.headers, &state.cookies.session) {
+            Lookup::One(value) => SessionId::parse(&value).map(|id| id.hash()),
+            _ => None,
+        },
     };
     state.vault.put_pending(csrf.secret(), &pending).await?;
 

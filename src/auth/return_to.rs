@@ -6,7 +6,7 @@
 /// The default landing path.
 pub const DEFAULT: &str = "/";
 /// Longest accepted return path.
-const MAX_LEN: usize = 2048;
+const MAX_LEN: usize = 1024;
 
 /// Returns the path if it is a safe local target, else `None`.
 pub fn validate(candidate: &str) -> Option<String> {

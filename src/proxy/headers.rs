@@ -69,6 +69,7 @@ fn is_spoofable(name: &HeaderName) -> bool {
         || n.starts_with("x-auth-request-")
         || matches!(n, "forwarded" | "x-real-ip" | "x-client-ip" | "true-client-ip" | "x-remote-user" | "remote-user")
         || matches!(n, "x-user" | "x-user-id" | "x-email" | "x-remote-addr")
+        || matches!(n, "client-ip" | "x-cluster-client-ip" | "cf-connecting-ip" | "x-original-host" | "x-host")
 }
 
 /// Fields that would let a client override the method or path the route

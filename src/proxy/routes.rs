@@ -38,8 +38,12 @@ impl RouteTable {
     }
 
     /// The route serving the canonical `path` (404 for no match).
+    /// Segment parameters (`/admin;x/…`) are ignored for matching, since
+    /// some upstreams (Tomcat, Spring) strip them: `/admin;x/secret` is
+    /// served by the `/admin/` route, never by a less protected one.
     pub fn classify(&self, path: &str) -> Result<&Route, Error> {
-        self.routes.iter().find(|r| prefix_matches(&r.config.prefix, path)).ok_or(Error::NotFound)
+        let key = without_segment_params(path);
+        self.routes.iter().find(|r| prefix_matches(&r.config.prefix, &key)).ok_or(Error::NotFound)
     }
 }
 
@@ -55,6 +59,14 @@ impl Route {
     pub fn allows(&self, method: &Method) -> bool {
         self.config.methods.is_empty() || self.config.methods.contains(method)
     }
+}
+
+fn without_segment_params(path: &str) -> std::borrow::Cow<'_, str> {
+    if !path.contains(';') {
+        return std::borrow::Cow::Borrowed(path);
+    }
+    let segments: Vec<&str> = path.split('/').map(|s| s.split(';').next().unwrap_or("")).collect();
+    std::borrow::Cow::Owned(segments.join("/"))
 }
 
 /// `/api` matches `/api` and `/api/x`, not `/apix`; `/api/` matches `/api/x`.

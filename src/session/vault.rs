@@ -29,6 +29,11 @@ pub struct PendingLogin {
     pub return_to: String,
     /// `hash22` of the browser-binding cookie value.
     pub binding_hash: String,
+    /// Hash of the session the browser had when the login started: ended
+    /// at the callback, whose cross-site redirect carries no `SameSite=Strict`
+    /// cookie (session fixation, ASVS 5 §7.2.4).
+    #[serde(default)]
+    pub previous_session: Option<String>,
 }
 
 /// Sealed records in a store.
@@ -96,7 +101,8 @@ impl Vault {
         let meta = self.meta_for(data);
         let indexes = std::iter::once(meta.sub_index.clone()).chain(meta.sid_index.clone()).collect();
         let record = self.seal_session(id, &id.store_key(), data)?;
-        self.store.put_session(NewSession { hash: &hash, record, meta: meta.to_json(), indexes, ttl }).await
+        let index_ttl = Duration::from_secs(data.remaining_secs(now_unix()));
+        self.store.put_session(NewSession { hash: &hash, record, meta: meta.to_json(), indexes, ttl, index_ttl }).await
     }
 
     /// Replaces the session written at `previous_version` with `data`

@@ -45,6 +45,16 @@ async fn operators_list_and_revoke_sessions_and_no_user_keys_remain() {
 }
 
 #[tokio::test]
+async fn admin_api_rejects_odd_paths_without_panicking() {
+    let stack = Stack::start_with(Store::Memory, &["--admin-token", TOKEN]).await.unwrap();
+    for path in ["/admin/sessions/%C3%A9aaaaaaaaaaaaaaaaaaaa", "/admin/sessions/é", "/admin/sessionsé123456789012345678901", "/admin/sessions/../x"] {
+        let res = admin(&stack, http::Method::DELETE, path, TOKEN).await;
+        assert!(res.status == 400 || res.status == 404, "{path}: {}", res.status);
+    }
+    assert_eq!(test_http::get(&stack.admin_url("/healthz"), &[]).await.status, 200);
+}
+
+#[tokio::test]
 async fn admin_api_is_off_without_a_token() {
     let stack = Stack::start(Store::Memory).await.unwrap();
     assert_eq!(admin(&stack, http::Method::GET, "/admin/sessions/count", "").await.status, 404);

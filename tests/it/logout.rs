@@ -252,3 +252,31 @@ async fn a5_junk_flood_on_the_backchannel_endpoint_is_cheap_and_harmless() {
     assert_eq!(post_logout_token(stack.bff.public_addr, &real).await.status, 200, "valid logout refused after the flood");
     assert!(!alive(&stack, &mut browser).await);
 }
+
+#[tokio::test]
+async fn backchannel_logout_still_finds_sessions_kept_alive_past_the_idle_timeout() {
+    let Some(stack) = Stack::start_with(Store::Redis, &["--session-idle-timeout", "2s"]).await else { return };
+    let mut browser = stack.logged_in_browser().await;
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(900)).await;
+        assert_eq!(browser.get(&stack, "/app", &API).await.status, 200);
+    }
+    let token = jwt::sign_rs256(Value::Null, &claims(&stack, json!({ "sid": "idp-session-0001" })));
+    assert_eq!(post_logout_token(stack.bff.public_addr, &token).await.status, 200);
+    assert!(!alive(&stack, &mut browser).await, "index expired before the session: logout missed it");
+}
+
+#[tokio::test]
+async fn c4_session_held_when_login_started_is_ended_even_if_the_callback_lacks_the_cookie() {
+    let stack = Stack::start(Store::Memory).await.unwrap();
+    let mut browser = stack.logged_in_browser().await;
+    let old = browser.cookie(COOKIE).unwrap().to_owned();
+    let started = stack.start_login(&mut browser, "/").await;
+    let callback = stack.idp_step(&started).await;
+    // SameSite=Strict: the cross-site redirect back carries no session cookie.
+    browser.forget(COOKIE);
+    assert_eq!(browser.get(&stack, &callback, &NAVIGATION).await.status, 302);
+    let mut replay = Browser::default();
+    replay.set_cookie(COOKIE, &old);
+    assert_eq!(replay.get(&stack, "/app", &API).await.status, 401, "previous session survived the new login");
+}

@@ -60,6 +60,9 @@ async fn route_table_strips_prefix_and_enforces_methods() {
     let mut browser = stack.logged_in_browser().await;
     let post = browser.send(&stack, http::Method::POST, "/ro/thing", &[("x-csrf", "1")], "{}").await;
     assert_eq!(post.status, 405);
+    // Segment parameters cannot move a request to a looser route.
+    let smuggled = browser.send(&stack, http::Method::POST, "/ro;jsessionid=x/thing", &[("x-csrf", "1")], "{}").await;
+    assert_eq!(smuggled.status, 405);
 }
 
 #[tokio::test]

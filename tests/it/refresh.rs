@@ -223,3 +223,62 @@ async fn short_lived_tokens_are_not_refreshed_on_every_request() {
     }
     assert_eq!(stack.idp.token_requests_for(REFRESH), 0);
 }
+
+#[tokio::test]
+async fn refreshed_id_token_signed_with_a_rotated_key_keeps_the_session() {
+    let Some(stack) = Stack::start(Store::Redis).await else { return };
+    let mut browser = login_expired(&stack).await;
+    stack.idp.set(|b| {
+        b.signing = crate::support::fake_idp::SigningMode::RotatedKey;
+        b.expires_in = 300;
+    });
+    let res = browser.get(&stack, "/app", &API).await;
+    assert_eq!(res.status, 200, "key rotation logged the user out: {}", res.text());
+    assert_eq!(stack.idp.token_requests_for(REFRESH), 1);
+    assert_eq!(stack.bff.state.metrics.refresh_count(RefreshOutcome::InvalidGrant), 0);
+}
+
+/// The session ID and data behind a browser's cookie.
+async fn session_of(stack: &Stack, browser: &Browser) -> (bff::session::SessionId, bff::session::SessionData) {
+    let id = bff::session::SessionId::parse(browser.cookie(COOKIE).unwrap()).unwrap();
+    let data = stack.bff.state.vault.load(&id).await.unwrap().unwrap();
+    (id, data)
+}
+
+#[tokio::test]
+async fn an_activity_touch_racing_a_refresh_does_not_lose_the_rotated_refresh_token() {
+    let Some(stack) = Stack::start(Store::Redis).await else { return };
+    let mut browser = login_expired(&stack).await;
+    stack.idp.set(|b| b.token_delay = Duration::from_millis(600));
+    let (id, data) = session_of(&stack, &browser).await;
+    let touch = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(stack.bff.state.vault.touch(&id, &data).await.unwrap().is_some(), "touch did not land");
+    };
+    let (res, ()) = tokio::join!(browser.get(&stack, "/app", &API), touch);
+    assert_eq!(res.status, 200);
+    // The next refresh must use the rotated refresh token, else the
+    // provider sees reuse, revokes the grant, and the user is logged out.
+    stack.idp.set(|b| b.token_delay = Duration::ZERO);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(browser.get(&stack, "/app", &API).await.status, 200, "rotated refresh token was lost");
+    assert_eq!(stack.idp.token_requests_for(REFRESH), 2);
+}
+
+#[tokio::test]
+async fn a_client_disconnecting_mid_refresh_neither_loses_tokens_nor_leaves_the_lock() {
+    let Some(stack) = Stack::start(Store::Redis).await else { return };
+    let mut browser = login_expired(&stack).await;
+    stack.idp.set(|b| {
+        b.token_delay = Duration::from_millis(500);
+        b.expires_in = 300;
+    });
+    let aborted = tokio::time::timeout(Duration::from_millis(100), browser.get(&stack, "/app", &API)).await;
+    assert!(aborted.is_err(), "request finished before the abort");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let redis = stack.redis.as_ref().unwrap();
+    assert!(redis.raw_keys("bff:lock:*").await.is_empty(), "refresh lock left held");
+    stack.idp.set(|b| b.token_delay = Duration::ZERO);
+    assert_eq!(browser.get(&stack, "/app", &API).await.status, 200);
+    assert_eq!(stack.idp.token_requests_for(REFRESH), 1, "the aborted refresh was not completed and saved");
+}

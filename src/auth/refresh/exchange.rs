@@ -13,7 +13,7 @@ use subtle::ConstantTimeEq as _;
 use crate::auth::OidcError;
 use crate::auth::id_token;
 use crate::auth::oidc_http::OidcHttp;
-use crate::auth::provider::Provider;
+use crate::auth::provider::{Provider, ProviderHandle};
 use crate::auth::types::BffTokenResponse;
 use crate::session::{SessionData, now_unix};
 
@@ -52,15 +52,37 @@ fn jwt_exp(token: &str) -> Option<i64> {
 
 /// Runs the refresh grant for `current` and returns the next session
 /// (version + 1, same absolute expiry).
-pub async fn refresh(provider: &Provider, http: &OidcHttp, current: &SessionData) -> Result<SessionData, RefreshFailure> {
+pub async fn refresh(handle: &ProviderHandle, provider: &Provider, current: &SessionData) -> Result<SessionData, RefreshFailure> {
+    let tokens = request(provider, handle.http(), current).await?;
+    let mut next = next_tokens(current, &tokens);
+    if tokens.id_token().is_some() {
+        next.id_token = match verify_refreshed(provider, current, &tokens) {
+            Ok(id_token) => id_token,
+            // A rotated signing key: re-discover once (OIDC Core §10.1.1).
+            // If it still cannot be checked, keep the previous ID token
+            // rather than lose the rotated refresh token.
+            Err(OidcError::UnknownSigningKey) => match rediscovered(handle).await {
+                Some(fresh) => verify_refreshed(&fresh, current, &tokens).unwrap_or_else(|_err| current.id_token.clone()),
+                None => current.id_token.clone(),
+            },
+            Err(err) => return Err(RefreshFailure::Fatal(err.to_string())),
+        };
+    }
+    Ok(next)
+}
+
+async fn rediscovered(handle: &ProviderHandle) -> Option<std::sync::Arc<Provider>> {
+    if handle.rediscover_on_unknown_key().await { handle.current() } else { None }
+}
+
+async fn request(provider: &Provider, http: &OidcHttp, current: &SessionData) -> Result<BffTokenResponse, RefreshFailure> {
     let refresh_token = current.refresh_token.clone().ok_or_else(|| RefreshFailure::Fatal("no refresh token".into()))?;
     let refresh_token = RefreshToken::new(refresh_token);
     let request = provider
         .client
         .exchange_refresh_token(&refresh_token)
         .map_err(|_err| RefreshFailure::Transient("provider has no token endpoint".into()))?;
-    let tokens = request.request_async(http).await.map_err(|err| classify(&OidcError::from_token_error(&err)))?;
-    next_session(provider, current, &tokens)
+    request.request_async(http).await.map_err(|err| classify(&OidcError::from_token_error(&err)))
 }
 
 fn classify(err: &OidcError) -> RefreshFailure {
@@ -71,7 +93,8 @@ fn classify(err: &OidcError) -> RefreshFailure {
     }
 }
 
-fn next_session(provider: &Provider, current: &SessionData, tokens: &BffTokenResponse) -> Result<SessionData, RefreshFailure> {
+/// `current` with the new access token (and refresh token, if rotated).
+fn next_tokens(current: &SessionData, tokens: &BffTokenResponse) -> SessionData {
     let now = now_unix();
     let mut next = current.clone();
     next.version = current.version + 1;
@@ -81,7 +104,13 @@ fn next_session(provider: &Provider, current: &SessionData, tokens: &BffTokenRes
     if let Some(rotated) = tokens.refresh_token() {
         next.refresh_token = Some(rotated.secret().clone());
     }
-    if let Some(id_token) = tokens.id_token() {
+    next
+}
+
+/// Validates a refreshed ID token; returns it in compact form.
+fn verify_refreshed(provider: &Provider, current: &SessionData, tokens: &BffTokenResponse) -> Result<String, OidcError> {
+    let id_token = tokens.id_token().ok_or(OidcError::InvalidIdToken("no ID token".into()))?;
+    {
         let original = current.nonce.clone();
         // OIDC Core §12.2: the nonce of a refreshed ID token should be absent; if present, equal.
         let nonce_rule = move |nonce: Option<&Nonce>| match nonce {
@@ -89,13 +118,12 @@ fn next_session(provider: &Provider, current: &SessionData, tokens: &BffTokenRes
             Some(n) if bool::from(n.secret().as_bytes().ct_eq(original.as_bytes())) => Ok(()),
             Some(_) => Err("nonce differs from the original".to_owned()),
         };
-        let claims = id_token::verify(provider, tokens, nonce_rule).map_err(|e| RefreshFailure::Fatal(e.to_string()))?;
+        let claims = id_token::verify(provider, tokens, nonce_rule)?;
         if claims.subject().as_str() != current.sub {
-            return Err(RefreshFailure::Fatal("refreshed ID token has another sub".into()));
+            return Err(OidcError::InvalidIdToken("refreshed ID token has another sub".into()));
         }
-        next.id_token = id_token.to_string();
     }
-    Ok(next)
+    Ok(id_token.to_string())
 }
 
 #[cfg(test)]

@@ -41,7 +41,8 @@ pub struct RefreshSettings {
     pub lease: Duration,
 }
 
-/// Keeps sessions' access tokens fresh.
+/// Keeps sessions' access tokens fresh. Cheap to clone (shared parts).
+#[derive(Clone)]
 pub struct Refresher {
     settings: RefreshSettings,
     vault: Vault,
@@ -111,9 +112,15 @@ impl Refresher {
         loop {
             match lock::try_acquire(&self.store, id, self.settings.lease).await {
                 Ok(Some(held)) => {
-                    let result = self.refresh_locked(id).await;
-                    held.release().await;
-                    return result;
+                    // Spawned: a client that disconnects must not cancel a
+                    // refresh halfway (rotated token lost, lock left held).
+                    let (this, id) = (self.clone(), id.clone());
+                    let task = tokio::spawn(async move {
+                        let result = this.refresh_locked(&id).await;
+                        held.release().await;
+                        result
+                    });
+                    return task.await.unwrap_or(Err(Error::RefreshUnavailable));
                 }
                 Ok(None) => {}
                 Err(err) => {
@@ -150,7 +157,7 @@ impl Refresher {
             self.record(id, Outcome::TransientFailure);
             return usable_or(latest, Error::RefreshUnavailable);
         };
-        match exchange::refresh(&provider, self.provider.http(), &latest).await {
+        match exchange::refresh(&self.provider, &provider, &latest).await {
             Ok(next) => self.write_back(id, &latest, next).await,
             Err(RefreshFailure::Fatal(reason)) => {
                 tracing::info!(session = %id.log_id(), reason, "refresh refused by the provider; ending the session");
@@ -166,34 +173,58 @@ impl Refresher {
         }
     }
 
+    /// Compare-and-set write-back. If the conflicting write was only an
+    /// activity touch (same tokens), our tokens are re-applied on top of it:
+    /// losing a rotated refresh token would end the session later.
     async fn write_back(&self, id: &SessionId, previous: &SessionData, next: SessionData) -> Result<SessionData, Error> {
-        let written = match self.vault.replace(id, previous.version, &next).await {
-            Ok(written) => written,
-            Err(err) => {
-                self.record(id, Outcome::TransientFailure);
-                self.unsaved.insert(unsaved_key(id, previous.version), next).await;
-                return Err(err.into());
+        let (mut base, mut candidate) = (previous.clone(), next);
+        for _attempt in 0..3 {
+            let written = match self.vault.replace(id, base.version, &candidate).await {
+                Ok(written) => written,
+                Err(err) => {
+                    self.record(id, Outcome::TransientFailure);
+                    self.unsaved.insert(unsaved_key(id, base.version), candidate).await;
+                    return Err(err.into());
+                }
+            };
+            match written {
+                Cas::Swapped => {
+                    self.record(id, Outcome::Success);
+                    return Ok(candidate);
+                }
+                // Logged out while we refreshed: stay logged out.
+                Cas::Missing => return Err(Error::Unauthenticated),
+                Cas::Conflict => {}
             }
-        };
-        match written {
-            Cas::Swapped => {
-                self.record(id, Outcome::Success);
-                Ok(next)
-            }
-            // A newer write won (our lease ran out mid-refresh): use it.
-            Cas::Conflict => {
+            let latest = self.reload(id).await?;
+            if latest.refresh_token != base.refresh_token || latest.access_token != base.access_token {
+                // Another refresh won (our lease ran out mid-refresh): use it.
                 self.record(id, Outcome::Joined);
-                self.reload(id).await
+                return Ok(latest);
             }
-            // Logged out while we refreshed: stay logged out.
-            Cas::Missing => Err(Error::Unauthenticated),
+            candidate = with_tokens_of(&latest, &candidate);
+            base = latest;
         }
+        self.record(id, Outcome::TransientFailure);
+        usable_or(base, Error::RefreshUnavailable)
     }
 
     fn record(&self, id: &SessionId, outcome: Outcome) {
         self.metrics.refresh(outcome);
         tracing::debug!(session = %id.log_id(), outcome = ?outcome, "token refresh");
     }
+}
+
+/// `latest` (e.g. after an activity touch) carrying `fresh`'s tokens.
+fn with_tokens_of(latest: &SessionData, fresh: &SessionData) -> SessionData {
+    let mut merged = latest.clone();
+    merged.version = latest.version + 1;
+    merged.access_token.clone_from(&fresh.access_token);
+    merged.access_expires_at = fresh.access_expires_at;
+    merged.access_issued_at = fresh.access_issued_at;
+    merged.refresh_token.clone_from(&fresh.refresh_token);
+    merged.id_token.clone_from(&fresh.id_token);
+    merged
 }
 
 fn unsaved_key(id: &SessionId, version: u64) -> String {

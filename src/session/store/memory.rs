@@ -126,6 +126,8 @@ impl SessionStore for MemoryStore {
 
     fn remove_session<'a>(&'a self, hash: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(async move {
+            // Serialised with compare-and-swap, so a swap cannot resurrect it.
+            let _serial = self.cas.lock().await;
             let existed = self.cache.remove(&record_key(hash)).await.is_some();
             let meta = self.cache.remove(&meta_key(hash)).await;
             let meta = meta.and_then(|e| SessionMeta::from_json(&String::from_utf8_lossy(&e.value)));
@@ -264,6 +266,7 @@ mod tests {
             meta: meta.to_json(),
             indexes: vec!["sub".into(), "sid".into()],
             ttl: Duration::from_secs(60),
+            index_ttl: Duration::from_secs(60),
         };
         store.put_session(new("a")).await.unwrap();
         store.put_session(new("b")).await.unwrap();

@@ -44,8 +44,11 @@ pub struct NewSession<'a> {
     pub meta: String,
     /// Index keys the hash is added to (subject, provider session).
     pub indexes: Vec<String>,
-    /// Time to live of the record and its metadata.
+    /// Time to live of the record and its metadata (capped by the idle timeout).
     pub ttl: Duration,
+    /// Time to live of the index entries: the remaining absolute lifetime,
+    /// since activity may keep the session alive that long.
+    pub index_ttl: Duration,
 }
 
 /// A compare-and-swap write of a session record.

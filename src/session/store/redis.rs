@@ -90,7 +90,7 @@ impl SessionStore for RedisStore {
             for index in &new.indexes {
                 call.key(index);
             }
-            call.arg(new.record).arg(new.meta).arg(millis(new.ttl)).arg(new.hash);
+            call.arg(new.record).arg(new.meta).arg(millis(new.ttl)).arg(new.hash).arg(millis(new.index_ttl.max(new.ttl)));
             let _done: i64 = call.invoke_async(&mut self.conn()).await.map_err(redis_error)?;
             Ok(())
         })

@@ -4,14 +4,15 @@
 //! Scripts that derive keys from values (remove, prune) need a standalone
 //! Redis or Sentinel; Redis Cluster would need them split per slot.
 
-/// KEYS: record, meta, index…; ARGV: record, meta, ttl ms, hash.
-/// Index sets live as long as their longest-lived member.
+/// KEYS: record, meta, index…; ARGV: record, meta, ttl ms, hash, index
+/// ttl ms. Index sets live as long as their longest-lived member can (its
+/// absolute lifetime: idle-timeout touches extend the record, not the index).
 pub(super) const PUT_SESSION: &str = r"
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 for i = 3, #KEYS do
   redis.call('SADD', KEYS[i], ARGV[4])
-  if redis.call('PTTL', KEYS[i]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[i], ARGV[3]) end
+  if redis.call('PTTL', KEYS[i]) < tonumber(ARGV[5]) then redis.call('PEXPIRE', KEYS[i], ARGV[5]) end
 end
 return 1
 ";
