@@ -26,8 +26,8 @@ async fn main() -> ExitCode {
         Err(code) => return code,
     };
     match &args.command {
-        Some(Command::Healthcheck) => return healthcheck::run(args.admin_listen.as_deref()).await,
-        Some(Command::Sessions { action }) => return sessions::run(&args, action).await,
+        Some(Command::Healthcheck) => return healthcheck::run(&admin_probe_address(args.admin_listen.as_deref())).await,
+        Some(Command::Sessions { action }) => return sessions::run(&args, &admin_probe_address(args.admin_listen.as_deref()), action).await,
         None => {}
     }
     let config = match Config::load(&args) {
@@ -69,6 +69,11 @@ fn parse_args() -> Result<Args, ExitCode> {
         let _printed = err.print();
         if err.use_stderr() { ExitCode::from(EX_USAGE) } else { ExitCode::SUCCESS }
     })
+}
+
+/// The admin address to probe: a wildcard listen address becomes loopback.
+fn admin_probe_address(admin_listen: Option<&str>) -> String {
+    admin_listen.unwrap_or("127.0.0.1:9091").replace("0.0.0.0", "127.0.0.1").replace("[::]", "[::1]")
 }
 
 fn init_tracing(format: LogFormat) {

@@ -6,11 +6,10 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-/// Probes `http://<admin>/healthz` (0.0.0.0 becomes 127.0.0.1) within 3 s.
-pub(crate) async fn run(admin_listen: Option<&str>) -> ExitCode {
-    let addr = admin_listen.unwrap_or("127.0.0.1:9091").replace("0.0.0.0", "127.0.0.1").replace("[::]", "[::1]");
+/// Probes `http://<addr>/healthz` within 3 s.
+pub(crate) async fn run(addr: &str) -> ExitCode {
     let probe = async {
-        let mut stream = tokio::net::TcpStream::connect(&addr).await.ok()?;
+        let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
         stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await.ok()?;
         let mut head = [0u8; 12];
         stream.read_exact(&mut head).await.ok()?;

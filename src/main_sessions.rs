@@ -11,7 +11,7 @@ use http::{Method, Request, header};
 use http_body_util::BodyExt as _;
 
 /// Runs one action; exit 0 on a 2xx answer.
-pub(crate) async fn run(args: &Args, action: &SessionsAction) -> ExitCode {
+pub(crate) async fn run(args: &Args, admin: &str, action: &SessionsAction) -> ExitCode {
     let token = match (&args.admin_token, &args.admin_token_file) {
         (Some(token), _) => token.clone(),
         (None, Some(path)) => match read_secret_file(path) {
@@ -20,7 +20,6 @@ pub(crate) async fn run(args: &Args, action: &SessionsAction) -> ExitCode {
         },
         (None, None) => return fail("set BFF_ADMIN_TOKEN or BFF_ADMIN_TOKEN_FILE"),
     };
-    let admin = args.admin_listen.as_deref().unwrap_or("127.0.0.1:9091").replace("0.0.0.0", "127.0.0.1");
     let (method, path) = match action {
         SessionsAction::List { sub } => (Method::GET, format!("/admin/sessions?sub={}", encode(sub))),
         SessionsAction::Revoke { session: Some(hash), .. } => (Method::DELETE, format!("/admin/sessions/{}", encode(hash))),

@@ -16,7 +16,6 @@ use crate::error::Error;
 use crate::http_util::{Body, is_navigation, redirect};
 use crate::inbound;
 use crate::proxy::{self, cors};
-use crate::session::cookie::{Lookup, lookup};
 
 /// Path of the login endpoint (also the `login_url` of 401 bodies).
 pub const LOGIN_PATH: &str = "/auth/login";
@@ -26,13 +25,14 @@ pub async fn handle(state: &AppState, peer: SocketAddr, mut req: Request<Incomin
     let started = Instant::now();
     let method = req.method().clone();
     let navigation = is_navigation(&method, req.headers());
-    let had_cookie = matches!(lookup(req.headers(), &state.cookies.session), Lookup::One(_) | Lookup::Duplicate);
+    let had_cookie = mentions_cookie(req.headers(), &state.cookies.session);
     let origin = cors::listed_origin(state, req.headers());
     let screened = inbound::screen(&mut req);
     // After screening the URI is the canonical path: safe to log and to
     // send back as `return_to`.
     let path = if screened.is_ok() { req.uri().path().to_owned() } else { "<refused>".to_owned() };
-    let return_to = req.uri().path_and_query().map_or_else(|| "/".to_owned(), ToString::to_string);
+    // Kept (a cheap refcounted clone) for the error path only.
+    let uri = req.uri().clone();
 
     let preflight = screened.is_ok() && cors::is_preflight(&method, req.headers());
     let result = match screened {
@@ -52,7 +52,7 @@ pub async fn handle(state: &AppState, peer: SocketAddr, mut req: Request<Incomin
         Ok(res) => res,
         Err(err) => {
             err.log("request");
-            error_response(state, err, navigation, had_cookie, &return_to)
+            error_response(state, err, navigation, had_cookie, &uri)
         }
     };
     if !preflight {
@@ -83,9 +83,10 @@ async fn auth_endpoint(state: &AppState, parts: &http::request::Parts) -> Result
 /// The single 401-vs-302 decision: navigations without a session go to
 /// login (returning here afterwards); API calls get 401 JSON with a
 /// `login_url`. A stale session cookie is cleared either way.
-fn error_response(state: &AppState, err: Error, navigation: bool, had_cookie: bool, return_to: &str) -> Response<Body> {
+fn error_response(state: &AppState, err: Error, navigation: bool, had_cookie: bool, uri: &http::Uri) -> Response<Body> {
     let unauthenticated = matches!(err, Error::Unauthenticated);
     let mut res = if unauthenticated && navigation {
+        let return_to = uri.path_and_query().map_or("/", http::uri::PathAndQuery::as_str);
         let encoded: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
         redirect(&format!("{LOGIN_PATH}?return_to={encoded}"))
     } else {
@@ -98,4 +99,31 @@ fn error_response(state: &AppState, err: Error, navigation: bool, had_cookie: bo
         res.headers_mut().append(header::SET_COOKIE, clear);
     }
     res
+}
+
+/// Whether a `Cookie` header mentions `name=`: decides only whether a 401
+/// also clears the cookie, so a byte scan (no parsing or allocation on
+/// the hot path) is enough; a false positive just adds a harmless clear.
+fn mentions_cookie(headers: &http::HeaderMap, name: &str) -> bool {
+    let name = name.as_bytes();
+    headers.get_all(header::COOKIE).iter().any(|value| {
+        let bytes = value.as_bytes();
+        bytes.windows(name.len()).enumerate().any(|(at, w)| w == name && bytes.get(at + name.len()) == Some(&b'='))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mentions_cookie;
+    use http::{HeaderMap, HeaderValue, header::COOKIE};
+
+    #[test]
+    fn cookie_mention_needs_the_name_followed_by_equals() {
+        let mut headers = HeaderMap::new();
+        headers.append(COOKIE, HeaderValue::from_static("theme=dark; __Host-bff-login=x"));
+        assert!(!mentions_cookie(&headers, "__Host-bff"));
+        headers.append(COOKIE, HeaderValue::from_static("__Host-bff=abc"));
+        assert!(mentions_cookie(&headers, "__Host-bff"));
+        assert!(!mentions_cookie(&HeaderMap::new(), "__Host-bff"));
+    }
 }

@@ -120,3 +120,17 @@ async fn r1_redis_down_means_not_ready_and_recovery_needs_no_restart() {
     // R3: the restart emptied Redis: the old cookie is a clean 401, no 500.
     assert_eq!(browser.get(&stack, "/app", &API).await.status, 401);
 }
+
+#[tokio::test]
+async fn healthcheck_subcommand_probes_the_admin_listener() {
+    let stack = Stack::start(Store::Memory).await.unwrap();
+    let up = stack.bff.admin_addr.to_string();
+    let (ok, down) = tokio::task::spawn_blocking(move || {
+        let run = |addr: &str| Command::new(env!("CARGO_BIN_EXE_bff")).env_clear().args(["--admin-listen", addr, "healthcheck"]).status().unwrap();
+        (run(&up), run("127.0.0.1:1"))
+    })
+    .await
+    .unwrap();
+    assert!(ok.success());
+    assert!(!down.success());
+}

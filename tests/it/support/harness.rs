@@ -190,26 +190,23 @@ impl Browser {
 
     /// Sends a request with the jar's cookies and stores `Set-Cookie`s.
     pub async fn send(&mut self, stack: &Stack, method: Method, path: &str, headers: &[(&str, &str)], body: &str) -> TestResponse {
+        self.send_to(&stack.url(path), method, headers, body).await
+    }
+
+    async fn send_to(&mut self, url: &str, method: Method, headers: &[(&str, &str)], body: &str) -> TestResponse {
         let cookie = self.cookie_header();
         let mut all: Vec<(&str, &str)> = headers.to_vec();
         if !cookie.is_empty() {
             all.push(("cookie", cookie.as_str()));
         }
-        let res = test_http::request(method, &stack.url(path), &all, body.to_owned()).await;
+        let res = test_http::request(method, url, &all, body.to_owned()).await;
         self.absorb(&res);
         res
     }
 
     /// GET on another bff instance (a second pod) with the jar's cookies.
     pub async fn get_at(&mut self, pod: &Running, path: &str, headers: &[(&str, &str)]) -> TestResponse {
-        let cookie = self.cookie_header();
-        let mut all: Vec<(&str, &str)> = headers.to_vec();
-        if !cookie.is_empty() {
-            all.push(("cookie", cookie.as_str()));
-        }
-        let res = test_http::request(Method::GET, &format!("http://{}{path}", pod.public_addr), &all, "").await;
-        self.absorb(&res);
-        res
+        self.send_to(&format!("http://{}{path}", pod.public_addr), Method::GET, headers, "").await
     }
 
     /// GET with the jar's cookies.
