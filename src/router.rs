@@ -38,13 +38,9 @@ pub async fn handle(state: &AppState, peer: SocketAddr, mut req: Request<Incomin
     let result = match screened {
         Err(err) => Err(err),
         Ok(()) if preflight => cors::preflight(state, req.headers()),
-        Ok(()) if path == "/auth/backchannel-logout" && method == Method::POST => {
-            let (parts, body) = req.into_parts();
-            backchannel::handle(state, &parts, body).await
-        }
         Ok(()) if path == "/auth" || path.starts_with("/auth/") => {
-            let (parts, _body) = req.into_parts();
-            auth_endpoint(state, &parts).await
+            let (parts, body) = req.into_parts();
+            auth_endpoint(state, &parts, body).await
         }
         Ok(()) => proxy::handle(state, peer, req).await,
     };
@@ -66,13 +62,15 @@ pub async fn handle(state: &AppState, peer: SocketAddr, mut req: Request<Incomin
     response
 }
 
-async fn auth_endpoint(state: &AppState, parts: &http::request::Parts) -> Result<Response<Body>, Error> {
+/// The `/auth/*` endpoints; only back-channel logout reads a body.
+async fn auth_endpoint(state: &AppState, parts: &http::request::Parts, body: Incoming) -> Result<Response<Body>, Error> {
     match (parts.method.clone(), parts.uri.path()) {
         (Method::GET, "/auth/login") => login::start(state, parts).await,
         (Method::GET, "/auth/callback") => callback::finish(state, parts).await,
         (Method::GET, "/auth/session") => session_info::show(state, parts).await,
         (Method::GET | Method::POST, "/auth/logout") => logout::logout(state, parts).await,
         (Method::GET, "/auth/logged-out") => Ok(logout::logged_out(state)),
+        (Method::POST, "/auth/backchannel-logout") => backchannel::handle(state, parts, body).await,
         (_, "/auth/login" | "/auth/callback" | "/auth/session" | "/auth/logout" | "/auth/logged-out" | "/auth/backchannel-logout") => {
             Err(Error::MethodNotAllowed)
         }
