@@ -24,6 +24,7 @@ use crate::session::store::redis::RedisStore;
 use crate::auth::refresh::{RefreshSettings, Refresher};
 use crate::metrics::Metrics;
 use crate::session::{SessionData, SessionId, SessionStore, Vault};
+use crate::worker::{PerWorker, WorkerPool};
 use crate::{http_client, server};
 
 /// Most sessions the memory store holds before evicting.
@@ -39,8 +40,10 @@ pub struct AppState {
     pub vault: Vault,
     /// Cookie names and attributes.
     pub cookies: CookieNames,
-    /// The outbound client.
+    /// The outbound client for the provider and other off-worker calls.
     pub client: http_client::HttpClient,
+    /// The proxy's outbound client: one pool per worker thread.
+    pub upstream: PerWorker<http_client::HttpClient>,
     /// Proxy routes.
     pub routes: RouteTable,
     /// Keeps access tokens fresh.
@@ -75,6 +78,9 @@ pub enum StartError {
     /// The store could not be set up.
     #[error("{0}")]
     Store(String),
+    /// The worker threads could not be started.
+    #[error("cannot start worker threads: {0}")]
+    Workers(std::io::Error),
 }
 
 // === impl AppState ===
@@ -128,7 +134,7 @@ pub fn install_crypto_provider() {
 async fn store_for(config: &Config) -> Result<Arc<dyn SessionStore>, StartError> {
     match &config.session.redis_url {
         Some(url) => {
-            let store = RedisStore::connect(url.expose()).map_err(|e| StartError::Store(e.to_string()))?;
+            let store = RedisStore::connect(url.expose(), config.workers).map_err(|e| StartError::Store(e.to_string()))?;
             check_redis_at_start(&store).await?;
             Ok(Arc::new(store))
         }
@@ -190,7 +196,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         refresher,
         metrics,
         cookies: CookieNames::new(&config.session.cookie_name, config.session.secure_cookies),
-        routes: RouteTable::new(config.proxy.routes.clone()),
+        routes: RouteTable::new(config.proxy.routes.clone(), config.workers),
+        upstream: PerWorker::new(config.workers, http_client::build(), || Some(http_client::build())),
         provider,
         client,
         config: Arc::clone(&config),
@@ -199,10 +206,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let admin = bind(config.admin_listen).await?;
     let public_addr = public.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
     let admin_addr = admin.local_addr().map_err(|source| StartError::Bind { addr: config.admin_listen, source })?;
+    let workers = WorkerPool::start(config.workers, &state, server::Listener::Public).map_err(StartError::Workers)?;
     let shutdown = CancellationToken::new();
     let tasks = vec![
         state.provider.spawn(shutdown.clone()),
-        tokio::spawn(server::serve(public, Arc::clone(&state), server::Listener::Public, shutdown.clone())),
+        tokio::spawn(server::serve_on_workers(public, workers, shutdown.clone())),
         tokio::spawn(server::serve(admin, Arc::clone(&state), server::Listener::Admin, shutdown.clone())),
     ];
     tracing::info!(%public_addr, %admin_addr, store = state.vault.store().kind(), "bff listening");

@@ -21,3 +21,4 @@ pub mod proxy;
 pub mod router;
 pub mod server;
 pub mod session;
+pub mod worker;

@@ -18,7 +18,7 @@ const EX_USAGE: u8 = 64;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     bff::app::install_crypto_provider();
     let args = match parse_args() {

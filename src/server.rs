@@ -18,11 +18,12 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::AppState;
 use crate::http_util::Body;
+use crate::worker::WorkerPool;
 
 /// Largest request head (request line + headers) accepted; hyper answers
 /// 431 past it.
@@ -85,10 +86,43 @@ fn builder(idle: Duration) -> Builder<TokioExecutor> {
     builder
 }
 
-/// Accepts connections until `shutdown`, then drains for at most 10 s.
-pub async fn serve(listener: TcpListener, state: Arc<AppState>, kind: Listener, shutdown: CancellationToken) {
-    let builder = builder(state.config.client_idle_timeout);
-    let graceful = GracefulShutdown::new();
+/// The connections of one listener on one runtime: each served on its
+/// own task, all drained together at shutdown.
+pub struct Connections {
+    builder: Builder<TokioExecutor>,
+    graceful: GracefulShutdown,
+    state: Arc<AppState>,
+    kind: Listener,
+}
+
+impl Connections {
+    /// Connections of `kind`, served with `state`.
+    pub fn new(state: Arc<AppState>, kind: Listener) -> Self {
+        Self { builder: builder(state.config.client_idle_timeout), graceful: GracefulShutdown::new(), state, kind }
+    }
+
+    /// Serves `stream` on a task of the current runtime.
+    pub fn serve(&self, stream: TcpStream, peer: SocketAddr) {
+        let handler = Handler { state: Arc::clone(&self.state), peer, listener: self.kind };
+        let conn = self.builder.serve_connection_with_upgrades(TokioIo::new(stream), handler);
+        let conn = self.graceful.watch(conn.into_owned());
+        tokio::spawn(async move {
+            if let Err(err) = conn.await {
+                tracing::debug!(error = %err, "connection ended with an error");
+            }
+        });
+    }
+
+    /// Lets in-flight requests finish, for at most 10 s.
+    pub async fn drain(self) {
+        if tokio::time::timeout(DRAIN_TIMEOUT, self.graceful.shutdown()).await.is_err() {
+            tracing::warn!("some connections were still open after the drain timeout");
+        }
+    }
+}
+
+/// Accepts connections until `shutdown`, passing each to `adopt`.
+async fn accept_until(listener: TcpListener, shutdown: &CancellationToken, mut adopt: impl FnMut(TcpStream, SocketAddr)) {
     loop {
         let (stream, peer) = tokio::select! {
             () = shutdown.cancelled() => break,
@@ -102,17 +136,20 @@ pub async fn serve(listener: TcpListener, state: Arc<AppState>, kind: Listener, 
             },
         };
         let _nodelay = stream.set_nodelay(true);
-        let handler = Handler { state: Arc::clone(&state), peer, listener: kind };
-        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), handler);
-        let conn = graceful.watch(conn.into_owned());
-        tokio::spawn(async move {
-            if let Err(err) = conn.await {
-                tracing::debug!(error = %err, "connection ended with an error");
-            }
-        });
+        adopt(stream, peer);
     }
-    drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
-        tracing::warn!("some connections were still open after the drain timeout");
-    }
+}
+
+/// Serves on the current runtime until `shutdown`, then drains.
+pub async fn serve(listener: TcpListener, state: Arc<AppState>, kind: Listener, shutdown: CancellationToken) {
+    let connections = Connections::new(state, kind);
+    accept_until(listener, &shutdown, |stream, peer| connections.serve(stream, peer)).await;
+    connections.drain().await;
+}
+
+/// Accepts on the current runtime and serves on `workers` until
+/// `shutdown`, then waits for the workers to drain.
+pub async fn serve_on_workers(listener: TcpListener, mut workers: WorkerPool, shutdown: CancellationToken) {
+    accept_until(listener, &shutdown, |stream, peer| workers.dispatch(stream, peer)).await;
+    workers.finish().await;
 }

@@ -112,6 +112,11 @@ pub struct Args {
     /// store; the socket closes once the session is gone (default `5s`).
     #[arg(long, env = "BFF_WS_SESSION_CHECK")]
     pub ws_session_check: Option<String>,
+    /// Advanced: worker threads serving the public listener, each with its
+    /// own connections, Redis connection and upstream pool (default: one
+    /// per CPU).
+    #[arg(long, env = "BFF_WORKERS")]
+    pub workers: Option<String>,
     /// Subcommands; without one, bff serves.
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -38,6 +38,7 @@ pub struct FileConfig {
     pub log_format: Option<String>,
     pub client_idle_timeout: Option<String>,
     pub ws_session_check: Option<String>,
+    pub workers: Option<String>,
     #[serde(default)]
     pub routes: Vec<FileRoute>,
 }

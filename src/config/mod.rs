@@ -63,6 +63,9 @@ pub struct Config {
     /// Longest client silence while sending headers, between kept-alive
     /// requests, or mid-body (`BFF_CLIENT_IDLE_TIMEOUT`, default 10 s).
     pub client_idle_timeout: Duration,
+    /// Worker threads serving the public listener (`BFF_WORKERS`,
+    /// default: one per CPU).
+    pub workers: usize,
 }
 
 /// OpenID Connect client settings.

@@ -9,7 +9,7 @@ pub(super) fn render(config: &Config) -> String {
     let mut out = String::new();
     let o = &config.oidc;
     let s = &config.session;
-    let lines: [(&str, String); 24] = [
+    let lines: [(&str, String); 25] = [
         ("listen", config.listen.to_string()),
         ("admin_listen", config.admin_listen.to_string()),
         ("public_url", config.public_origin.clone()),
@@ -33,6 +33,7 @@ pub(super) fn render(config: &Config) -> String {
         ("allowed_origins", config.proxy.allowed_origins.join(",")),
         ("client_idle_timeout", format!("{}ms", config.client_idle_timeout.as_millis())),
         ("ws_session_check", format!("{}ms", config.proxy.ws_session_check.as_millis())),
+        ("workers", config.workers.to_string()),
         ("log_format", format!("{:?}", config.log_format).to_lowercase()),
     ];
     for (key, value) in lines {

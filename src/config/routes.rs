@@ -161,7 +161,7 @@ mod tests {
         let tls = r.tls.expect("a private-CA TLS config");
         assert!(tls.alpn_protocols.is_empty(), "the connector sets ALPN itself");
         // The table builds that route's own client from it.
-        let table = crate::proxy::RouteTable::new(vec![RouteConfig { tls: Some(tls), ..route(&raw("/x", "https://api.internal")).unwrap() }]);
+        let table = crate::proxy::RouteTable::new(vec![RouteConfig { tls: Some(tls), ..route(&raw("/x", "https://api.internal")).unwrap() }], 1);
         assert!(table.classify("/x/y").is_ok());
     }
 

@@ -67,7 +67,17 @@ pub(super) fn build(args: &Args, file: FileConfig) -> Result<Config, ConfigError
             duration(pick(&args.client_idle_timeout, &file.client_idle_timeout), Duration::from_secs(10), "BFF_CLIENT_IDLE_TIMEOUT")?,
             "BFF_CLIENT_IDLE_TIMEOUT",
         )?,
+        workers: workers(pick(&args.workers, &file.workers))?,
     })
+}
+
+/// 1 to 256 worker threads; default one per CPU.
+fn workers(value: Option<String>) -> Result<usize, ConfigError> {
+    let Some(text) = value else { return Ok(crate::worker::default_count()) };
+    match text.trim().parse::<usize>() {
+        Ok(n @ 1..=256) => Ok(n),
+        _ => Err(ConfigError::new("BFF_WORKERS", format!("`{text}` is not a number from 1 to 256"))),
+    }
 }
 
 /// The public URL reduced to its origin; https unless insecure dev mode.

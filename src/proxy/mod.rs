@@ -126,7 +126,7 @@ fn upstream_request(
 /// Sends the request upstream: no response headers within the route's
 /// timeout → 504; our body limits → 413 / 408; other failures → 502.
 async fn forward(state: &AppState, route: &Route, req: Request<Body>) -> Result<Response<Incoming>, Error> {
-    let client = route.client(&state.client);
+    let client = route.client(&state.upstream);
     match tokio::time::timeout(route.config.timeout, client.request(req)).await {
         Ok(Ok(res)) => Ok(res),
         Ok(Err(err)) => {

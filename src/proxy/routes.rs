@@ -9,17 +9,18 @@ use http::{Method, Uri};
 use crate::config::RouteConfig;
 use crate::error::Error;
 use crate::http_client::{self, HttpClient};
+use crate::worker::PerWorker;
 
 /// A route and, for private-CA upstreams, its own client.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Route {
     /// The validated route settings.
     pub config: RouteConfig,
-    client: Option<HttpClient>,
+    client: Option<PerWorker<HttpClient>>,
 }
 
 /// Routes, longest prefix first.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct RouteTable {
     routes: Vec<Route>,
 }
@@ -27,12 +28,19 @@ pub struct RouteTable {
 // === impl RouteTable ===
 
 impl RouteTable {
-    /// A table over `routes` (sorted longest prefix first).
-    pub fn new(mut routes: Vec<RouteConfig>) -> Self {
+    /// A table over `routes` (sorted longest prefix first); private-CA
+    /// routes get a client per worker thread.
+    pub fn new(mut routes: Vec<RouteConfig>, workers: usize) -> Self {
         routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
         let routes = routes
             .into_iter()
-            .map(|config| Route { client: config.tls.as_ref().map(|tls| http_client::with_tls(tls.as_ref().clone())), config })
+            .map(|config| {
+                let client = config.tls.clone().map(|tls| {
+                    let make = move || http_client::with_tls(tls.as_ref().clone());
+                    PerWorker::new(workers, make(), move || Some(make()))
+                });
+                Route { client, config }
+            })
             .collect();
         Self { routes }
     }
@@ -51,8 +59,8 @@ impl RouteTable {
 
 impl Route {
     /// The client to reach this route's upstream with.
-    pub fn client<'a>(&'a self, shared: &'a HttpClient) -> &'a HttpClient {
-        self.client.as_ref().unwrap_or(shared)
+    pub fn client<'a>(&'a self, shared: &'a PerWorker<HttpClient>) -> &'a HttpClient {
+        self.client.as_ref().unwrap_or(shared).get()
     }
 
     /// Whether this route allows `method` (empty list = all).
@@ -112,11 +120,11 @@ mod tests {
 
     #[test]
     fn longest_prefix_wins_and_boundaries_hold() {
-        let table = RouteTable::new(vec![route("/", "http://a", false), route("/api", "http://b", false)]);
+        let table = RouteTable::new(vec![route("/", "http://a", false), route("/api", "http://b", false)], 1);
         assert_eq!(table.classify("/api/x").unwrap().config.upstream.as_str(), "http://b/");
         assert_eq!(table.classify("/api").unwrap().config.upstream.as_str(), "http://b/");
         assert_eq!(table.classify("/apix").unwrap().config.upstream.as_str(), "http://a/");
-        let only_api = RouteTable::new(vec![route("/api/", "http://b", false)]);
+        let only_api = RouteTable::new(vec![route("/api/", "http://b", false)], 1);
         assert!(matches!(only_api.classify("/other"), Err(Error::NotFound)));
         assert!(matches!(only_api.classify("/api"), Err(Error::NotFound)));
     }

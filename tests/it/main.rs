@@ -31,3 +31,4 @@ mod refresh;
 mod sessions;
 mod stress;
 mod websocket;
+mod workers;

@@ -1,6 +1,7 @@
-//! The Redis store: a `ConnectionManager` (multiplexed, reconnecting) with
-//! bounded connect and response timeouts, so a slow or dead Redis turns
-//! into a fast [`StoreError`] (→ 503) instead of a stuck request.
+//! The Redis store: a `ConnectionManager` (multiplexed, reconnecting) per
+//! worker thread (see [`crate::worker`]), with bounded connect and response
+//! timeouts, so a slow or dead Redis turns into a fast [`StoreError`]
+//! (→ 503) instead of a stuck request.
 //! Multi-key updates run as Lua scripts ([`super::redis_scripts`]).
 
 use std::time::Duration;
@@ -11,10 +12,11 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use super::redis_scripts as lua;
 use super::{BoxFuture, Cas, NewSession, SessionStore, StoreError, Swap};
 use crate::session::index::{meta_key, record_key};
+use crate::worker::PerWorker;
 
 /// A Redis-backed store shared by all bff pods.
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conns: PerWorker<ConnectionManager>,
     scripts: Scripts,
 }
 
@@ -30,14 +32,16 @@ struct Scripts {
 impl RedisStore {
     /// Connects lazily to `url` (`redis://` or `rediss://`): start-up never
     /// blocks on Redis; readiness reports it instead (security case R1).
-    pub fn connect(url: &str) -> Result<Self, StoreError> {
+    /// Each of `workers` threads gets its own connection on first use.
+    pub fn connect(url: &str, workers: usize) -> Result<Self, StoreError> {
         let client = redis::Client::open(url).map_err(|e| StoreError(format!("bad Redis URL: {:?}", e.kind())))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(Duration::from_secs(2)))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(500));
-        let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(redis_error)?;
+        let shared = ConnectionManager::new_lazy_with_config(client.clone(), config.clone()).map_err(redis_error)?;
+        let conns = PerWorker::new(workers, shared, move || ConnectionManager::new_lazy_with_config(client.clone(), config.clone()).ok());
         let scripts = Scripts {
             put_session: redis::Script::new(lua::PUT_SESSION),
             cas: redis::Script::new(lua::COMPARE_AND_SWAP),
@@ -46,11 +50,11 @@ impl RedisStore {
             renew: redis::Script::new(lua::RENEW_LOCK),
             unlock: redis::Script::new(lua::UNLOCK),
         };
-        Ok(Self { conn, scripts })
+        Ok(Self { conns, scripts })
     }
 
     fn conn(&self) -> ConnectionManager {
-        self.conn.clone()
+        self.conns.get().clone()
     }
 }
 
