@@ -113,8 +113,8 @@ pub struct Args {
     #[arg(long, env = "BFF_WS_SESSION_CHECK")]
     pub ws_session_check: Option<String>,
     /// Advanced: worker threads serving the public listener, each with its
-    /// own connections, Redis connection and upstream pool (default: one
-    /// per CPU).
+    /// own connections, Redis connection and upstream pool: a number, or
+    /// `auto` for one per CPU (default 1; scale out with replicas).
     #[arg(long, env = "BFF_WORKERS")]
     pub workers: Option<String>,
     /// Subcommands; without one, bff serves.

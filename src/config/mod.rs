@@ -64,7 +64,7 @@ pub struct Config {
     /// requests, or mid-body (`BFF_CLIENT_IDLE_TIMEOUT`, default 10 s).
     pub client_idle_timeout: Duration,
     /// Worker threads serving the public listener (`BFF_WORKERS`,
-    /// default: one per CPU).
+    /// default 1, `auto` = one per CPU).
     pub workers: usize,
 }
 

@@ -71,12 +71,16 @@ pub(super) fn build(args: &Args, file: FileConfig) -> Result<Config, ConfigError
     })
 }
 
-/// 1 to 256 worker threads; default one per CPU.
+/// 1 to 256 worker threads, or `auto` (one per CPU the process may use,
+/// cgroup quota included); default 1 (see `worker::DEFAULT_WORKERS`).
 fn workers(value: Option<String>) -> Result<usize, ConfigError> {
-    let Some(text) = value else { return Ok(crate::worker::default_count()) };
-    match text.trim().parse::<usize>() {
-        Ok(n @ 1..=256) => Ok(n),
-        _ => Err(ConfigError::new("BFF_WORKERS", format!("`{text}` is not a number from 1 to 256"))),
+    let Some(text) = value else { return Ok(crate::worker::DEFAULT_WORKERS) };
+    match text.trim() {
+        "auto" => Ok(crate::worker::cpu_count()),
+        number => match number.parse::<usize>() {
+            Ok(n @ 1..=256) => Ok(n),
+            _ => Err(ConfigError::new("BFF_WORKERS", format!("`{text}` is not `auto` or a number from 1 to 256"))),
+        },
     }
 }
 

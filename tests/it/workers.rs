@@ -86,6 +86,17 @@ async fn shutdown_finishes_in_flight_requests_then_stops_listening() {
 }
 
 #[test]
+fn workers_default_to_one_and_auto_means_one_per_cpu() {
+    let load = |extra: &[&str]| {
+        let args = crate::support::harness::args("https://idp.test", "http://up.test", None, extra);
+        bff::config::Config::load(&args).unwrap().workers
+    };
+    assert_eq!(load(&[]), 1);
+    assert_eq!(load(&["--workers", "auto"]), std::thread::available_parallelism().unwrap().get());
+    assert_eq!(load(&["--workers", "3"]), 3);
+}
+
+#[test]
 fn workers_must_be_between_1_and_256() {
     for bad in ["0", "257", "many"] {
         let args = crate::support::harness::args("https://idp.test", "http://up.test", None, &["--workers", bad]);
