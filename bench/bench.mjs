@@ -6,11 +6,12 @@
 //   (iv)  bff-401     wrk -> bff without a cookie (401 JSON, no upstream)
 //   (v)   bff-noauth  wrk -> bff route with auth = "none" (proxy path without the
 //                     session lookup: isolates Redis GET + HKDF + AES-GCM)
+//   (vi)  bff-auto    as (iii), with BFF_WORKERS=auto (one worker per CPU)
 // Variants are interleaved, REPS times DURATION seconds each; medians reported.
 // Then: Redis bytes per session (real logins), and bff RSS while Redis grows
 // from 1k to 100k sessions (synthetic records, see results.md).
 import { writeFileSync, mkdirSync } from 'node:fs';
-import { redisCli, stop } from '../tests/e2e/lib/procs.mjs';
+import { redisCli, startBff, stop } from '../tests/e2e/lib/procs.mjs';
 import { startStack } from '../tests/e2e/lib/stack.mjs';
 import { Jar, scriptedLogin } from '../tests/e2e/lib/login.mjs';
 import { cpuTicks, median, redisMemory, rssMiB, seedSessions, startNginx, ticksToCpuPercent, wrk } from './lib.mjs';
@@ -52,6 +53,9 @@ const stack = await startStack({
   extraRoutes: [{ prefix: '/pub/', upstream: upstream.origin, auth: 'none' }],
 });
 const [bff] = stack.bffs;
+// The same bff with one worker per CPU (BFF_WORKERS=auto), sharing the Redis.
+const CPUS = (await import('node:os')).availableParallelism();
+const bffAuto = await startBff('bff-auto', BFF_BIN, { ...stack.env, BFF_WORKERS: 'auto' }, `${OUT}/stack`);
 const redisPid = stack.redis.child.pid;
 log(`upstream ${upstream.origin}, proxy ${proxy.origin}, bff ${bff.origin} (pid ${bff.child.pid}), redis :${stack.redis.port}`);
 
@@ -66,6 +70,7 @@ const variants = [
   { key: 'bff', label: '(iii) bff, valid session', url: `${bff.origin}/api/bench`, headers: [`Cookie: bff=${cookie}`], pid: bff.child.pid, expect2xx: true },
   { key: 'bff401', label: '(iv) bff, no cookie (401)', url: `${bff.origin}/api/bench`, pid: bff.child.pid, expect401: true },
   { key: 'bffnoauth', label: '(v) bff, auth = "none" route', url: `${bff.origin}/pub/bench`, pid: bff.child.pid },
+  { key: 'bffauto', label: `(vi) bff, valid session, BFF_WORKERS=auto (${CPUS} workers)`, url: `${bffAuto.origin}/api/bench`, headers: [`Cookie: bff=${cookie}`], pid: bffAuto.child.pid, expect2xx: true },
 ];
 
 const runs = Object.fromEntries(variants.map((v) => [v.key, []]));
@@ -110,16 +115,20 @@ const usage = Number((await redisCli(stack.redis.port, ['MEMORY', 'USAGE', sampl
 const perSession = (memAfter.used - memBefore.used) / SESSIONS;
 
 // bff RSS while Redis grows: synthetic records of the real record size.
+// Levels count session records (`bff:s:*`): the real ones (alice plus the
+// scripted logins) and the synthetic ones seeded so far.
 const growth = [];
+let sessions = SESSIONS + 1;
 for (const target of GROWTH) {
-  const have = Number((await redisCli(stack.redis.port, ['DBSIZE'])).trim());
-  if (target > have) await seedSessions(stack.redis.port, target - have, recordBytes);
+  if (target > sessions) await seedSessions(stack.redis.port, target - sessions, recordBytes);
+  sessions = Math.max(sessions, target);
   const r = await wrk(`${bff.origin}/api/bench`, { threads: THREADS, conns: CONNS, seconds: 5, headers: [`Cookie: bff=${cookie}`] });
   const mem = await redisMemory(redisCli, stack.redis.port);
-  growth.push({ keys: mem.keys, used: mem.used, redisMiB: mem.used / 2 ** 20, ...rssMiB(bff.child.pid), rps: r.rps, p99: r.p99 });
-  log(`${mem.keys} keys: bff RSS ${growth.at(-1).rss.toFixed(1)} MiB, ${r.rps.toFixed(0)} req/s`);
+  growth.push({ sessions, keys: mem.keys, used: mem.used, redisMiB: mem.used / 2 ** 20, ...rssMiB(bff.child.pid), rps: r.rps, p99: r.p99 });
+  log(`${sessions} sessions (${mem.keys} keys): bff RSS ${growth.at(-1).rss.toFixed(1)} MiB, ${r.rps.toFixed(0)} req/s`);
 }
 
+await stop(bffAuto.child);
 await stack.close();
 await stop(proxy.child);
 await stop(upstream.child);
@@ -138,7 +147,7 @@ const lines = [
   '# bff benchmark',
   '',
   `Command: \`bench/run.sh\` (BENCH_REPS=${REPS}, BENCH_SECONDS=${SECONDS}). Load: \`wrk -t${THREADS} -c${CONNS} -d${SECONDS}s --latency\`, ${REPS} repetitions per variant, variants interleaved, medians shown. Machine: ${(await import('node:os')).cpus().length} cores shared by wrk, the proxy, Redis and the upstream; all on 127.0.0.1.`,
-  'bff: release build with thin LTO as shipped (`cargo build --profile dist`), `RUST_LOG=warn` (no per-request log line; nginx runs with `access_log off`). Upstream: nginx, 1 worker, `return 200` small JSON. Baseline proxy: nginx, 2 workers, HTTP/1.1 keep-alive pool to the upstream.',
+  'bff: release build with thin LTO as shipped (`cargo build --profile dist`), `RUST_LOG=warn` (no per-request log line; nginx runs with `access_log off`), default settings (one worker thread) unless the row says otherwise. Upstream: nginx, 1 worker, `return 200` small JSON. Baseline proxy: nginx, 2 workers, HTTP/1.1 keep-alive pool to the upstream.',
   '',
   '| variant | req/s | p50 ms | p99 ms | CPU proxy/bff | CPU Redis | CPU upstream | req/s per run |',
   '|---|---:|---:|---:|---:|---:|---:|---|',
@@ -150,6 +159,7 @@ const lines = [
   `- (iii)/(i) bff with session vs upstream directly: **${pct(m.bff.rps, m.direct.rps)}**`,
   `- (v)/(ii) bff without session lookup vs nginx: ${pct(m.bffnoauth.rps, m.nginx.rps)}; (iii)/(v) cost of the session lookup: ${pct(m.bff.rps, m.bffnoauth.rps)} of the no-lookup throughput`,
   `- bff p99 with session: **${f(m.bff.p99, 3)} ms** (target <= 2 ms)`,
+  `- (vi) with BFF_WORKERS=auto (${CPUS} workers): ${pct(m.bffauto.rps, m.nginx.rps)} of nginx, p99 ${f(m.bffauto.p99, 3)} ms, CPU ${f(m.bffauto.cpu.proxy)} %`,
   `- Latency with one connection (wrk -t1 -c1 -d5s, no queueing): upstream p50/p99 ${f(single.direct.p50, 3)}/${f(single.direct.p99, 3)} ms, nginx ${f(single.nginx.p50, 3)}/${f(single.nginx.p99, 3)} ms, **bff with session ${f(single.bff.p50, 3)}/${f(single.bff.p99, 3)} ms**`,
   `- bff RSS after the load runs: **${f(bffRss.rss, 1)} MiB** (peak ${f(bffRss.hwm, 1)} MiB; target <= 64 MiB)`,
   '',
@@ -161,11 +171,11 @@ const lines = [
   '',
   `Sessions beyond the real ones are synthetic records written with \`redis-cli --pipe\` (keys \`bff:s:{<22 random chars>}\`, ${recordBytes} random bytes, 8 h TTL). bff keeps no per-session state in the process and reads one key per request, so its work does not depend on the number of keys; each level runs wrk 5 s with the real session.`,
   '',
-  `Redis bytes per synthetic record between ${growth[0].keys} and ${growth.at(-1).keys} keys: ${f((growth.at(-1).used - growth[0].used) / (growth.at(-1).keys - growth[0].keys))} bytes.`,
+  `Redis bytes per synthetic record between ${growth[0].sessions} and ${growth.at(-1).sessions} sessions: ${f((growth.at(-1).used - growth[0].used) / (growth.at(-1).keys - growth[0].keys))} bytes.`,
   '',
-  '| keys in Redis | Redis used_memory MiB | bff RSS MiB | bff peak RSS MiB | bff req/s | p99 ms |',
-  '|---:|---:|---:|---:|---:|---:|',
-  ...growth.map((g) => `| ${g.keys} | ${f(g.redisMiB, 1)} | ${f(g.rss, 1)} | ${f(g.hwm, 1)} | ${f(g.rps)} | ${f(g.p99, 3)} |`),
+  '| sessions in Redis | keys in Redis | Redis used_memory MiB | bff RSS MiB | bff peak RSS MiB | bff req/s | p99 ms |',
+  '|---:|---:|---:|---:|---:|---:|---:|',
+  ...growth.map((g) => `| ${g.sessions} | ${g.keys} | ${f(g.redisMiB, 1)} | ${f(g.rss, 1)} | ${f(g.hwm, 1)} | ${f(g.rps)} | ${f(g.p99, 3)} |`),
   '',
 ];
 writeFileSync(`${OUT}/results.md`, lines.join('\n'));

@@ -22,7 +22,8 @@ const upstream = await startNginx('upstream', OUT, {
 });
 const stack = await startStack({
   bffBinary: process.env.BFF_BIN ?? `${ROOT}target/dist/bff`, pods: 1, logDir: `${OUT}/stack-profile`,
-  upstreamOrigin: upstream.origin, accessTokenTtl: 3600, extraEnv: { RUST_LOG: 'warn' },
+  upstreamOrigin: upstream.origin, accessTokenTtl: 3600,
+  extraEnv: { RUST_LOG: 'warn', ...(process.env.BFF_WORKERS ? { BFF_WORKERS: process.env.BFF_WORKERS } : {}) },
   extraRoutes: [{ prefix: '/pub/', upstream: upstream.origin, auth: 'none' }],
 });
 const [bff] = stack.bffs;
