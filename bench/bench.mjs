@@ -122,10 +122,12 @@ let sessions = SESSIONS + 1;
 for (const target of GROWTH) {
   if (target > sessions) await seedSessions(stack.redis.port, target - sessions, recordBytes);
   sessions = Math.max(sessions, target);
+  // nginx right before, so a noisy moment on the machine shows as such.
+  const base = await wrk(`${proxy.origin}/api/bench`, { threads: THREADS, conns: CONNS, seconds: 5 });
   const r = await wrk(`${bff.origin}/api/bench`, { threads: THREADS, conns: CONNS, seconds: 5, headers: [`Cookie: bff=${cookie}`] });
   const mem = await redisMemory(redisCli, stack.redis.port);
-  growth.push({ sessions, keys: mem.keys, used: mem.used, redisMiB: mem.used / 2 ** 20, ...rssMiB(bff.child.pid), rps: r.rps, p99: r.p99 });
-  log(`${sessions} sessions (${mem.keys} keys): bff RSS ${growth.at(-1).rss.toFixed(1)} MiB, ${r.rps.toFixed(0)} req/s`);
+  growth.push({ sessions, keys: mem.keys, used: mem.used, redisMiB: mem.used / 2 ** 20, ...rssMiB(bff.child.pid), rps: r.rps, p99: r.p99, nginx: base });
+  log(`${sessions} sessions (${mem.keys} keys): bff RSS ${growth.at(-1).rss.toFixed(1)} MiB, ${r.rps.toFixed(0)} req/s (nginx ${base.rps.toFixed(0)})`);
 }
 
 await stop(bffAuto.child);
@@ -169,13 +171,13 @@ const lines = [
   '',
   '## bff RSS as Redis grows',
   '',
-  `Sessions beyond the real ones are synthetic records written with \`redis-cli --pipe\` (keys \`bff:s:{<22 random chars>}\`, ${recordBytes} random bytes, 8 h TTL). bff keeps no per-session state in the process and reads one key per request, so its work does not depend on the number of keys; each level runs wrk 5 s with the real session.`,
+  `Sessions beyond the real ones are synthetic records written with \`redis-cli --pipe\` (keys \`bff:s:{<22 random chars>}\`, ${recordBytes} random bytes, 8 h TTL). bff keeps no per-session state in the process and reads one key per request, so its work does not depend on the number of keys; each level runs wrk 5 s against nginx and then 5 s against bff with the real session.`,
   '',
   `Redis bytes per synthetic record between ${growth[0].sessions} and ${growth.at(-1).sessions} sessions: ${f((growth.at(-1).used - growth[0].used) / (growth.at(-1).keys - growth[0].keys))} bytes.`,
   '',
-  '| sessions in Redis | keys in Redis | Redis used_memory MiB | bff RSS MiB | bff peak RSS MiB | bff req/s | p99 ms |',
-  '|---:|---:|---:|---:|---:|---:|---:|',
-  ...growth.map((g) => `| ${g.sessions} | ${g.keys} | ${f(g.redisMiB, 1)} | ${f(g.rss, 1)} | ${f(g.hwm, 1)} | ${f(g.rps)} | ${f(g.p99, 3)} |`),
+  '| sessions in Redis | keys in Redis | Redis used_memory MiB | bff RSS MiB | bff peak RSS MiB | bff req/s | bff p99 ms | nginx req/s | nginx p99 ms | bff / nginx |',
+  '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ...growth.map((g) => `| ${g.sessions} | ${g.keys} | ${f(g.redisMiB, 1)} | ${f(g.rss, 1)} | ${f(g.hwm, 1)} | ${f(g.rps)} | ${f(g.p99, 3)} | ${f(g.nginx.rps)} | ${f(g.nginx.p99, 3)} | ${pct(g.rps, g.nginx.rps)} |`),
   '',
 ];
 writeFileSync(`${OUT}/results.md`, lines.join('\n'));

@@ -7,7 +7,7 @@
 3. Policy: the rendered Deployment has what the issue and the design ask
    for (3 replicas, probes on the admin port, restricted security context,
    secrets as files, resources, ...), plus PDB, Service and routes ConfigMap.
-4. `docker compose config -q` when the compose plugin exists.
+4. `docker compose config -q` (or standalone `docker-compose`) when either exists.
 5. keycloak/realm.json's client matches what bff needs and what compose
    configures (PKCE S256, exact redirect URI, post-logout URI, back-channel
    logout with session required, no front-channel logout, refresh token
@@ -157,12 +157,22 @@ def policy(overlay):
     return None
 
 
-def compose_config():
+def compose_command():
+    """`docker compose` (v2 plugin), else standalone `docker-compose`."""
     docker = shutil.which("docker")
-    if docker is None or subprocess.run([docker, "compose", "version"], capture_output=True, timeout=30).returncode != 0:
-        print("      (docker compose plugin not found)")
+    if docker and subprocess.run([docker, "compose", "version"], capture_output=True, timeout=30).returncode == 0:
+        return [docker, "compose"]
+    standalone = shutil.which("docker-compose")
+    return [standalone] if standalone else None
+
+
+def compose_config():
+    command = compose_command()
+    if command is None:
+        print("      (neither the docker compose plugin nor docker-compose found)")
         return "skip"
-    subprocess.run([docker, "compose", "-f", str(ROOT / "docker-compose.yml"), "config", "-q"], check=True, timeout=60)
+    print(f"      ({' '.join(pathlib.Path(c).name for c in command)})")
+    subprocess.run([*command, "-f", str(ROOT / "docker-compose.yml"), "--project-directory", str(ROOT), "config", "-q"], check=True, timeout=60)
     return None
 
 

@@ -4,8 +4,9 @@
 # Needs python3 (+venv); installs PyYAML and kubernetes-validate (bundled
 # Kubernetes JSON schemas, no network at validation time) from PyPI into
 # target/deploy-check-venv. Renders kustomizations with `kubectl kustomize`
-# when kubectl is present, and runs `docker compose config -q` when the
-# compose plugin is present; each is reported as skipped otherwise.
+# when kubectl is present, and runs `docker compose config -q` (or the
+# standalone `docker-compose`) when either is present; each is reported as
+# skipped otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
