@@ -58,11 +58,6 @@ impl<T: Clone> PerWorker<T> {
             None => &self.shared,
         }
     }
-
-    /// The value used off the worker threads.
-    pub fn shared(&self) -> &T {
-        &self.shared
-    }
 }
 
 impl<T> std::fmt::Debug for PerWorker<T> {
@@ -169,4 +164,33 @@ pub const DEFAULT_WORKERS: usize = 1;
 /// honours cgroup CPU quotas, so a Kubernetes CPU limit counts).
 pub fn cpu_count() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[test]
+    fn each_worker_makes_its_own_value_once_and_other_threads_share_one() {
+        let made = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&made);
+        let values = Arc::new(PerWorker::new(2, 0_usize, move || Some(counter.fetch_add(1, Ordering::SeqCst) + 1)));
+        let on_worker = |index: usize| {
+            let values = Arc::clone(&values);
+            std::thread::spawn(move || {
+                INDEX.with(|cell| cell.set(Some(index)));
+                (*values.get(), *values.get())
+            })
+            .join()
+            .unwrap()
+        };
+        assert_eq!(*values.get(), 0, "off the workers: the shared value");
+        assert_eq!(on_worker(0), (1, 1));
+        assert_eq!(on_worker(1), (2, 2));
+        assert_eq!(on_worker(0), (1, 1), "a worker's value is made once");
+        assert_eq!(on_worker(7), (0, 0), "an index beyond the slots shares");
+        assert_eq!(made.load(Ordering::SeqCst), 2);
+    }
 }
