@@ -83,9 +83,15 @@ impl WorkerPool {
             let (sender, receiver) = mpsc::unbounded_channel();
             let (exit_tx, exit_rx) = oneshot::channel();
             let state = Arc::clone(state);
-            std::thread::Builder::new()
-                .name(format!("bff-worker-{index}"))
-                .spawn(move || run_worker(index, receiver, state, kind, exit_tx))?;
+            // Built here so a failure stops start-up instead of a worker.
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            std::thread::Builder::new().name(format!("bff-worker-{index}")).spawn(move || {
+                INDEX.with(|cell| cell.set(Some(index)));
+                run_worker(&runtime, receiver, state, kind);
+                // Tasks still running (e.g. a detached refresh) end with the runtime.
+                drop(runtime);
+                let _nobody_waits = exit_tx.send(());
+            })?;
             pool.senders.push(sender);
             pool.exited.push(exit_rx);
         }
@@ -115,14 +121,9 @@ impl WorkerPool {
     }
 }
 
-/// A worker thread: its own current-thread runtime, serving what it is
-/// handed until the pool goes away, then draining.
-fn run_worker(index: usize, mut accepted: mpsc::UnboundedReceiver<Accepted>, state: Arc<AppState>, kind: Listener, exited: oneshot::Sender<()>) {
-    INDEX.with(|cell| cell.set(Some(index)));
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(err) => return tracing::error!(error = %err, worker = index, "worker runtime could not start"),
-    };
+/// A worker's life on its current-thread runtime: serve what it is handed
+/// until the pool goes away, then drain.
+fn run_worker(runtime: &tokio::runtime::Runtime, mut accepted: mpsc::UnboundedReceiver<Accepted>, state: Arc<AppState>, kind: Listener) {
     runtime.block_on(async move {
         let _ticker = tokio::spawn(keep_timer_near());
         let connections = Connections::new(state, kind);
@@ -134,9 +135,6 @@ fn run_worker(index: usize, mut accepted: mpsc::UnboundedReceiver<Accepted>, sta
         }
         connections.drain().await;
     });
-    // Tasks still running (e.g. a detached refresh) end with the runtime.
-    drop(runtime);
-    let _listening = exited.send(());
 }
 
 /// Keeps a timer due within 250 ms armed on this worker. tokio wakes its
