@@ -22,7 +22,7 @@ use crate::session::cookie::{CookieNames, Lookup, lookup};
 use crate::session::store::memory::MemoryStore;
 use crate::session::store::redis::RedisStore;
 use crate::auth::refresh::{RefreshSettings, Refresher};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, RejectReason};
 use crate::session::{SessionData, SessionId, SessionStore, Vault};
 use crate::worker::{PerWorker, WorkerPool};
 use crate::{http_client, server};
@@ -90,10 +90,20 @@ impl AppState {
     /// duplicated, unknown or undecryptable cookie is no session (C2, C7);
     /// a store failure is an error, never "anonymous" (R2).
     pub async fn current_session(&self, headers: &HeaderMap) -> Result<Option<(SessionId, SessionData)>, Error> {
-        let Lookup::One(value) = lookup(headers, &self.cookies.session) else { return Ok(None) };
-        let Some(id) = SessionId::parse(&value) else { return Ok(None) };
-        let Some(data) = self.vault.load(&id).await? else { return Ok(None) };
+        let value = match lookup(headers, &self.cookies.session) {
+            Lookup::Missing => return Ok(None),
+            Lookup::Duplicate => return Ok(self.rejected(RejectReason::Malformed)),
+            Lookup::One(value) => value,
+        };
+        let Some(id) = SessionId::parse(&value) else { return Ok(self.rejected(RejectReason::Malformed)) };
+        let Some(data) = self.vault.load(&id).await? else { return Ok(self.rejected(RejectReason::Unknown)) };
         Ok(Some((id, data)))
+    }
+
+    /// Counts a cookie that named no live session (`bff_session_rejected_total`).
+    fn rejected<T>(&self, reason: RejectReason) -> Option<T> {
+        self.metrics.session_rejected(reason);
+        None
     }
 
     /// Like [`AppState::current_session`], with the access token refreshed

@@ -1,13 +1,15 @@
 //! Prometheus metrics (prometheus-client, one explicit registry per app so
 //! tests get independent counters), served on the admin `/metrics`.
 
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use std::fmt::Write as _;
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 
 /// How a refresh attempt ended (the `outcome` label).
-#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
 pub enum RefreshOutcome {
     /// This request refreshed the tokens.
     Success,
@@ -25,15 +27,55 @@ pub enum RefreshOutcome {
     LockTimeout,
 }
 
+// Label values in snake_case, the Prometheus convention.
+impl EncodeLabelValue for RefreshOutcome {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
+        encoder.write_str(match self {
+            Self::Success => "success",
+            Self::Joined => "joined",
+            Self::Waited => "waited",
+            Self::InvalidGrant => "invalid_grant",
+            Self::TransientFailure => "transient_failure",
+            Self::LockTimeout => "lock_timeout",
+        })
+    }
+}
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabel {
     outcome: RefreshOutcome,
+}
+
+/// Why a session cookie was not accepted (the `reason` label): a steady
+/// rise is someone guessing session IDs (security case C3), worth an alert.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+pub enum RejectReason {
+    /// Not a well-formed session ID, or the cookie was sent twice.
+    Malformed,
+    /// Well-formed, but no live session has it (unknown, expired, ended,
+    /// or its record failed the integrity check).
+    Unknown,
+}
+
+impl EncodeLabelValue for RejectReason {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
+        encoder.write_str(match self {
+            Self::Malformed => "malformed",
+            Self::Unknown => "unknown",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: RejectReason,
 }
 
 /// The app's metrics.
 pub struct Metrics {
     registry: Registry,
     refresh: Family<OutcomeLabel, Counter>,
+    rejected: Family<ReasonLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -59,7 +101,17 @@ impl Metrics {
         ] {
             let _zero = refresh.get_or_create(&OutcomeLabel { outcome });
         }
-        Self { registry, refresh }
+        let rejected = Family::<ReasonLabel, Counter>::default();
+        registry.register("session_rejected", "Session cookies that named no live session, by reason", rejected.clone());
+        for reason in [RejectReason::Malformed, RejectReason::Unknown] {
+            let _zero = rejected.get_or_create(&ReasonLabel { reason });
+        }
+        Self { registry, refresh, rejected }
+    }
+
+    /// Counts one rejected session cookie.
+    pub fn session_rejected(&self, reason: RejectReason) {
+        self.rejected.get_or_create(&ReasonLabel { reason }).inc();
     }
 
     /// Counts one refresh outcome.
@@ -79,5 +131,22 @@ impl Metrics {
             out.clear();
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposition_uses_snake_case_label_values_and_exports_zeros() {
+        let metrics = Metrics::new();
+        metrics.refresh(RefreshOutcome::InvalidGrant);
+        metrics.session_rejected(RejectReason::Unknown);
+        let text = metrics.render();
+        assert!(text.contains("bff_token_refresh_total{outcome=\"invalid_grant\"} 1"), "{text}");
+        assert!(text.contains("bff_token_refresh_total{outcome=\"lock_timeout\"} 0"), "{text}");
+        assert!(text.contains("bff_session_rejected_total{reason=\"unknown\"} 1"), "{text}");
+        assert!(text.contains("bff_session_rejected_total{reason=\"malformed\"} 0"), "{text}");
     }
 }

@@ -135,6 +135,14 @@ async fn c3_random_session_ids_all_get_401() {
     assert_eq!(statuses.len(), 2000);
     assert!(statuses.iter().all(|s| *s == 401));
     assert_eq!(stack.upstream.request_count(), 0);
+    // Alerting: every guess is counted for operators, and a malformed or
+    // duplicated cookie separately.
+    for cookie in [format!("{COOKIE}=not-an-id"), format!("{COOKIE}=a; {COOKIE}=b")] {
+        assert_eq!(test_http::get(&stack.url("/app"), &[("accept", "application/json"), ("cookie", &cookie)]).await.status, 401);
+    }
+    let metrics = test_http::get(&stack.admin_url("/metrics"), &[]).await.text();
+    assert!(metrics.contains("bff_session_rejected_total{reason=\"unknown\"} 2000"), "{metrics}");
+    assert!(metrics.contains("bff_session_rejected_total{reason=\"malformed\"} 2"), "{metrics}");
 }
 
 #[tokio::test]
