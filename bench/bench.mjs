@@ -14,7 +14,7 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import { redisCli, startBff, stop } from '../tests/e2e/lib/procs.mjs';
 import { startStack } from '../tests/e2e/lib/stack.mjs';
 import { Jar, scriptedLogin } from '../tests/e2e/lib/login.mjs';
-import { cpuTicks, median, redisMemory, rssMiB, seedSessions, startNginx, ticksToCpuPercent, wrk } from './lib.mjs';
+import { cpuTicks, median, redisMemory, rssMiB, seedSessions, startBaselineProxy, startBenchUpstream, ticksToCpuPercent, wrk } from './lib.mjs';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 const OUT = `${ROOT}target/bench`;
@@ -29,23 +29,8 @@ mkdirSync(OUT, { recursive: true });
 const log = (...a) => console.error('[bench]', ...a);
 setTimeout(() => { log('bench timed out'); process.exit(2); }, 30 * 60_000).unref();
 
-const upstream = await startNginx('upstream', OUT, {
-  workers: 1,
-  server: `default_type application/json;
-    location / { return 200 '{"ok":true,"service":"bench-upstream","items":[1,2,3]}\\n'; }`,
-});
-const proxy = await startNginx('proxy', OUT, {
-  workers: 2,
-  server: `location / {
-      proxy_pass http://bench_upstream;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-  }
-  upstream bench_upstream {
-    server 127.0.0.1:${upstream.port};
-    keepalive 32;`,
-});
+const upstream = await startBenchUpstream(OUT);
+const proxy = await startBaselineProxy(OUT, upstream);
 const stack = await startStack({
   bffBinary: BFF_BIN, pods: 1, logDir: `${OUT}/stack`, upstreamOrigin: upstream.origin, accessTokenTtl: 3600,
   // Request logging off, as for nginx (access_log off); see results.md.

@@ -7,7 +7,7 @@
 import { stop } from '../tests/e2e/lib/procs.mjs';
 import { startStack } from '../tests/e2e/lib/stack.mjs';
 import { scriptedLogin } from '../tests/e2e/lib/login.mjs';
-import { median, startNginx, wrk } from './lib.mjs';
+import { median, startBaselineProxy, startBenchUpstream, wrk } from './lib.mjs';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 const OUT = `${ROOT}target/bench`;
@@ -16,17 +16,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const binaries = { a: process.env.BFF_BIN ?? `${ROOT}target/dist/bff`, b: process.env.BFF_BIN_B };
 setTimeout(() => { console.error('compare timed out'); process.exit(2); }, 20 * 60_000).unref();
 
-const upstream = await startNginx('upstream', OUT, {
-  workers: 1,
-  server: `default_type application/json;
-    location / { return 200 '{"ok":true,"service":"bench-upstream","items":[1,2,3]}\\n'; }`,
-});
-const proxy = await startNginx('proxy', OUT, {
-  workers: 2,
-  server: `location / { proxy_pass http://bench_upstream; proxy_http_version 1.1; proxy_set_header Connection ""; }
-  }
-  upstream bench_upstream { server 127.0.0.1:${upstream.port}; keepalive 32;`,
-});
+const upstream = await startBenchUpstream(OUT);
+const proxy = await startBaselineProxy(OUT, upstream);
 const variants = [{ key: 'nginx', url: `${proxy.origin}/api/bench`, headers: [] }];
 const stacks = [];
 for (const [name, bin] of Object.entries(binaries).filter(([, bin]) => bin)) {

@@ -144,3 +144,28 @@ export function seedSessions(port, count, valueBytes) {
     child.stdin.end(Buffer.concat(chunk));
   });
 }
+
+/** The bench upstream: nginx, 1 worker, `return 200` with a small JSON body. */
+export function startBenchUpstream(dir) {
+  return startNginx('upstream', dir, {
+    workers: 1,
+    server: `default_type application/json;
+    location / { return 200 '{"ok":true,"service":"bench-upstream","items":[1,2,3]}\\n'; }`,
+  });
+}
+
+/** The baseline: nginx reverse proxy, 2 workers, keep-alive pool to `upstream`. */
+export function startBaselineProxy(dir, upstream) {
+  return startNginx('proxy', dir, {
+    workers: 2,
+    server: `location / {
+      proxy_pass http://bench_upstream;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+  upstream bench_upstream {
+    server 127.0.0.1:${upstream.port};
+    keepalive 32;`,
+  });
+}

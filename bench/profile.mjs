@@ -8,18 +8,14 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import { stop } from '../tests/e2e/lib/procs.mjs';
 import { startStack } from '../tests/e2e/lib/stack.mjs';
 import { scriptedLogin } from '../tests/e2e/lib/login.mjs';
-import { startNginx, wrk } from './lib.mjs';
+import { startBenchUpstream, wrk } from './lib.mjs';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 const OUT = `${ROOT}target/bench`;
 mkdirSync(OUT, { recursive: true });
 setTimeout(() => { console.error('profile timed out'); process.exit(2); }, 5 * 60_000).unref();
 
-const upstream = await startNginx('upstream', OUT, {
-  workers: 1,
-  server: `default_type application/json;
-    location / { return 200 '{"ok":true,"service":"bench-upstream","items":[1,2,3]}\\n'; }`,
-});
+const upstream = await startBenchUpstream(OUT);
 const stack = await startStack({
   bffBinary: process.env.BFF_BIN ?? `${ROOT}target/dist/bff`, pods: 1, logDir: `${OUT}/stack-profile`,
   upstreamOrigin: upstream.origin, accessTokenTtl: 3600,
