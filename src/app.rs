@@ -40,8 +40,6 @@ pub struct AppState {
     pub vault: Vault,
     /// Cookie names and attributes.
     pub cookies: CookieNames,
-    /// The outbound client for the provider and other off-worker calls.
-    pub client: http_client::HttpClient,
     /// The proxy's outbound client: one pool per worker thread.
     pub upstream: PerWorker<http_client::HttpClient>,
     /// Proxy routes.
@@ -207,9 +205,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         metrics,
         cookies: CookieNames::new(&config.session.cookie_name, config.session.secure_cookies),
         routes: RouteTable::new(config.proxy.routes.clone(), config.workers),
-        upstream: PerWorker::new(config.workers, http_client::build(), || Some(http_client::build())),
+        // Off the workers the proxy shares the provider's pool (the public
+        // listener is always served on workers, so that is only a fallback).
+        upstream: PerWorker::new(config.workers, client, || Some(http_client::build())),
         provider,
-        client,
         config: Arc::clone(&config),
     });
     let public = bind(config.listen).await?;

@@ -15,6 +15,11 @@ fn pick(arg: &Option<String>, file: &Option<String>) -> Option<String> {
     arg.clone().or_else(|| file.clone())
 }
 
+/// A `*_FILE` path: the flag/env value, else the config file's.
+fn pick_path(arg: &Option<PathBuf>, file: &Option<String>) -> Option<PathBuf> {
+    arg.clone().or_else(|| file.as_ref().map(PathBuf::from))
+}
+
 fn required(value: Option<String>, setting: &'static str) -> Result<String, ConfigError> {
     value.filter(|v| !v.trim().is_empty()).ok_or_else(|| ConfigError::new(setting, "is required"))
 }
@@ -103,7 +108,7 @@ fn oidc(args: &Args, file: &FileConfig, origin: &str) -> Result<OidcConfig, Conf
     routes::upstream_url(&issuer_url).map_err(|m| ConfigError::new("BFF_ISSUER_URL", m))?;
     let client_secret = secret(
         pick(&args.client_secret, &file.client_secret),
-        args.client_secret_file.clone().or_else(|| file.client_secret_file.clone().map(PathBuf::from)),
+        pick_path(&args.client_secret_file, &file.client_secret_file),
         "BFF_CLIENT_SECRET",
         "BFF_CLIENT_SECRET_FILE",
     )?
@@ -157,7 +162,7 @@ fn session(args: &Args, file: &FileConfig, insecure: bool) -> Result<SessionConf
     }
     let keys = secret(
         pick(&args.session_keys, &file.session_keys),
-        args.session_keys_file.clone().or_else(|| file.session_keys_file.clone().map(PathBuf::from)),
+        pick_path(&args.session_keys_file, &file.session_keys_file),
         "BFF_SESSION_KEYS",
         "BFF_SESSION_KEYS_FILE",
     )?;
@@ -185,7 +190,7 @@ fn session(args: &Args, file: &FileConfig, insecure: bool) -> Result<SessionConf
 fn admin_token(args: &Args, file: &FileConfig) -> Result<Option<Secret>, ConfigError> {
     let token = secret(
         pick(&args.admin_token, &file.admin_token),
-        args.admin_token_file.clone().or_else(|| file.admin_token_file.clone().map(PathBuf::from)),
+        pick_path(&args.admin_token_file, &file.admin_token_file),
         "BFF_ADMIN_TOKEN",
         "BFF_ADMIN_TOKEN_FILE",
     )?;
