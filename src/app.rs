@@ -15,14 +15,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::oidc_http::OidcHttp;
 use crate::auth::provider::ProviderHandle;
+use crate::auth::refresh::{RefreshSettings, Refresher};
 use crate::config::Config;
 use crate::error::Error;
+use crate::metrics::{Metrics, RejectReason};
 use crate::proxy::RouteTable;
 use crate::session::cookie::{CookieNames, Lookup, lookup};
 use crate::session::store::memory::MemoryStore;
 use crate::session::store::redis::RedisStore;
-use crate::auth::refresh::{RefreshSettings, Refresher};
-use crate::metrics::{Metrics, RejectReason};
 use crate::session::{SessionData, SessionId, SessionStore, Vault};
 use crate::worker::{PerWorker, WorkerPool};
 use crate::{http_client, server};
@@ -87,14 +87,21 @@ impl AppState {
     /// The request's session, if its cookie names a live one. A malformed,
     /// duplicated, unknown or undecryptable cookie is no session (C2, C7);
     /// a store failure is an error, never "anonymous" (R2).
-    pub async fn current_session(&self, headers: &HeaderMap) -> Result<Option<(SessionId, SessionData)>, Error> {
+    pub async fn current_session(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<Option<(SessionId, SessionData)>, Error> {
         let value = match lookup(headers, &self.cookies.session) {
             Lookup::Missing => return Ok(None),
             Lookup::Duplicate => return Ok(self.rejected(RejectReason::Malformed)),
             Lookup::One(value) => value,
         };
-        let Some(id) = SessionId::parse(&value) else { return Ok(self.rejected(RejectReason::Malformed)) };
-        let Some(data) = self.vault.load(&id).await? else { return Ok(self.rejected(RejectReason::Unknown)) };
+        let Some(id) = SessionId::parse(&value) else {
+            return Ok(self.rejected(RejectReason::Malformed));
+        };
+        let Some(data) = self.vault.load(&id).await? else {
+            return Ok(self.rejected(RejectReason::Unknown));
+        };
         Ok(Some((id, data)))
     }
 
@@ -107,8 +114,14 @@ impl AppState {
     /// Like [`AppState::current_session`], with the access token refreshed
     /// if it is about to expire, and (when `slide`) activity recorded for
     /// the idle timeout. A session the provider ended is gone.
-    pub async fn fresh_session(&self, headers: &HeaderMap, slide: bool) -> Result<Option<(SessionId, SessionData)>, Error> {
-        let Some((id, data)) = self.current_session(headers).await? else { return Ok(None) };
+    pub async fn fresh_session(
+        &self,
+        headers: &HeaderMap,
+        slide: bool,
+    ) -> Result<Option<(SessionId, SessionData)>, Error> {
+        let Some((id, data)) = self.current_session(headers).await? else {
+            return Ok(None);
+        };
         let data = match self.refresher.ensure_fresh(&id, data).await {
             Ok(data) => data,
             Err(Error::Unauthenticated) => return Ok(None),
@@ -142,12 +155,15 @@ pub fn install_crypto_provider() {
 async fn store_for(config: &Config) -> Result<Arc<dyn SessionStore>, StartError> {
     match &config.session.redis_url {
         Some(url) => {
-            let store = RedisStore::connect(url.expose(), config.workers).map_err(|e| StartError::Store(e.to_string()))?;
+            let store = RedisStore::connect(url.expose(), config.workers)
+                .map_err(|e| StartError::Store(e.to_string()))?;
             check_redis_at_start(&store).await?;
             Ok(Arc::new(store))
         }
         None => {
-            tracing::warn!("using the in-memory session store: sessions are lost on restart and not shared between replicas; set BFF_REDIS_URL for production");
+            tracing::warn!(
+                "using the in-memory session store: sessions are lost on restart and not shared between replicas; set BFF_REDIS_URL for production"
+            );
             Ok(Arc::new(MemoryStore::new(MEMORY_STORE_CAPACITY)))
         }
     }
@@ -159,7 +175,9 @@ async fn store_for(config: &Config) -> Result<Arc<dyn SessionStore>, StartError>
 async fn check_redis_at_start(store: &RedisStore) -> Result<(), StartError> {
     match tokio::time::timeout(Duration::from_secs(3), store.ping()).await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(err)) if is_config_error(&err.0) => Err(StartError::Store(format!("Redis refused bff: {err}"))),
+        Ok(Err(err)) if is_config_error(&err.0) => {
+            Err(StartError::Store(format!("Redis refused bff: {err}")))
+        }
         Ok(Err(err)) => {
             tracing::warn!(error = %err, "Redis not reachable yet; not ready until it is");
             Ok(())
@@ -172,11 +190,22 @@ async fn check_redis_at_start(store: &RedisStore) -> Result<(), StartError> {
 }
 
 fn is_config_error(reason: &str) -> bool {
-    ["Auth", "NOAUTH", "WRONGPASS", "NoPerm", "InvalidClientConfig", "Tls"].iter().any(|k| reason.contains(k))
+    [
+        "Auth",
+        "NOAUTH",
+        "WRONGPASS",
+        "NoPerm",
+        "InvalidClientConfig",
+        "Tls",
+    ]
+    .iter()
+    .any(|k| reason.contains(k))
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
-    TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })
 }
 
 /// Builds the state, binds the listeners and starts serving.
@@ -184,7 +213,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     install_crypto_provider();
     let config = Arc::new(config);
     let client = http_client::build();
-    let provider = ProviderHandle::new(config.oidc.clone(), OidcHttp::new(client.clone(), config.oidc.provider_timeout));
+    let provider = ProviderHandle::new(
+        config.oidc.clone(),
+        OidcHttp::new(client.clone(), config.oidc.provider_timeout),
+    );
     let store = store_for(&config).await?;
     let vault = Vault::new(
         Arc::clone(&store),
@@ -198,7 +230,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         wait: config.oidc.refresh_wait,
         lease: config.oidc.refresh_lock_lease,
     };
-    let refresher = Refresher::new(settings, vault.clone(), store, Arc::clone(&provider), Arc::clone(&metrics));
+    let refresher = Refresher::new(
+        settings,
+        vault.clone(),
+        store,
+        Arc::clone(&provider),
+        Arc::clone(&metrics),
+    );
     let state = Arc::new(AppState {
         vault,
         refresher,
@@ -213,17 +251,35 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     });
     let public = bind(config.listen).await?;
     let admin = bind(config.admin_listen).await?;
-    let public_addr = public.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
-    let admin_addr = admin.local_addr().map_err(|source| StartError::Bind { addr: config.admin_listen, source })?;
-    let workers = WorkerPool::start(config.workers, &state, server::Listener::Public).map_err(StartError::Workers)?;
+    let public_addr = public.local_addr().map_err(|source| StartError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let admin_addr = admin.local_addr().map_err(|source| StartError::Bind {
+        addr: config.admin_listen,
+        source,
+    })?;
+    let workers = WorkerPool::start(config.workers, &state, server::Listener::Public)
+        .map_err(StartError::Workers)?;
     let shutdown = CancellationToken::new();
     let tasks = vec![
         state.provider.spawn(shutdown.clone()),
         tokio::spawn(server::serve_on_workers(public, workers, shutdown.clone())),
-        tokio::spawn(server::serve(admin, Arc::clone(&state), server::Listener::Admin, shutdown.clone())),
+        tokio::spawn(server::serve(
+            admin,
+            Arc::clone(&state),
+            server::Listener::Admin,
+            shutdown.clone(),
+        )),
     ];
     tracing::info!(%public_addr, %admin_addr, store = state.vault.store().kind(), "bff listening");
-    Ok(Running { public_addr, admin_addr, state, shutdown, tasks })
+    Ok(Running {
+        public_addr,
+        admin_addr,
+        state,
+        shutdown,
+        tasks,
+    })
 }
 
 // === impl Running ===

@@ -46,7 +46,12 @@ pub struct Keyring {
 
 impl std::fmt::Debug for Keyring {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Keyring").field("ids", &self.keys.iter().map(|(id, _)| id).collect::<Vec<_>>()).finish()
+        f.debug_struct("Keyring")
+            .field(
+                "ids",
+                &self.keys.iter().map(|(id, _)| id).collect::<Vec<_>>(),
+            )
+            .finish()
     }
 }
 
@@ -58,14 +63,26 @@ impl Keyring {
     pub fn parse(spec: &str) -> Result<Self, String> {
         let mut keys: Vec<(String, Zeroizing<Vec<u8>>)> = Vec::new();
         for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let (id, b64) = item.split_once(':').ok_or("each key must look like id:base64key")?;
-            let valid_id = !id.is_empty() && id.len() <= 32 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            let (id, b64) = item
+                .split_once(':')
+                .ok_or("each key must look like id:base64key")?;
+            let valid_id = !id.is_empty()
+                && id.len() <= 32
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             if !valid_id {
-                return Err(format!("key id `{id}` must be 1-32 characters of A-Z, a-z, 0-9, - or _"));
+                return Err(format!(
+                    "key id `{id}` must be 1-32 characters of A-Z, a-z, 0-9, - or _"
+                ));
             }
-            let key = Zeroizing::new(decode_base64(b64).ok_or(format!("key `{id}` is not base64"))?);
+            let key =
+                Zeroizing::new(decode_base64(b64).ok_or(format!("key `{id}` is not base64"))?);
             if key.len() < MIN_KEY_LEN {
-                return Err(format!("key `{id}` has {} bytes; at least {MIN_KEY_LEN} random bytes are required", key.len()));
+                return Err(format!(
+                    "key `{id}` has {} bytes; at least {MIN_KEY_LEN} random bytes are required",
+                    key.len()
+                ));
             }
             if keys.iter().any(|(existing, _)| existing == id) {
                 return Err(format!("key id `{id}` appears twice"));
@@ -82,7 +99,9 @@ impl Keyring {
     pub fn ephemeral() -> Self {
         let mut key = Zeroizing::new(vec![0u8; MIN_KEY_LEN]);
         rand::fill(key.as_mut_slice());
-        Self { keys: vec![("ephemeral".into(), key)] }
+        Self {
+            keys: vec![("ephemeral".into(), key)],
+        }
     }
 
     /// Number of keys.
@@ -102,13 +121,24 @@ impl Keyring {
 
     /// Encrypts `plaintext` for the record identified by `record_secret`,
     /// bound to the store key `aad`.
-    pub fn seal(&self, record_secret: &[u8], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    pub fn seal(
+        &self,
+        record_secret: &[u8],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
         let (id, master) = self.keys.first().ok_or(CryptoError::UnknownKey)?;
         let cipher = record_cipher(master, record_secret)?;
         let mut nonce = [0u8; NONCE_LEN];
         rand::fill(&mut nonce);
         let ciphertext = cipher
-            .encrypt(&Nonce::from(nonce), Payload { msg: plaintext, aad })
+            .encrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: plaintext,
+                    aad,
+                },
+            )
             .map_err(|_err| CryptoError::Authentication)?;
         let mut out = Vec::with_capacity(2 + id.len() + NONCE_LEN + ciphertext.len());
         out.push(VERSION);
@@ -120,7 +150,12 @@ impl Keyring {
     }
 
     /// Decrypts an envelope written by [`Keyring::seal`].
-    pub fn open(&self, record_secret: &[u8], aad: &[u8], envelope: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    pub fn open(
+        &self,
+        record_secret: &[u8],
+        aad: &[u8],
+        envelope: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         let (&version, rest) = envelope.split_first().ok_or(CryptoError::Malformed)?;
         let (&id_len, rest) = rest.split_first().ok_or(CryptoError::Malformed)?;
         if version != VERSION || rest.len() < usize::from(id_len) + NONCE_LEN + 16 {
@@ -128,11 +163,22 @@ impl Keyring {
         }
         let (id, rest) = rest.split_at(usize::from(id_len));
         let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
-        let master = self.keys.iter().find(|(k, _)| k.as_bytes() == id).map(|(_, key)| key).ok_or(CryptoError::UnknownKey)?;
+        let master = self
+            .keys
+            .iter()
+            .find(|(k, _)| k.as_bytes() == id)
+            .map(|(_, key)| key)
+            .ok_or(CryptoError::UnknownKey)?;
         let nonce = Nonce::try_from(nonce).map_err(|_err| CryptoError::Malformed)?;
         let cipher = record_cipher(master, record_secret)?;
         cipher
-            .decrypt(&nonce, Payload { msg: ciphertext, aad })
+            .decrypt(
+                &nonce,
+                Payload {
+                    msg: ciphertext,
+                    aad,
+                },
+            )
             .map(Zeroizing::new)
             .map_err(|_err| CryptoError::Authentication)
     }
@@ -148,7 +194,9 @@ fn record_cipher(master: &[u8], record_secret: &[u8]) -> Result<Aes256Gcm, Crypt
 
 fn decode_base64(text: &str) -> Option<Vec<u8>> {
     use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-    [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD].iter().find_map(|e| e.decode(text.trim()).ok())
+    [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
+        .iter()
+        .find_map(|e| e.decode(text.trim()).ok())
 }
 
 #[cfg(test)]
@@ -166,8 +214,14 @@ mod tests {
     fn seal_then_open_round_trips() {
         let r = ring(K1);
         let env = r.seal(b"session-a", b"bff:s:{a}", b"tokens").unwrap();
-        assert_eq!(&*r.open(b"session-a", b"bff:s:{a}", &env).unwrap(), b"tokens");
-        assert!(!env.windows(6).any(|w| w == b"tokens"), "plaintext visible in ciphertext");
+        assert_eq!(
+            &*r.open(b"session-a", b"bff:s:{a}", &env).unwrap(),
+            b"tokens"
+        );
+        assert!(
+            !env.windows(6).any(|w| w == b"tokens"),
+            "plaintext visible in ciphertext"
+        );
     }
 
     #[test]
@@ -176,8 +230,14 @@ mod tests {
         let mut env = r.seal(b"s", b"aad", b"tokens").unwrap();
         let last = env.len() - 1;
         env[last] ^= 1;
-        assert_eq!(r.open(b"s", b"aad", &env).unwrap_err(), CryptoError::Authentication);
-        assert_eq!(r.open(b"s", b"aad", &env[..10]).unwrap_err(), CryptoError::Malformed);
+        assert_eq!(
+            r.open(b"s", b"aad", &env).unwrap_err(),
+            CryptoError::Authentication
+        );
+        assert_eq!(
+            r.open(b"s", b"aad", &env[..10]).unwrap_err(),
+            CryptoError::Malformed
+        );
     }
 
     #[test]
@@ -195,12 +255,19 @@ mod tests {
         let rotated = ring(&format!("{K2},{K1}"));
         assert_eq!(&*rotated.open(b"s", b"a", &env).unwrap(), b"x");
         assert_eq!(rotated.current_id(), "k2");
-        assert_eq!(ring(K2).open(b"s", b"a", &env).unwrap_err(), CryptoError::UnknownKey);
+        assert_eq!(
+            ring(K2).open(b"s", b"a", &env).unwrap_err(),
+            CryptoError::UnknownKey
+        );
     }
 
     #[test]
     fn short_or_malformed_keys_are_refused() {
-        assert!(Keyring::parse("k1:c2hvcnQ=").unwrap_err().contains("at least 32"));
+        assert!(
+            Keyring::parse("k1:c2hvcnQ=")
+                .unwrap_err()
+                .contains("at least 32")
+        );
         assert!(Keyring::parse("nokey").is_err());
         assert!(Keyring::parse(&format!("{K1},{K1}")).is_err());
         assert!(Keyring::parse("").is_err());

@@ -161,7 +161,9 @@ impl Error {
             Self::ProviderUnavailable(_) | Self::ProviderTimeout => {
                 "The sign-in service is not answering. Please try again."
             }
-            Self::StoreUnavailable | Self::RefreshUnavailable => "Sessions are briefly unavailable. Please try again.",
+            Self::StoreUnavailable | Self::RefreshUnavailable => {
+                "Sessions are briefly unavailable. Please try again."
+            }
             Self::UpstreamUnavailable | Self::UpstreamTimeout => "The service is not answering.",
             Self::Internal(_) => "Something went wrong on our side.",
         }
@@ -174,14 +176,16 @@ impl Error {
         let mut res = if navigation {
             pages::error_page(status, self.public_message())
         } else {
-            let mut body = serde_json::json!({ "error": self.code(), "message": self.public_message() });
+            let mut body =
+                serde_json::json!({ "error": self.code(), "message": self.public_message() });
             if matches!(self, Self::Unauthenticated) {
                 body["login_url"] = serde_json::Value::from(login_url);
             }
             json(status, &body)
         };
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         res
     }
@@ -190,8 +194,12 @@ impl Error {
     pub fn log(&self, context: &'static str) {
         match self.side() {
             Side::Client => tracing::debug!(error = %self, context, "request rejected"),
-            Side::Provider | Side::Upstream => tracing::warn!(error = %self, context, "dependency failed"),
-            Side::Store | Side::Internal => tracing::error!(error = %self, context, "request failed"),
+            Side::Provider | Side::Upstream => {
+                tracing::warn!(error = %self, context, "dependency failed")
+            }
+            Side::Store | Side::Internal => {
+                tracing::error!(error = %self, context, "request failed")
+            }
         }
     }
 }

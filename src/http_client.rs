@@ -21,13 +21,21 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Builds the shared client: Mozilla roots for https upstreams.
 pub fn build() -> HttpClient {
-    let https = HttpsConnectorBuilder::new().with_webpki_roots().https_or_http().enable_all_versions().wrap_connector(connector());
+    let https = HttpsConnectorBuilder::new()
+        .with_webpki_roots()
+        .https_or_http()
+        .enable_all_versions()
+        .wrap_connector(connector());
     pooled(https)
 }
 
 /// A client whose TLS uses `tls` (e.g. trusting only a private CA).
 pub fn with_tls(tls: rustls::ClientConfig) -> HttpClient {
-    let https = HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http().enable_all_versions().wrap_connector(connector());
+    let https = HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_all_versions()
+        .wrap_connector(connector());
     pooled(https)
 }
 

@@ -14,7 +14,9 @@ pub type Body = BoxBody<Bytes, BoxError>;
 
 /// A body from bytes already in memory.
 pub fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into()).map_err(|never| match never {}).boxed()
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed()
 }
 
 /// An empty body.
@@ -25,7 +27,11 @@ pub fn empty() -> Body {
 /// A response with `Cache-Control: no-store`, which every bff-generated
 /// response carries (OWASP Session Management: responses that touch the
 /// session must not be cached).
-pub fn response(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response<Body> {
+pub fn response(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<Body> {
     let mut res = Response::new(full(body));
     *res.status_mut() = status;
     let headers = res.headers_mut();
@@ -65,7 +71,10 @@ pub fn query_pairs(query: Option<&str>, unique: &[&str]) -> Option<Vec<(String, 
 
 /// The value of the first query pair named `name`.
 pub fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// A header value as `&str`, if present and visible ASCII.
@@ -110,13 +119,34 @@ mod tests {
     #[test]
     fn navigation_is_decided_by_fetch_metadata_then_accept() {
         let get = http::Method::GET;
-        assert!(is_navigation(&get, &headers(&[("sec-fetch-mode", "navigate")])));
-        assert!(!is_navigation(&get, &headers(&[("sec-fetch-mode", "cors"), ("accept", "text/html")])));
-        assert!(is_navigation(&get, &headers(&[("accept", "text/html,application/xhtml+xml")])));
-        assert!(!is_navigation(&get, &headers(&[("accept", "application/json")])));
-        assert!(!is_navigation(&get, &headers(&[("accept", "text/html"), ("x-requested-with", "XMLHttpRequest")])));
+        assert!(is_navigation(
+            &get,
+            &headers(&[("sec-fetch-mode", "navigate")])
+        ));
+        assert!(!is_navigation(
+            &get,
+            &headers(&[("sec-fetch-mode", "cors"), ("accept", "text/html")])
+        ));
+        assert!(is_navigation(
+            &get,
+            &headers(&[("accept", "text/html,application/xhtml+xml")])
+        ));
+        assert!(!is_navigation(
+            &get,
+            &headers(&[("accept", "application/json")])
+        ));
+        assert!(!is_navigation(
+            &get,
+            &headers(&[
+                ("accept", "text/html"),
+                ("x-requested-with", "XMLHttpRequest")
+            ])
+        ));
         assert!(!is_navigation(&get, &headers(&[])));
-        assert!(!is_navigation(&http::Method::POST, &headers(&[("accept", "text/html")])));
+        assert!(!is_navigation(
+            &http::Method::POST,
+            &headers(&[("accept", "text/html")])
+        ));
     }
 
     #[test]

@@ -21,12 +21,15 @@ pub const MAX_FIELD_BYTES: usize = 8 * 1024;
 pub fn screen<B>(req: &mut Request<B>) -> Result<(), Error> {
     check_field_sizes(req.headers())?;
     check_host(req.version(), req.headers())?;
-    let canonical = path::normalize(req.uri().path()).ok_or(Error::BadRequest("The request path is not allowed."))?;
+    let canonical = path::normalize(req.uri().path())
+        .ok_or(Error::BadRequest("The request path is not allowed."))?;
     let target = match req.uri().query() {
         Some(query) => format!("{canonical}?{query}"),
         None => canonical,
     };
-    *req.uri_mut() = target.parse::<Uri>().map_err(|_err| Error::BadRequest("The request path is not allowed."))?;
+    *req.uri_mut() = target
+        .parse::<Uri>()
+        .map_err(|_err| Error::BadRequest("The request path is not allowed."))?;
     Ok(())
 }
 
@@ -46,14 +49,26 @@ fn check_host(version: Version, headers: &HeaderMap) -> Result<(), Error> {
     let mut hosts = headers.get_all(header::HOST).iter();
     let first = hosts.next();
     if hosts.next().is_some() {
-        return Err(Error::BadRequest("The request has more than one Host header."));
+        return Err(Error::BadRequest(
+            "The request has more than one Host header.",
+        ));
     }
     match first {
-        None if version == Version::HTTP_11 => Err(Error::BadRequest("The request has no Host header.")),
+        None if version == Version::HTTP_11 => {
+            Err(Error::BadRequest("The request has no Host header."))
+        }
         None => Ok(()),
         Some(value) => {
-            let valid = value.to_str().ok().and_then(|s| s.parse::<Authority>().ok()).is_some_and(|a| !a.as_str().contains('@'));
-            if valid { Ok(()) } else { Err(Error::BadRequest("The Host header is not valid.")) }
+            let valid = value
+                .to_str()
+                .ok()
+                .and_then(|s| s.parse::<Authority>().ok())
+                .is_some_and(|a| !a.as_str().contains('@'));
+            if valid {
+                Ok(())
+            } else {
+                Err(Error::BadRequest("The Host header is not valid."))
+            }
         }
     }
 }
@@ -65,14 +80,18 @@ mod tests {
     fn request(uri: &str, hosts: &[&'static str]) -> Request<()> {
         let mut req = Request::builder().uri(uri).body(()).unwrap();
         for host in hosts {
-            req.headers_mut().append(header::HOST, http::HeaderValue::from_static(host));
+            req.headers_mut()
+                .append(header::HOST, http::HeaderValue::from_static(host));
         }
         req
     }
 
     #[test]
     fn h7_absolute_form_is_reduced_to_the_canonical_path() {
-        let mut req = request("http://169.254.169.254//api/%61/x?q=1", &["app.example.test"]);
+        let mut req = request(
+            "http://169.254.169.254//api/%61/x?q=1",
+            &["app.example.test"],
+        );
         screen(&mut req).unwrap();
         assert_eq!(req.uri().to_string(), "/api/a/x?q=1");
         assert!(req.uri().authority().is_none());
@@ -80,9 +99,17 @@ mod tests {
 
     #[test]
     fn h7_bad_or_duplicate_host_is_refused() {
-        for hosts in [&["a.test", "b.test"][..], &["user@evil.test"], &["bad host"], &[]] {
+        for hosts in [
+            &["a.test", "b.test"][..],
+            &["user@evil.test"],
+            &["bad host"],
+            &[],
+        ] {
             let mut req = request("/x", hosts);
-            assert!(matches!(screen(&mut req), Err(Error::BadRequest(_))), "{hosts:?}");
+            assert!(
+                matches!(screen(&mut req), Err(Error::BadRequest(_))),
+                "{hosts:?}"
+            );
         }
     }
 

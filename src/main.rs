@@ -26,8 +26,17 @@ async fn main() -> ExitCode {
         Err(code) => return code,
     };
     match &args.command {
-        Some(Command::Healthcheck) => return healthcheck::run(&admin_probe_address(args.admin_listen.as_deref())).await,
-        Some(Command::Sessions { action }) => return sessions::run(&args, &admin_probe_address(args.admin_listen.as_deref()), action).await,
+        Some(Command::Healthcheck) => {
+            return healthcheck::run(&admin_probe_address(args.admin_listen.as_deref())).await;
+        }
+        Some(Command::Sessions { action }) => {
+            return sessions::run(
+                &args,
+                &admin_probe_address(args.admin_listen.as_deref()),
+                action,
+            )
+            .await;
+        }
         None => {}
     }
     let config = match Config::load(&args) {
@@ -38,7 +47,10 @@ async fn main() -> ExitCode {
         }
     };
     if args.check_config {
-        #[expect(clippy::print_stdout, reason = "--check-config prints the effective configuration")]
+        #[expect(
+            clippy::print_stdout,
+            reason = "--check-config prints the effective configuration"
+        )]
         {
             print!("{}", config.redacted());
         }
@@ -67,18 +79,28 @@ async fn main() -> ExitCode {
 fn parse_args() -> Result<Args, ExitCode> {
     Args::try_parse().map_err(|err| {
         let _printed = err.print();
-        if err.use_stderr() { ExitCode::from(EX_USAGE) } else { ExitCode::SUCCESS }
+        if err.use_stderr() {
+            ExitCode::from(EX_USAGE)
+        } else {
+            ExitCode::SUCCESS
+        }
     })
 }
 
 /// The admin address to probe: a wildcard listen address becomes loopback.
 fn admin_probe_address(admin_listen: Option<&str>) -> String {
-    admin_listen.unwrap_or("127.0.0.1:9091").replace("0.0.0.0", "127.0.0.1").replace("[::]", "[::1]")
+    admin_listen
+        .unwrap_or("127.0.0.1:9091")
+        .replace("0.0.0.0", "127.0.0.1")
+        .replace("[::]", "[::1]")
 }
 
 fn init_tracing(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
     match format {
         LogFormat::Json => builder.json().flatten_event(true).init(),
         LogFormat::Pretty => builder.init(),

@@ -10,7 +10,10 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 pub(crate) async fn run(addr: &str) -> ExitCode {
     let probe = async {
         let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
-        stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await.ok()?;
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .await
+            .ok()?;
         let mut head = [0u8; 12];
         stream.read_exact(&mut head).await.ok()?;
         Some(head.starts_with(b"HTTP/1.1 200"))

@@ -5,8 +5,8 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use bff::config::{Args, SessionsAction};
 use bff::config::parse::read_secret_file;
+use bff::config::{Args, SessionsAction};
 use http::{Method, Request, header};
 use http_body_util::BodyExt as _;
 
@@ -21,9 +21,17 @@ pub(crate) async fn run(args: &Args, admin: &str, action: &SessionsAction) -> Ex
         (None, None) => return fail("set BFF_ADMIN_TOKEN or BFF_ADMIN_TOKEN_FILE"),
     };
     let (method, path) = match action {
-        SessionsAction::List { sub } => (Method::GET, format!("/admin/sessions?sub={}", encode(sub))),
-        SessionsAction::Revoke { session: Some(hash), .. } => (Method::DELETE, format!("/admin/sessions/{}", encode(hash))),
-        SessionsAction::Revoke { sub: Some(sub), .. } => (Method::DELETE, format!("/admin/sessions?sub={}", encode(sub))),
+        SessionsAction::List { sub } => {
+            (Method::GET, format!("/admin/sessions?sub={}", encode(sub)))
+        }
+        SessionsAction::Revoke {
+            session: Some(hash),
+            ..
+        } => (Method::DELETE, format!("/admin/sessions/{}", encode(hash))),
+        SessionsAction::Revoke { sub: Some(sub), .. } => (
+            Method::DELETE,
+            format!("/admin/sessions?sub={}", encode(sub)),
+        ),
         SessionsAction::Revoke { .. } => return fail("give --session or --sub"),
         SessionsAction::Count => (Method::GET, "/admin/sessions/count".to_owned()),
     };
@@ -32,7 +40,9 @@ pub(crate) async fn run(args: &Args, admin: &str, action: &SessionsAction) -> Ex
         .uri(format!("http://{admin}{path}"))
         .header(header::AUTHORIZATION, format!("Bearer {token}"))
         .body(bff::http_util::empty());
-    let Ok(request) = request else { return fail("invalid admin address") };
+    let Ok(request) = request else {
+        return fail("invalid admin address");
+    };
     let client = bff::http_client::build();
     let exchange = async {
         let response = client.request(request).await.ok()?;
@@ -46,7 +56,11 @@ pub(crate) async fn run(args: &Args, admin: &str, action: &SessionsAction) -> Ex
             {
                 println!("{}", String::from_utf8_lossy(&body));
             }
-            if status.is_success() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+            if status.is_success() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
         _ => fail("the admin listener did not answer"),
     }

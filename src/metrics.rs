@@ -89,7 +89,11 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("bff");
         let refresh = Family::<OutcomeLabel, Counter>::default();
-        registry.register("token_refresh", "Token refresh attempts by outcome", refresh.clone());
+        registry.register(
+            "token_refresh",
+            "Token refresh attempts by outcome",
+            refresh.clone(),
+        );
         // Export every outcome from the start (0 is information too).
         for outcome in [
             RefreshOutcome::Success,
@@ -102,11 +106,19 @@ impl Metrics {
             let _zero = refresh.get_or_create(&OutcomeLabel { outcome });
         }
         let rejected = Family::<ReasonLabel, Counter>::default();
-        registry.register("session_rejected", "Session cookies that named no live session, by reason", rejected.clone());
+        registry.register(
+            "session_rejected",
+            "Session cookies that named no live session, by reason",
+            rejected.clone(),
+        );
         for reason in [RejectReason::Malformed, RejectReason::Unknown] {
             let _zero = rejected.get_or_create(&ReasonLabel { reason });
         }
-        Self { registry, refresh, rejected }
+        Self {
+            registry,
+            refresh,
+            rejected,
+        }
     }
 
     /// Counts one rejected session cookie.
@@ -144,9 +156,21 @@ mod tests {
         metrics.refresh(RefreshOutcome::InvalidGrant);
         metrics.session_rejected(RejectReason::Unknown);
         let text = metrics.render();
-        assert!(text.contains("bff_token_refresh_total{outcome=\"invalid_grant\"} 1"), "{text}");
-        assert!(text.contains("bff_token_refresh_total{outcome=\"lock_timeout\"} 0"), "{text}");
-        assert!(text.contains("bff_session_rejected_total{reason=\"unknown\"} 1"), "{text}");
-        assert!(text.contains("bff_session_rejected_total{reason=\"malformed\"} 0"), "{text}");
+        assert!(
+            text.contains("bff_token_refresh_total{outcome=\"invalid_grant\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("bff_token_refresh_total{outcome=\"lock_timeout\"} 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("bff_session_rejected_total{reason=\"unknown\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("bff_session_rejected_total{reason=\"malformed\"} 0"),
+            "{text}"
+        );
     }
 }

@@ -24,7 +24,11 @@ const HTML: &str = "text/html; charset=utf-8";
 
 /// An error page for `status` with an escaped, user-facing `message`.
 pub fn error_page(status: StatusCode, message: &str) -> Response<Body> {
-    let page = ErrorPage { status: status.as_u16(), reason: status.canonical_reason().unwrap_or("Error"), message };
+    let page = ErrorPage {
+        status: status.as_u16(),
+        reason: status.canonical_reason().unwrap_or("Error"),
+        message,
+    };
     render(status, &page)
 }
 
@@ -38,7 +42,11 @@ fn render(status: StatusCode, page: &impl Template) -> Response<Body> {
         Ok(html) => response(status, HTML, html),
         Err(err) => {
             tracing::error!(error = %err, "template failed to render");
-            response(StatusCode::INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8", "internal error")
+            response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "text/plain; charset=utf-8",
+                "internal error",
+            )
         }
     }
 }
@@ -53,7 +61,10 @@ mod tests {
         let res = error_page(StatusCode::BAD_REQUEST, "<script>alert(1)</script>");
         let body = res.into_body().collect().await.unwrap().to_bytes();
         let html = String::from_utf8(body.to_vec()).unwrap();
-        assert!(html.contains("&#60;script&#62;") || html.contains("&lt;script&gt;"), "{html}");
+        assert!(
+            html.contains("&#60;script&#62;") || html.contains("&lt;script&gt;"),
+            "{html}"
+        );
         assert!(!html.contains("<script>"));
     }
 }

@@ -21,7 +21,11 @@ use crate::proxy::{self, cors};
 pub const LOGIN_PATH: &str = "/auth/login";
 
 /// Handles one request on the public listener.
-pub async fn handle(state: &AppState, peer: SocketAddr, mut req: Request<Incoming>) -> Response<Body> {
+pub async fn handle(
+    state: &AppState,
+    peer: SocketAddr,
+    mut req: Request<Incoming>,
+) -> Response<Body> {
     let started = Instant::now();
     let method = req.method().clone();
     let navigation = is_navigation(&method, req.headers());
@@ -30,7 +34,11 @@ pub async fn handle(state: &AppState, peer: SocketAddr, mut req: Request<Incomin
     let screened = inbound::screen(&mut req);
     // After screening the URI is the canonical path: safe to log and to
     // send back as `return_to`.
-    let path = if screened.is_ok() { req.uri().path().to_owned() } else { "<refused>".to_owned() };
+    let path = if screened.is_ok() {
+        req.uri().path().to_owned()
+    } else {
+        "<refused>".to_owned()
+    };
     // Kept (a cheap refcounted clone) for the error path only.
     let uri = req.uri().clone();
 
@@ -63,7 +71,11 @@ pub async fn handle(state: &AppState, peer: SocketAddr, mut req: Request<Incomin
 }
 
 /// The `/auth/*` endpoints; only back-channel logout reads a body.
-async fn auth_endpoint(state: &AppState, parts: &http::request::Parts, body: Incoming) -> Result<Response<Body>, Error> {
+async fn auth_endpoint(
+    state: &AppState,
+    parts: &http::request::Parts,
+    body: Incoming,
+) -> Result<Response<Body>, Error> {
     match (parts.method.clone(), parts.uri.path()) {
         (Method::GET, "/auth/login") => login::start(state, parts).await,
         (Method::GET, "/auth/callback") => callback::finish(state, parts).await,
@@ -71,9 +83,15 @@ async fn auth_endpoint(state: &AppState, parts: &http::request::Parts, body: Inc
         (Method::GET | Method::POST, "/auth/logout") => logout::logout(state, parts).await,
         (Method::GET, "/auth/logged-out") => Ok(logout::logged_out(state)),
         (Method::POST, "/auth/backchannel-logout") => backchannel::handle(state, parts, body).await,
-        (_, "/auth/login" | "/auth/callback" | "/auth/session" | "/auth/logout" | "/auth/logged-out" | "/auth/backchannel-logout") => {
-            Err(Error::MethodNotAllowed)
-        }
+        (
+            _,
+            "/auth/login"
+            | "/auth/callback"
+            | "/auth/session"
+            | "/auth/logout"
+            | "/auth/logged-out"
+            | "/auth/backchannel-logout",
+        ) => Err(Error::MethodNotAllowed),
         _ => Err(Error::NotFound),
     }
 }
@@ -81,10 +99,18 @@ async fn auth_endpoint(state: &AppState, parts: &http::request::Parts, body: Inc
 /// The single 401-vs-302 decision: navigations without a session go to
 /// login (returning here afterwards); API calls get 401 JSON with a
 /// `login_url`. A stale session cookie is cleared either way.
-fn error_response(state: &AppState, err: Error, navigation: bool, had_cookie: bool, uri: &http::Uri) -> Response<Body> {
+fn error_response(
+    state: &AppState,
+    err: Error,
+    navigation: bool,
+    had_cookie: bool,
+    uri: &http::Uri,
+) -> Response<Body> {
     let unauthenticated = matches!(err, Error::Unauthenticated);
     let mut res = if unauthenticated && navigation {
-        let return_to = uri.path_and_query().map_or("/", http::uri::PathAndQuery::as_str);
+        let return_to = uri
+            .path_and_query()
+            .map_or("/", http::uri::PathAndQuery::as_str);
         let encoded: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
         redirect(&format!("{LOGIN_PATH}?return_to={encoded}"))
     } else {
@@ -106,7 +132,10 @@ fn mentions_cookie(headers: &http::HeaderMap, name: &str) -> bool {
     let name = name.as_bytes();
     headers.get_all(header::COOKIE).iter().any(|value| {
         let bytes = value.as_bytes();
-        bytes.windows(name.len()).enumerate().any(|(at, w)| w == name && bytes.get(at + name.len()) == Some(&b'='))
+        bytes
+            .windows(name.len())
+            .enumerate()
+            .any(|(at, w)| w == name && bytes.get(at + name.len()) == Some(&b'='))
     })
 }
 
@@ -118,7 +147,10 @@ mod tests {
     #[test]
     fn cookie_mention_needs_the_name_followed_by_equals() {
         let mut headers = HeaderMap::new();
-        headers.append(COOKIE, HeaderValue::from_static("theme=dark; __Host-bff-login=x"));
+        headers.append(
+            COOKIE,
+            HeaderValue::from_static("theme=dark; __Host-bff-login=x"),
+        );
         assert!(!mentions_cookie(&headers, "__Host-bff"));
         headers.append(COOKIE, HeaderValue::from_static("__Host-bff=abc"));
         assert!(mentions_cookie(&headers, "__Host-bff"));

@@ -98,13 +98,24 @@ pub struct Connections {
 impl Connections {
     /// Connections of `kind`, served with `state`.
     pub fn new(state: Arc<AppState>, kind: Listener) -> Self {
-        Self { builder: builder(state.config.client_idle_timeout), graceful: GracefulShutdown::new(), state, kind }
+        Self {
+            builder: builder(state.config.client_idle_timeout),
+            graceful: GracefulShutdown::new(),
+            state,
+            kind,
+        }
     }
 
     /// Serves `stream` on a task of the current runtime.
     pub fn serve(&self, stream: TcpStream, peer: SocketAddr) {
-        let handler = Handler { state: Arc::clone(&self.state), peer, listener: self.kind };
-        let conn = self.builder.serve_connection_with_upgrades(TokioIo::new(stream), handler);
+        let handler = Handler {
+            state: Arc::clone(&self.state),
+            peer,
+            listener: self.kind,
+        };
+        let conn = self
+            .builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), handler);
         let conn = self.graceful.watch(conn.into_owned());
         tokio::spawn(async move {
             if let Err(err) = conn.await {
@@ -115,14 +126,21 @@ impl Connections {
 
     /// Lets in-flight requests finish, for at most 10 s.
     pub async fn drain(self) {
-        if tokio::time::timeout(DRAIN_TIMEOUT, self.graceful.shutdown()).await.is_err() {
+        if tokio::time::timeout(DRAIN_TIMEOUT, self.graceful.shutdown())
+            .await
+            .is_err()
+        {
             tracing::warn!("some connections were still open after the drain timeout");
         }
     }
 }
 
 /// Accepts connections until `shutdown`, passing each to `adopt`.
-async fn accept_until(listener: TcpListener, shutdown: &CancellationToken, mut adopt: impl FnMut(TcpStream, SocketAddr)) {
+async fn accept_until(
+    listener: TcpListener,
+    shutdown: &CancellationToken,
+    mut adopt: impl FnMut(TcpStream, SocketAddr),
+) {
     loop {
         let (stream, peer) = tokio::select! {
             () = shutdown.cancelled() => break,
@@ -141,15 +159,30 @@ async fn accept_until(listener: TcpListener, shutdown: &CancellationToken, mut a
 }
 
 /// Serves on the current runtime until `shutdown`, then drains.
-pub async fn serve(listener: TcpListener, state: Arc<AppState>, kind: Listener, shutdown: CancellationToken) {
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    kind: Listener,
+    shutdown: CancellationToken,
+) {
     let connections = Connections::new(state, kind);
-    accept_until(listener, &shutdown, |stream, peer| connections.serve(stream, peer)).await;
+    accept_until(listener, &shutdown, |stream, peer| {
+        connections.serve(stream, peer)
+    })
+    .await;
     connections.drain().await;
 }
 
 /// Accepts on the current runtime and serves on `workers` until
 /// `shutdown`, then waits for the workers to drain.
-pub async fn serve_on_workers(listener: TcpListener, mut workers: WorkerPool, shutdown: CancellationToken) {
-    accept_until(listener, &shutdown, |stream, peer| workers.dispatch(stream, peer)).await;
+pub async fn serve_on_workers(
+    listener: TcpListener,
+    mut workers: WorkerPool,
+    shutdown: CancellationToken,
+) {
+    accept_until(listener, &shutdown, |stream, peer| {
+        workers.dispatch(stream, peer)
+    })
+    .await;
     workers.finish().await;
 }

@@ -47,8 +47,16 @@ pub struct PerWorker<T> {
 impl<T: Clone> PerWorker<T> {
     /// `workers` lazily made slots; `make` returning `None` falls back to
     /// a clone of `shared`.
-    pub fn new(workers: usize, shared: T, make: impl Fn() -> Option<T> + Send + Sync + 'static) -> Self {
-        Self { shared, slots: (0..workers).map(|_| OnceLock::new()).collect(), make: Box::new(make) }
+    pub fn new(
+        workers: usize,
+        shared: T,
+        make: impl Fn() -> Option<T> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            shared,
+            slots: (0..workers).map(|_| OnceLock::new()).collect(),
+            make: Box::new(make),
+        }
     }
 
     /// The calling worker's value, or the shared one.
@@ -62,7 +70,9 @@ impl<T: Clone> PerWorker<T> {
 
 impl<T> std::fmt::Debug for PerWorker<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PerWorker").field("workers", &self.slots.len()).finish_non_exhaustive()
+        f.debug_struct("PerWorker")
+            .field("workers", &self.slots.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -78,20 +88,28 @@ pub struct WorkerPool {
 impl WorkerPool {
     /// Starts `workers` threads serving `kind` connections.
     pub fn start(workers: usize, state: &Arc<AppState>, kind: Listener) -> std::io::Result<Self> {
-        let mut pool = Self { senders: Vec::new(), exited: Vec::new(), next: 0 };
+        let mut pool = Self {
+            senders: Vec::new(),
+            exited: Vec::new(),
+            next: 0,
+        };
         for index in 0..workers.max(1) {
             let (sender, receiver) = mpsc::unbounded_channel();
             let (exit_tx, exit_rx) = oneshot::channel();
             let state = Arc::clone(state);
             // Built here so a failure stops start-up instead of a worker.
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            std::thread::Builder::new().name(format!("bff-worker-{index}")).spawn(move || {
-                INDEX.with(|cell| cell.set(Some(index)));
-                run_worker(&runtime, receiver, state, kind);
-                // Tasks still running (e.g. a detached refresh) end with the runtime.
-                drop(runtime);
-                let _nobody_waits = exit_tx.send(());
-            })?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            std::thread::Builder::new()
+                .name(format!("bff-worker-{index}"))
+                .spawn(move || {
+                    INDEX.with(|cell| cell.set(Some(index)));
+                    run_worker(&runtime, receiver, state, kind);
+                    // Tasks still running (e.g. a detached refresh) end with the runtime.
+                    drop(runtime);
+                    let _nobody_waits = exit_tx.send(());
+                })?;
             pool.senders.push(sender);
             pool.exited.push(exit_rx);
         }
@@ -123,7 +141,12 @@ impl WorkerPool {
 
 /// A worker's life on its current-thread runtime: serve what it is handed
 /// until the pool goes away, then drain.
-fn run_worker(runtime: &tokio::runtime::Runtime, mut accepted: mpsc::UnboundedReceiver<Accepted>, state: Arc<AppState>, kind: Listener) {
+fn run_worker(
+    runtime: &tokio::runtime::Runtime,
+    mut accepted: mpsc::UnboundedReceiver<Accepted>,
+    state: Arc<AppState>,
+    kind: Listener,
+) {
     runtime.block_on(async move {
         let _ticker = tokio::spawn(keep_timer_near());
         let connections = Connections::new(state, kind);
@@ -174,7 +197,9 @@ mod tests {
     fn each_worker_makes_its_own_value_once_and_other_threads_share_one() {
         let made = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&made);
-        let values = Arc::new(PerWorker::new(2, 0_usize, move || Some(counter.fetch_add(1, Ordering::SeqCst) + 1)));
+        let values = Arc::new(PerWorker::new(2, 0_usize, move || {
+            Some(counter.fetch_add(1, Ordering::SeqCst) + 1)
+        }));
         let on_worker = |index: usize| {
             let values = Arc::clone(&values);
             std::thread::spawn(move || {

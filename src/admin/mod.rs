@@ -21,13 +21,23 @@ pub async fn handle<B>(state: &AppState, req: &Request<B>) -> Response<Body> {
             state.metrics.render(),
         ),
         path if path.starts_with("/admin/sessions") => sessions::handle(state, req).await,
-        _ => json(StatusCode::NOT_FOUND, &serde_json::json!({ "error": "not_found" })),
+        _ => json(
+            StatusCode::NOT_FOUND,
+            &serde_json::json!({ "error": "not_found" }),
+        ),
     }
 }
 
 async fn readiness(state: &AppState) -> Response<Body> {
     let provider = state.provider.current().is_some();
     let store = state.vault.store().ping().await.is_ok();
-    let status = if provider && store { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    json(status, &serde_json::json!({ "provider": provider, "store": store }))
+    let status = if provider && store {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    json(
+        status,
+        &serde_json::json!({ "provider": provider, "store": store }),
+    )
 }

@@ -20,16 +20,28 @@ const PREFIX: &str = "/admin/sessions";
 /// Handles `/admin/sessions*`.
 pub async fn handle<B>(state: &AppState, req: &Request<B>) -> Response<Body> {
     let Some(expected) = &state.config.admin_token else {
-        return json(StatusCode::NOT_FOUND, &json!({ "error": "not_found", "message": "admin API disabled (set BFF_ADMIN_TOKEN)" }));
+        return json(
+            StatusCode::NOT_FOUND,
+            &json!({ "error": "not_found", "message": "admin API disabled (set BFF_ADMIN_TOKEN)" }),
+        );
     };
-    let presented = header_str(req.headers(), header::AUTHORIZATION).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
+    let presented = header_str(req.headers(), header::AUTHORIZATION)
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
     if !bool::from(presented.as_bytes().ct_eq(expected.expose().as_bytes())) {
-        let mut res = json(StatusCode::UNAUTHORIZED, &json!({ "error": "unauthorized" }));
-        res.headers_mut().insert(header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
+        let mut res = json(
+            StatusCode::UNAUTHORIZED,
+            &json!({ "error": "unauthorized" }),
+        );
+        res.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            http::HeaderValue::from_static("Bearer"),
+        );
         return res;
     }
     let rest = req.uri().path().strip_prefix(PREFIX).unwrap_or("");
-    let sub = query_pairs(req.uri().query(), &["sub"]).and_then(|p| param(&p, "sub").map(str::to_owned));
+    let sub =
+        query_pairs(req.uri().query(), &["sub"]).and_then(|p| param(&p, "sub").map(str::to_owned));
     let result = match (req.method(), rest, sub) {
         (&Method::GET, "/count", _) => count(state).await,
         (&Method::GET, "" | "/", Some(sub)) => list(state, &sub).await,
@@ -37,18 +49,27 @@ pub async fn handle<B>(state: &AppState, req: &Request<B>) -> Response<Body> {
         (&Method::DELETE, rest, None) if rest.strip_prefix('/').is_some_and(|h| h.len() == 22) => {
             revoke_one(state, rest.trim_start_matches('/')).await
         }
-        _ => Ok(json(StatusCode::BAD_REQUEST, &json!({ "error": "bad_request", "message": "see the admin API documentation" }))),
+        _ => Ok(json(
+            StatusCode::BAD_REQUEST,
+            &json!({ "error": "bad_request", "message": "see the admin API documentation" }),
+        )),
     };
     result.unwrap_or_else(|err| {
         tracing::error!(error = %err, "admin session API failed");
-        json(StatusCode::SERVICE_UNAVAILABLE, &json!({ "error": "session_store_unavailable" }))
+        json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({ "error": "session_store_unavailable" }),
+        )
     })
 }
 
 type Answer = Result<Response<Body>, crate::session::StoreError>;
 
 async fn count(state: &AppState) -> Answer {
-    Ok(json(StatusCode::OK, &json!({ "active": state.vault.count().await? })))
+    Ok(json(
+        StatusCode::OK,
+        &json!({ "active": state.vault.count().await? }),
+    ))
 }
 
 async fn list(state: &AppState, sub: &str) -> Answer {
@@ -61,7 +82,10 @@ async fn list(state: &AppState, sub: &str) -> Answer {
             json!({ "session": hash, "created_at": meta.created_at, "expires_at": meta.expires_at, "last_seen": meta.last_seen })
         })
         .collect();
-    Ok(json(StatusCode::OK, &json!({ "sub": sub, "sessions": sessions })))
+    Ok(json(
+        StatusCode::OK,
+        &json!({ "sub": sub, "sessions": sessions }),
+    ))
 }
 
 async fn revoke_subject(state: &AppState, sub: &str) -> Answer {
@@ -71,9 +95,14 @@ async fn revoke_subject(state: &AppState, sub: &str) -> Answer {
 }
 
 async fn revoke_one(state: &AppState, hash: &str) -> Answer {
-    let valid = hash.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let valid = hash
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if !valid || !state.vault.end_by_hash(hash).await? {
-        return Ok(json(StatusCode::NOT_FOUND, &json!({ "error": "not_found" })));
+        return Ok(json(
+            StatusCode::NOT_FOUND,
+            &json!({ "error": "not_found" }),
+        ));
     }
     tracing::info!(session = %&hash[..8], "operator revoked a session");
     Ok(json(StatusCode::OK, &json!({ "revoked": 1 })))

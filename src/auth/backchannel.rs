@@ -26,14 +26,21 @@ use crate::session::now_unix;
 const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// Handles `POST /auth/backchannel-logout`.
-pub async fn handle(state: &AppState, parts: &Parts, body: Incoming) -> Result<Response<Body>, Error> {
+pub async fn handle(
+    state: &AppState,
+    parts: &Parts,
+    body: Incoming,
+) -> Result<Response<Body>, Error> {
     let read = tokio::time::timeout(state.config.client_idle_timeout, read_token(parts, body));
     let token = match read.await {
         Ok(Ok(token)) => token,
         Ok(Err(reason)) => return Ok(bad_request(reason)),
         Err(_elapsed) => return Ok(bad_request("body not received in time")),
     };
-    let provider = state.provider.current().ok_or(Error::ProviderUnavailable("provider not discovered yet"))?;
+    let provider = state
+        .provider
+        .current()
+        .ok_or(Error::ProviderUnavailable("provider not discovered yet"))?;
     let client_id = state.config.oidc.client_id.as_str();
     let validated = match logout_token::validate(&provider, client_id, &token, now_unix()) {
         Err(LogoutTokenError::UnknownKey) if state.provider.rediscover_on_unknown_key().await => {
@@ -54,22 +61,39 @@ pub async fn handle(state: &AppState, parts: &Parts, body: Incoming) -> Result<R
         return Ok(bad_request("logout token already used"));
     }
     let ended = match (&logout.sid, &logout.sub) {
-        (Some(sid), sub) => state.vault.end_provider_session(sid, sub.as_deref()).await?,
+        (Some(sid), sub) => {
+            state
+                .vault
+                .end_provider_session(sid, sub.as_deref())
+                .await?
+        }
         (None, Some(sub)) => state.vault.end_subject(sub).await?,
         (None, None) => 0,
     };
     tracing::info!(ended, by_sid = logout.sid.is_some(), "back-channel logout");
-    Ok(response(StatusCode::OK, "text/plain; charset=utf-8", Bytes::new()))
+    Ok(response(
+        StatusCode::OK,
+        "text/plain; charset=utf-8",
+        Bytes::new(),
+    ))
 }
 
 async fn read_token(parts: &Parts, body: Incoming) -> Result<String, &'static str> {
-    let form = header_str(&parts.headers, header::CONTENT_TYPE)
-        .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+    let form = header_str(&parts.headers, header::CONTENT_TYPE).is_some_and(|ct| {
+        ct.to_ascii_lowercase()
+            .starts_with("application/x-www-form-urlencoded")
+    });
     if !form {
         return Err("expected a form body");
     }
-    let bytes = Limited::new(body, MAX_BODY_BYTES).collect().await.map_err(|_err| "body too large or broken")?.to_bytes();
-    let mut tokens = url::form_urlencoded::parse(&bytes).filter(|(k, _)| k == "logout_token").map(|(_, v)| v.into_owned());
+    let bytes = Limited::new(body, MAX_BODY_BYTES)
+        .collect()
+        .await
+        .map_err(|_err| "body too large or broken")?
+        .to_bytes();
+    let mut tokens = url::form_urlencoded::parse(&bytes)
+        .filter(|(k, _)| k == "logout_token")
+        .map(|(_, v)| v.into_owned());
     match (tokens.next(), tokens.next()) {
         (Some(token), None) if !token.is_empty() => Ok(token),
         _ => Err("expected exactly one logout_token"),
@@ -78,12 +102,21 @@ async fn read_token(parts: &Parts, body: Incoming) -> Result<String, &'static st
 
 /// Records the token's `jti` until it expires; false if already seen.
 async fn first_use(state: &AppState, logout: &LogoutToken) -> Result<bool, Error> {
-    let Some(jti) = &logout.jti else { return Ok(true) };
-    let ttl = Duration::from_secs(u64::try_from(logout.exp - now_unix() + 120).unwrap_or(120).max(60));
+    let Some(jti) = &logout.jti else {
+        return Ok(true);
+    };
+    let ttl = Duration::from_secs(
+        u64::try_from(logout.exp - now_unix() + 120)
+            .unwrap_or(120)
+            .max(60),
+    );
     let key = format!("bff:jti:{{{}}}", hash22(jti.as_bytes()));
     Ok(state.vault.store().try_lock(&key, "seen", ttl).await?)
 }
 
 fn bad_request(reason: &'static str) -> Response<Body> {
-    json(StatusCode::BAD_REQUEST, &serde_json::json!({ "error": "invalid_request", "error_description": reason }))
+    json(
+        StatusCode::BAD_REQUEST,
+        &serde_json::json!({ "error": "invalid_request", "error_description": reason }),
+    )
 }

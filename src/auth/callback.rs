@@ -9,7 +9,9 @@
 
 use http::request::Parts;
 use http::{HeaderValue, Response, header};
-use openidconnect::{AuthorizationCode, Nonce, OAuth2TokenResponse, PkceCodeVerifier, TokenResponse as _};
+use openidconnect::{
+    AuthorizationCode, Nonce, OAuth2TokenResponse, PkceCodeVerifier, TokenResponse as _,
+};
 use subtle::ConstantTimeEq as _;
 
 use super::OidcError;
@@ -27,22 +29,33 @@ const UNIQUE: [&str; 5] = ["code", "state", "iss", "error", "error_description"]
 
 /// Handles `GET /auth/callback`.
 pub async fn finish(state: &AppState, parts: &Parts) -> Result<Response<Body>, Error> {
-    let pairs = query_pairs(parts.uri.query(), &UNIQUE).ok_or(Error::BadRequest("Duplicate parameters."))?;
-    let csrf = param(&pairs, "state").filter(|s| !s.is_empty()).ok_or(Error::BadRequest("The sign-in response has no state."))?;
+    let pairs = query_pairs(parts.uri.query(), &UNIQUE)
+        .ok_or(Error::BadRequest("Duplicate parameters."))?;
+    let csrf = param(&pairs, "state")
+        .filter(|s| !s.is_empty())
+        .ok_or(Error::BadRequest("The sign-in response has no state."))?;
     let pending = state
         .vault
         .take_pending(csrf)
-        .await
-        ?
-        .ok_or(Error::BadRequest("This sign-in attempt is unknown, expired or already used."))?;
+        .await?
+        .ok_or(Error::BadRequest(
+            "This sign-in attempt is unknown, expired or already used.",
+        ))?;
     check_binding(state, parts, &pending)?;
     if param(&pairs, "error").is_some() {
         // The provider's error text is never reflected (security case L9).
-        return Err(Error::BadRequest("Sign-in was cancelled or refused by the identity provider."));
+        return Err(Error::BadRequest(
+            "Sign-in was cancelled or refused by the identity provider.",
+        ));
     }
-    let provider = state.provider.current().ok_or(Error::ProviderUnavailable("provider not discovered yet"))?;
+    let provider = state
+        .provider
+        .current()
+        .ok_or(Error::ProviderUnavailable("provider not discovered yet"))?;
     check_issuer(&provider, param(&pairs, "iss"))?;
-    let code = param(&pairs, "code").filter(|c| !c.is_empty()).ok_or(Error::BadRequest("The sign-in response has no code."))?;
+    let code = param(&pairs, "code")
+        .filter(|c| !c.is_empty())
+        .ok_or(Error::BadRequest("The sign-in response has no code."))?;
 
     let tokens = exchange(state, &provider, code, &pending).await?;
     let claims = verify_id_token(state, provider, &tokens, &pending).await?;
@@ -52,20 +65,33 @@ pub async fn finish(state: &AppState, parts: &Parts) -> Result<Response<Body>, E
     tracing::info!(session = %id.log_id(), "login completed");
 
     let mut res = redirect(&pending.return_to);
-    let cookie = state.cookies.session_cookie(&id.encode(), state.config.session.ttl.as_secs());
-    res.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&cookie).map_err(|_err| Error::Internal("cookie"))?);
+    let cookie = state
+        .cookies
+        .session_cookie(&id.encode(), state.config.session.ttl.as_secs());
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).map_err(|_err| Error::Internal("cookie"))?,
+    );
     Ok(res)
 }
 
 /// The callback must come from the browser that started the login (L2).
 fn check_binding(state: &AppState, parts: &Parts, pending: &PendingLogin) -> Result<(), Error> {
     let Lookup::One(binding) = lookup(&parts.headers, &state.cookies.login) else {
-        return Err(Error::BadRequest("This sign-in was started in another browser."));
+        return Err(Error::BadRequest(
+            "This sign-in was started in another browser.",
+        ));
     };
-    if bool::from(hash22(binding.as_bytes()).as_bytes().ct_eq(pending.binding_hash.as_bytes())) {
+    if bool::from(
+        hash22(binding.as_bytes())
+            .as_bytes()
+            .ct_eq(pending.binding_hash.as_bytes()),
+    ) {
         Ok(())
     } else {
-        Err(Error::BadRequest("This sign-in was started in another browser."))
+        Err(Error::BadRequest(
+            "This sign-in was started in another browser.",
+        ))
     }
 }
 
@@ -74,23 +100,35 @@ fn check_binding(state: &AppState, parts: &Parts, pending: &PendingLogin) -> Res
 fn check_issuer(provider: &Provider, iss: Option<&str>) -> Result<(), Error> {
     match iss {
         Some(iss) if iss == provider.issuer => Ok(()),
-        Some(_) => Err(Error::BadRequest("The sign-in response came from an unexpected issuer.")),
-        None if provider.iss_parameter_supported => Err(Error::BadRequest("The sign-in response has no issuer.")),
+        Some(_) => Err(Error::BadRequest(
+            "The sign-in response came from an unexpected issuer.",
+        )),
+        None if provider.iss_parameter_supported => {
+            Err(Error::BadRequest("The sign-in response has no issuer."))
+        }
         None => Ok(()),
     }
 }
 
-async fn exchange(state: &AppState, provider: &Provider, code: &str, pending: &PendingLogin) -> Result<BffTokenResponse, Error> {
+async fn exchange(
+    state: &AppState,
+    provider: &Provider,
+    code: &str,
+    pending: &PendingLogin,
+) -> Result<BffTokenResponse, Error> {
     let request = provider
         .client
         .exchange_code(AuthorizationCode::new(code.to_owned()))
         .map_err(|_err| Error::ProviderUnavailable("provider has no token endpoint"))?
         .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()));
-    request.request_async(state.provider.http()).await.map_err(|err| {
-        let err = OidcError::from_token_error(&err);
-        tracing::warn!(error = %err, "code exchange failed");
-        err.into_login_error()
-    })
+    request
+        .request_async(state.provider.http())
+        .await
+        .map_err(|err| {
+            let err = OidcError::from_token_error(&err);
+            tracing::warn!(error = %err, "code exchange failed");
+            err.into_login_error()
+        })
 }
 
 /// Validates the ID token; on an unknown `kid`, re-discovers once (I5).
@@ -114,20 +152,33 @@ async fn verify_id_token(
     })
 }
 
-fn new_session(state: &AppState, tokens: &BffTokenResponse, claims: &BffIdTokenClaims, nonce: &str) -> Result<SessionData, Error> {
+fn new_session(
+    state: &AppState,
+    tokens: &BffTokenResponse,
+    claims: &BffIdTokenClaims,
+    nonce: &str,
+) -> Result<SessionData, Error> {
     let now = now_unix();
     let ttl = i64::try_from(state.config.session.ttl.as_secs()).unwrap_or(i64::MAX);
-    let logout_token = SessionId::generate().map_err(|_err| Error::Internal("no OS randomness"))?.encode();
+    let logout_token = SessionId::generate()
+        .map_err(|_err| Error::Internal("no OS randomness"))?
+        .encode();
     Ok(SessionData {
         access_token: tokens.access_token().secret().clone(),
         access_expires_at: super::refresh::exchange::access_expiry(tokens, now),
         access_issued_at: now,
         refresh_token: tokens.refresh_token().map(|t| t.secret().clone()),
-        id_token: tokens.id_token().map(ToString::to_string).unwrap_or_default(),
+        id_token: tokens
+            .id_token()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
         sub: claims.subject().as_str().to_owned(),
         sid: claims.additional_claims().sid.clone(),
         claims: DisplayClaims {
-            name: claims.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_owned()),
+            name: claims
+                .name()
+                .and_then(|n| n.get(None))
+                .map(|n| n.as_str().to_owned()),
             email: claims.email().map(|e| e.as_str().to_owned()),
             preferred_username: claims.preferred_username().map(|u| u.as_str().to_owned()),
         },

@@ -7,7 +7,9 @@
 //! which the crate leaves out) and `at_hash` (§3.2.2.9).
 
 use openidconnect::core::CoreJwsSigningAlgorithm as Alg;
-use openidconnect::{AccessTokenHash, Nonce, NonceVerifier, OAuth2TokenResponse, TokenResponse as _};
+use openidconnect::{
+    AccessTokenHash, Nonce, NonceVerifier, OAuth2TokenResponse, TokenResponse as _,
+};
 
 use super::OidcError;
 use super::provider::Provider;
@@ -28,30 +30,57 @@ pub const ALLOWED_ALGS: [Alg; 9] = [
 
 /// Validates the ID token of a code exchange against `nonce`
 /// (OIDC Core §3.1.3.7) and returns its claims.
-pub fn verify_login(provider: &Provider, tokens: &BffTokenResponse, nonce: &Nonce) -> Result<BffIdTokenClaims, OidcError> {
+pub fn verify_login(
+    provider: &Provider,
+    tokens: &BffTokenResponse,
+    nonce: &Nonce,
+) -> Result<BffIdTokenClaims, OidcError> {
     verify(provider, tokens, nonce)
 }
 
 /// Validates an ID token with any nonce rule (refresh: absent or equal,
 /// OIDC Core §12.2).
-pub fn verify<N: NonceVerifier>(provider: &Provider, tokens: &BffTokenResponse, nonce: N) -> Result<BffIdTokenClaims, OidcError> {
-    let id_token = tokens.id_token().ok_or(OidcError::InvalidIdToken("no ID token in the token response".into()))?;
+pub fn verify<N: NonceVerifier>(
+    provider: &Provider,
+    tokens: &BffTokenResponse,
+    nonce: N,
+) -> Result<BffIdTokenClaims, OidcError> {
+    let id_token = tokens.id_token().ok_or(OidcError::InvalidIdToken(
+        "no ID token in the token response".into(),
+    ))?;
     let client_id = provider.client.client_id().clone();
-    let verifier = provider.client.id_token_verifier().set_allowed_algs(ALLOWED_ALGS).set_issue_time_verifier_fn(|iat| iat_window(iat.timestamp()));
+    let verifier = provider
+        .client
+        .id_token_verifier()
+        .set_allowed_algs(ALLOWED_ALGS)
+        .set_issue_time_verifier_fn(|iat| iat_window(iat.timestamp()));
     let claims = id_token.claims(&verifier, nonce).map_err(classify)?.clone();
     // OIDC Core §3.1.3.7 steps 4-5: azp must be our client_id when present,
     // and present when there are several audiences.
     match claims.authorized_party() {
-        Some(azp) if azp.as_str() != client_id.as_str() => return Err(OidcError::InvalidIdToken("azp is not this client".into())),
-        None if claims.audiences().len() > 1 => return Err(OidcError::InvalidIdToken("several audiences and no azp".into())),
+        Some(azp) if azp.as_str() != client_id.as_str() => {
+            return Err(OidcError::InvalidIdToken("azp is not this client".into()));
+        }
+        None if claims.audiences().len() > 1 => {
+            return Err(OidcError::InvalidIdToken(
+                "several audiences and no azp".into(),
+            ));
+        }
         _ => {}
     }
     if let Some(expected) = claims.access_token_hash() {
-        let alg = id_token.signing_alg().map_err(|e| OidcError::InvalidIdToken(e.to_string()))?;
-        let key = id_token.signing_key(&verifier).map_err(|e| OidcError::InvalidIdToken(e.to_string()))?;
-        let actual = AccessTokenHash::from_token(tokens.access_token(), alg, key).map_err(|e| OidcError::InvalidIdToken(e.to_string()))?;
+        let alg = id_token
+            .signing_alg()
+            .map_err(|e| OidcError::InvalidIdToken(e.to_string()))?;
+        let key = id_token
+            .signing_key(&verifier)
+            .map_err(|e| OidcError::InvalidIdToken(e.to_string()))?;
+        let actual = AccessTokenHash::from_token(tokens.access_token(), alg, key)
+            .map_err(|e| OidcError::InvalidIdToken(e.to_string()))?;
         if actual != *expected {
-            return Err(OidcError::InvalidIdToken("at_hash does not match the access token".into()));
+            return Err(OidcError::InvalidIdToken(
+                "at_hash does not match the access token".into(),
+            ));
         }
     }
     Ok(claims)

@@ -22,18 +22,27 @@ use crate::session::{PendingLogin, SessionId};
 
 /// Handles `GET /auth/login`.
 pub async fn start(state: &AppState, parts: &Parts) -> Result<Response<Body>, Error> {
-    let pairs = query_pairs(parts.uri.query(), &["return_to"]).ok_or(Error::BadRequest("Duplicate parameters."))?;
+    let pairs = query_pairs(parts.uri.query(), &["return_to"])
+        .ok_or(Error::BadRequest("Duplicate parameters."))?;
     let return_to = match param(&pairs, "return_to") {
         None => return_to::DEFAULT.to_owned(),
-        Some(raw) => return_to::validate(raw).ok_or(Error::BadRequest("The return address is not a local path."))?,
+        Some(raw) => return_to::validate(raw)
+            .ok_or(Error::BadRequest("The return address is not a local path."))?,
     };
-    let provider = state.provider.current().ok_or(Error::ProviderUnavailable("provider not discovered yet"))?;
+    let provider = state
+        .provider
+        .current()
+        .ok_or(Error::ProviderUnavailable("provider not discovered yet"))?;
     let (binding, is_new) = browser_binding(state, parts)?;
 
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut request = provider
         .client
-        .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
         .set_pkce_challenge(challenge);
     for scope in state.config.oidc.scopes.iter().filter(|s| *s != "openid") {
         request = request.add_scope(Scope::new(scope.clone()));
@@ -53,7 +62,8 @@ pub async fn start(state: &AppState, parts: &Parts) -> Result<Response<Body>, Er
 
     let mut res = redirect(url.as_str());
     if is_new {
-        let cookie = HeaderValue::from_str(&state.cookies.login_cookie(&binding)).map_err(|_err| Error::Internal("cookie"))?;
+        let cookie = HeaderValue::from_str(&state.cookies.login_cookie(&binding))
+            .map_err(|_err| Error::Internal("cookie"))?;
         res.headers_mut().append(header::SET_COOKIE, cookie);
     }
     Ok(res)

@@ -26,9 +26,13 @@ pub const LOGGED_OUT_PATH: &str = "/auth/logged-out";
 
 /// Handles `GET|POST /auth/logout`.
 pub async fn logout(state: &AppState, parts: &Parts) -> Result<Response<Body>, Error> {
-    if parts.method == Method::POST && header_str(&parts.headers, &state.config.proxy.csrf_header) != Some("1") {
+    if parts.method == Method::POST
+        && header_str(&parts.headers, &state.config.proxy.csrf_header) != Some("1")
+    {
         // BBA §6.1.3.3: a static custom header forces a CORS preflight.
-        return Err(Error::Forbidden("This request is missing its anti-forgery header."));
+        return Err(Error::Forbidden(
+            "This request is missing its anti-forgery header.",
+        ));
     }
     let Some((id, data)) = state.current_session(&parts.headers).await? else {
         // Already logged out (or never logged in): idempotent.
@@ -37,10 +41,13 @@ pub async fn logout(state: &AppState, parts: &Parts) -> Result<Response<Body>, E
     if parts.method == Method::GET {
         // A GET needs the per-session token from /auth/session, so a
         // cross-site <img src=/auth/logout> cannot log anyone out (X4).
-        let pairs = query_pairs(parts.uri.query(), &["sid"]).ok_or(Error::BadRequest("Duplicate parameters."))?;
+        let pairs = query_pairs(parts.uri.query(), &["sid"])
+            .ok_or(Error::BadRequest("Duplicate parameters."))?;
         let sid = param(&pairs, "sid").unwrap_or("");
         if !bool::from(sid.as_bytes().ct_eq(data.logout_token.as_bytes())) {
-            return Err(Error::BadRequest("This logout link is not valid for your session."));
+            return Err(Error::BadRequest(
+                "This logout link is not valid for your session.",
+            ));
         }
     }
     state.vault.end(&id).await?;
@@ -66,7 +73,8 @@ fn with_cleared_cookie(state: &AppState, mut res: Response<Body>) -> Response<Bo
 fn end_session_url(state: &AppState, data: &SessionData) -> Option<String> {
     let provider = state.provider.current()?;
     let endpoint = provider.end_session.clone()?;
-    let post_logout = PostLogoutRedirectUrl::new(state.config.oidc.post_logout_redirect.clone()).ok()?;
+    let post_logout =
+        PostLogoutRedirectUrl::new(state.config.oidc.post_logout_redirect.clone()).ok()?;
     let mut request = LogoutRequest::from(endpoint)
         .set_client_id(ClientId::new(state.config.oidc.client_id.clone()))
         .set_post_logout_redirect_uri(post_logout)

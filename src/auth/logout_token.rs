@@ -74,23 +74,39 @@ struct Claims {
 use LogoutTokenError::Invalid;
 
 /// Validates `token` for `client_id` against `provider` at time `now`.
-pub fn validate(provider: &Provider, client_id: &str, token: &str, now: i64) -> Result<LogoutToken, LogoutTokenError> {
+pub fn validate(
+    provider: &Provider,
+    client_id: &str,
+    token: &str,
+    now: i64,
+) -> Result<LogoutToken, LogoutTokenError> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(Invalid("too large"));
     }
     let mut parts = token.split('.');
-    let (Some(header), Some(payload), Some(signature), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(header), Some(payload), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(Invalid("not a compact JWS"));
     };
     let header: Header = decode_json(header)?;
     check_typ(header.typ.as_deref())?;
-    let alg: CoreJwsSigningAlgorithm = serde_json::from_value(header.alg).map_err(|_err| Invalid("unknown alg"))?;
+    let alg: CoreJwsSigningAlgorithm =
+        serde_json::from_value(header.alg).map_err(|_err| Invalid("unknown alg"))?;
     if !ALLOWED_ALGS.contains(&alg) {
         return Err(Invalid("alg not allowed"));
     }
-    let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_err| Invalid("signature is not base64url"))?;
+    let signature = URL_SAFE_NO_PAD
+        .decode(signature)
+        .map_err(|_err| Invalid("signature is not base64url"))?;
     let signing_input = &token[..header_len(token, payload)];
-    verify_signature(provider, header.kid.as_deref(), &alg, signing_input.as_bytes(), &signature)?;
+    verify_signature(
+        provider,
+        header.kid.as_deref(),
+        &alg,
+        signing_input.as_bytes(),
+        &signature,
+    )?;
     check_claims(provider, client_id, decode_json(payload)?, now)
 }
 
@@ -99,7 +115,9 @@ fn header_len(token: &str, payload: &str) -> usize {
 }
 
 fn decode_json<T: serde::de::DeserializeOwned>(segment: &str) -> Result<T, LogoutTokenError> {
-    let bytes = URL_SAFE_NO_PAD.decode(segment).map_err(|_err| Invalid("segment is not base64url"))?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(segment)
+        .map_err(|_err| Invalid("segment is not base64url"))?;
     serde_json::from_slice(&bytes).map_err(|_err| Invalid("segment is not the expected JSON"))
 }
 
@@ -111,24 +129,40 @@ fn check_typ(typ: Option<&str>) -> Result<(), LogoutTokenError> {
     }
 }
 
-fn verify_signature(provider: &Provider, kid: Option<&str>, alg: &CoreJwsSigningAlgorithm, input: &[u8], sig: &[u8]) -> Result<(), LogoutTokenError> {
+fn verify_signature(
+    provider: &Provider,
+    kid: Option<&str>,
+    alg: &CoreJwsSigningAlgorithm,
+    input: &[u8],
+    sig: &[u8],
+) -> Result<(), LogoutTokenError> {
     let usable = |key: &&CoreJsonWebKey| {
         let kid_matches = kid.is_none_or(|kid| key.key_id().is_some_and(|id| id.as_str() == kid));
-        let for_signing = key.key_use().is_none_or(|u| matches!(u, CoreJsonWebKeyUse::Signature));
+        let for_signing = key
+            .key_use()
+            .is_none_or(|u| matches!(u, CoreJsonWebKeyUse::Signature));
         kid_matches && for_signing
     };
     let candidates: Vec<&CoreJsonWebKey> = provider.jwks.keys().iter().filter(usable).collect();
     if candidates.is_empty() {
         return Err(LogoutTokenError::UnknownKey);
     }
-    if candidates.iter().any(|key| key.verify_signature(alg, input, sig).is_ok()) {
+    if candidates
+        .iter()
+        .any(|key| key.verify_signature(alg, input, sig).is_ok())
+    {
         Ok(())
     } else {
         Err(Invalid("bad signature"))
     }
 }
 
-fn check_claims(provider: &Provider, client_id: &str, claims: Claims, now: i64) -> Result<LogoutToken, LogoutTokenError> {
+fn check_claims(
+    provider: &Provider,
+    client_id: &str,
+    claims: Claims,
+    now: i64,
+) -> Result<LogoutToken, LogoutTokenError> {
     if claims.iss.as_deref() != Some(provider.issuer.as_str()) {
         return Err(Invalid("wrong iss"));
     }
@@ -148,7 +182,11 @@ fn check_claims(provider: &Provider, client_id: &str, claims: Claims, now: i64) 
     if exp + LEEWAY_SECS < now {
         return Err(Invalid("expired"));
     }
-    let event_ok = claims.events.as_ref().and_then(|e| e.get(BACKCHANNEL_EVENT)).is_some_and(Value::is_object);
+    let event_ok = claims
+        .events
+        .as_ref()
+        .and_then(|e| e.get(BACKCHANNEL_EVENT))
+        .is_some_and(Value::is_object);
     if !event_ok {
         return Err(Invalid("no back-channel logout event"));
     }
@@ -158,5 +196,10 @@ fn check_claims(provider: &Provider, client_id: &str, claims: Claims, now: i64) 
     if claims.sub.is_none() && claims.sid.is_none() {
         return Err(Invalid("neither sub nor sid"));
     }
-    Ok(LogoutToken { sub: claims.sub, sid: claims.sid, jti: claims.jti, exp })
+    Ok(LogoutToken {
+        sub: claims.sub,
+        sid: claims.sid,
+        jti: claims.jti,
+        exp,
+    })
 }

@@ -5,8 +5,8 @@ pub mod backchannel;
 pub mod callback;
 pub mod id_token;
 pub mod login;
-pub mod logout_token;
 pub mod logout;
+pub mod logout_token;
 pub mod oidc_http;
 pub mod provider;
 pub mod refresh;
@@ -39,7 +39,10 @@ pub enum OidcError {
 impl OidcError {
     /// Classifies a token-endpoint failure from openidconnect.
     pub fn from_token_error<RE: std::error::Error + 'static>(
-        err: &openidconnect::RequestTokenError<RE, openidconnect::StandardErrorResponse<openidconnect::core::CoreErrorResponseType>>,
+        err: &openidconnect::RequestTokenError<
+            RE,
+            openidconnect::StandardErrorResponse<openidconnect::core::CoreErrorResponseType>,
+        >,
     ) -> Self {
         use openidconnect::RequestTokenError as E;
         match err {
@@ -54,7 +57,9 @@ impl OidcError {
     /// The request-path error for a failed login step.
     pub fn into_login_error(self) -> Error {
         match self {
-            Self::Rejected(_) | Self::InvalidIdToken(_) | Self::UnknownSigningKey => Error::BadRequest("Sign-in could not be completed. Please try again."),
+            Self::Rejected(_) | Self::InvalidIdToken(_) | Self::UnknownSigningKey => {
+                Error::BadRequest("Sign-in could not be completed. Please try again.")
+            }
             Self::Timeout => Error::ProviderTimeout,
             Self::Unavailable(what) => Error::ProviderUnavailable(what),
         }
@@ -62,5 +67,8 @@ impl OidcError {
 }
 
 fn is_timeout(err: &(dyn std::error::Error + 'static)) -> bool {
-    matches!(err.downcast_ref::<oidc_http::OidcHttpError>(), Some(oidc_http::OidcHttpError::Timeout))
+    matches!(
+        err.downcast_ref::<oidc_http::OidcHttpError>(),
+        Some(oidc_http::OidcHttpError::Timeout)
+    )
 }

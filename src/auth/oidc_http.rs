@@ -49,12 +49,22 @@ impl OidcHttp {
         let (parts, body) = request.into_parts();
         let request = http::Request::from_parts(parts, full(body));
         let exchange = async {
-            let response = self.client.request(request).await.map_err(|_err| OidcHttpError::Transport)?;
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|_err| OidcHttpError::Transport)?;
             let (parts, body) = response.into_parts();
-            let bytes = Limited::new(body, MAX_RESPONSE_BYTES).collect().await.map_err(|_err| OidcHttpError::Body)?.to_bytes();
+            let bytes = Limited::new(body, MAX_RESPONSE_BYTES)
+                .collect()
+                .await
+                .map_err(|_err| OidcHttpError::Body)?
+                .to_bytes();
             Ok(http::Response::from_parts(parts, bytes.to_vec()))
         };
-        tokio::time::timeout(self.timeout, exchange).await.map_err(|_err| OidcHttpError::Timeout)?
+        tokio::time::timeout(self.timeout, exchange)
+            .await
+            .map_err(|_err| OidcHttpError::Timeout)?
     }
 }
 

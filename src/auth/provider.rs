@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
 use openidconnect::core::{CoreClientAuthMethod, CoreJsonWebKey};
-use openidconnect::{AuthType, ClientId, ClientSecret, EndSessionUrl, IssuerUrl, JsonWebKeySet, RedirectUrl};
+use openidconnect::{
+    AuthType, ClientId, ClientSecret, EndSessionUrl, IssuerUrl, JsonWebKeySet, RedirectUrl,
+};
 use tokio_util::sync::CancellationToken;
 
 use super::oidc_http::OidcHttp;
@@ -57,7 +59,12 @@ pub struct ProviderHandle {
 impl ProviderHandle {
     /// A handle with no provider yet; call [`ProviderHandle::spawn`].
     pub fn new(config: OidcConfig, http: OidcHttp) -> Arc<Self> {
-        Arc::new(Self { current: ArcSwapOption::empty(), config, http, last_on_demand: AtomicI64::new(0) })
+        Arc::new(Self {
+            current: ArcSwapOption::empty(),
+            config,
+            http,
+            last_on_demand: AtomicI64::new(0),
+        })
     }
 
     /// The provider, once discovered.
@@ -74,23 +81,38 @@ impl ProviderHandle {
     /// document's `issuer` equals the configured one (OIDC Discovery §4.3,
     /// security case I6).
     pub async fn discover(&self) -> Result<(), DiscoveryError> {
-        let issuer = IssuerUrl::new(self.config.issuer_url.clone()).map_err(|e| DiscoveryError(e.to_string()))?;
-        let metadata = Metadata::discover_async(issuer, &self.http).await.map_err(|e| DiscoveryError(discovery_reason(&e)))?;
+        let issuer = IssuerUrl::new(self.config.issuer_url.clone())
+            .map_err(|e| DiscoveryError(e.to_string()))?;
+        let metadata = Metadata::discover_async(issuer, &self.http)
+            .await
+            .map_err(|e| DiscoveryError(discovery_reason(&e)))?;
         let logout = metadata.additional_metadata();
         let end_session = logout.end_session_endpoint.clone();
-        let iss_parameter_supported = logout.additional_metadata.authorization_response_iss_parameter_supported == Some(true);
+        let iss_parameter_supported = logout
+            .additional_metadata
+            .authorization_response_iss_parameter_supported
+            == Some(true);
         let issuer = metadata.issuer().as_str().to_owned();
         let jwks = metadata.jwks().clone();
         let auth_type = client_auth_type(metadata.token_endpoint_auth_methods_supported());
-        let redirect = RedirectUrl::new(self.config.redirect_url.clone()).map_err(|e| DiscoveryError(e.to_string()))?;
+        let redirect = RedirectUrl::new(self.config.redirect_url.clone())
+            .map_err(|e| DiscoveryError(e.to_string()))?;
         let client = BffClient::from_provider_metadata(
             metadata,
             ClientId::new(self.config.client_id.clone()),
-            Some(ClientSecret::new(self.config.client_secret.expose().to_owned())),
+            Some(ClientSecret::new(
+                self.config.client_secret.expose().to_owned(),
+            )),
         )
         .set_redirect_uri(redirect)
         .set_auth_type(auth_type);
-        self.current.store(Some(Arc::new(Provider { client, end_session, iss_parameter_supported, issuer, jwks })));
+        self.current.store(Some(Arc::new(Provider {
+            client,
+            end_session,
+            iss_parameter_supported,
+            issuer,
+            jwks,
+        })));
         Ok(())
     }
 
@@ -99,7 +121,10 @@ impl ProviderHandle {
         let now = now_unix();
         let last = self.last_on_demand.load(Ordering::Relaxed);
         if now - last < MIN_ON_DEMAND_SECS
-            || self.last_on_demand.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_err()
+            || self
+                .last_on_demand
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
         {
             return false;
         }
@@ -145,7 +170,9 @@ impl ProviderHandle {
 /// (OIDC Discovery §3: the default when the list is absent is basic).
 fn client_auth_type(supported: Option<&Vec<CoreClientAuthMethod>>) -> AuthType {
     let offers = |m: &CoreClientAuthMethod| supported.is_none_or(|list| list.contains(m));
-    if !offers(&CoreClientAuthMethod::ClientSecretBasic) && offers(&CoreClientAuthMethod::ClientSecretPost) {
+    if !offers(&CoreClientAuthMethod::ClientSecretBasic)
+        && offers(&CoreClientAuthMethod::ClientSecretPost)
+    {
         AuthType::RequestBody
     } else {
         AuthType::BasicAuth
@@ -170,8 +197,17 @@ mod tests {
     fn client_auth_follows_what_the_provider_offers() {
         use CoreClientAuthMethod::{ClientSecretBasic, ClientSecretPost, PrivateKeyJwt};
         assert!(matches!(client_auth_type(None), AuthType::BasicAuth));
-        assert!(matches!(client_auth_type(Some(&vec![ClientSecretPost, ClientSecretBasic])), AuthType::BasicAuth));
-        assert!(matches!(client_auth_type(Some(&vec![ClientSecretPost])), AuthType::RequestBody));
-        assert!(matches!(client_auth_type(Some(&vec![PrivateKeyJwt])), AuthType::BasicAuth));
+        assert!(matches!(
+            client_auth_type(Some(&vec![ClientSecretPost, ClientSecretBasic])),
+            AuthType::BasicAuth
+        ));
+        assert!(matches!(
+            client_auth_type(Some(&vec![ClientSecretPost])),
+            AuthType::RequestBody
+        ));
+        assert!(matches!(
+            client_auth_type(Some(&vec![PrivateKeyJwt])),
+            AuthType::BasicAuth
+        ));
     }
 }

@@ -13,10 +13,18 @@ pub fn validate(candidate: &str) -> Option<String> {
     if candidate.is_empty() || candidate.len() > MAX_LEN {
         return None;
     }
-    let decoded = percent_encoding::percent_decode_str(candidate).decode_utf8().ok()?;
+    let decoded = percent_encoding::percent_decode_str(candidate)
+        .decode_utf8()
+        .ok()?;
     for text in [candidate, decoded.as_ref()] {
-        let unsafe_char = text.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\');
-        if unsafe_char || !text.starts_with('/') || text.starts_with("//") || text.starts_with("/\\") {
+        let unsafe_char = text
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '\\');
+        if unsafe_char
+            || !text.starts_with('/')
+            || text.starts_with("//")
+            || text.starts_with("/\\")
+        {
             return None;
         }
     }
@@ -41,9 +49,24 @@ mod tests {
     #[test]
     fn l8_open_redirect_payloads_are_refused() {
         let corpus = [
-            "//evil.example", "/\\evil.example", "https://evil.example", "/%09/evil.example", "javascript:alert(1)",
-            "/%0d%0aSet-Cookie:x=1", "\\\\evil", "%2F%2Fevil.example", "/%2F/evil.example", "/%5Cevil.example",
-            "http:/evil", " /x", "/x\ny", "evil.example", "", "/%E0%A4%A", "//", "/\t/evil",
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            "/%09/evil.example",
+            "javascript:alert(1)",
+            "/%0d%0aSet-Cookie:x=1",
+            "\\\\evil",
+            "%2F%2Fevil.example",
+            "/%2F/evil.example",
+            "/%5Cevil.example",
+            "http:/evil",
+            " /x",
+            "/x\ny",
+            "evil.example",
+            "",
+            "/%E0%A4%A",
+            "//",
+            "/\t/evil",
         ];
         for bad in corpus {
             assert_eq!(validate(bad), None, "{bad:?} was accepted");

@@ -13,13 +13,17 @@ use crate::http_util::{Body, json, param, query_pairs};
 
 /// Handles `GET /auth/session`.
 pub async fn show(state: &AppState, parts: &Parts) -> Result<Response<Body>, Error> {
-    let pairs = query_pairs(parts.uri.query(), &["slide"]).ok_or(Error::BadRequest("Duplicate parameters."))?;
+    let pairs = query_pairs(parts.uri.query(), &["slide"])
+        .ok_or(Error::BadRequest("Duplicate parameters."))?;
     let slide = param(&pairs, "slide") != Some("false");
-    let (_, data) = state.fresh_session(&parts.headers, slide).await?.ok_or(Error::Unauthenticated)?;
-    let idle_expires_at = state
-        .vault
-        .idle_timeout()
-        .map(|idle| (data.last_seen + i64::try_from(idle.as_secs()).unwrap_or(i64::MAX)).min(data.absolute_expires_at));
+    let (_, data) = state
+        .fresh_session(&parts.headers, slide)
+        .await?
+        .ok_or(Error::Unauthenticated)?;
+    let idle_expires_at = state.vault.idle_timeout().map(|idle| {
+        (data.last_seen + i64::try_from(idle.as_secs()).unwrap_or(i64::MAX))
+            .min(data.absolute_expires_at)
+    });
     let body = serde_json::json!({
         "sub": data.sub,
         "name": data.claims.name,

@@ -11,7 +11,11 @@ use clap::{Parser, Subcommand};
 /// Raw settings as given on the command line or in the environment.
 /// Precedence: flag > environment > TOML file (`--config`) > default.
 #[derive(Debug, Clone, Default, Parser)]
-#[command(name = "bff", version, about = "Authentication backend-for-frontend proxy")]
+#[command(
+    name = "bff",
+    version,
+    about = "Authentication backend-for-frontend proxy"
+)]
 pub struct Args {
     /// TOML configuration file (routes and any setting below).
     #[arg(long, env = "BFF_CONFIG")]

@@ -37,7 +37,10 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub(crate) fn new(setting: &'static str, message: impl Into<String>) -> Self {
-        Self { setting, message: message.into() }
+        Self {
+            setting,
+            message: message.into(),
+        }
     }
 }
 
@@ -142,9 +145,12 @@ impl Config {
     pub fn load(args: &Args) -> Result<Self, ConfigError> {
         let file = match &args.config {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| ConfigError::new("BFF_CONFIG", format!("cannot read {}: {e}", path.display())))?;
-                toml::from_str(&text).map_err(|e| ConfigError::new("BFF_CONFIG", format!("{}: {}", path.display(), e.message())))?
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    ConfigError::new("BFF_CONFIG", format!("cannot read {}: {e}", path.display()))
+                })?;
+                toml::from_str(&text).map_err(|e| {
+                    ConfigError::new("BFF_CONFIG", format!("{}: {}", path.display(), e.message()))
+                })?
             }
             None => FileConfig::default(),
         };

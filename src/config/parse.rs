@@ -8,16 +8,24 @@ use std::time::Duration;
 /// Parses `500ms`, `60s`, `10m`, `8h`, `1d`, or a bare number of seconds.
 pub fn duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let value: u64 = number.parse().map_err(|_err| format!("`{text}` is not a duration like 60s, 10m or 8h"))?;
+    let value: u64 = number
+        .parse()
+        .map_err(|_err| format!("`{text}` is not a duration like 60s, 10m or 8h"))?;
     let seconds = match unit {
         "ms" => return Ok(Duration::from_millis(value)),
         "" | "s" => value,
         "m" => value.saturating_mul(60),
         "h" => value.saturating_mul(3600),
         "d" => value.saturating_mul(86_400),
-        _ => return Err(format!("`{text}` has an unknown unit (use ms, s, m, h or d)")),
+        _ => {
+            return Err(format!(
+                "`{text}` has an unknown unit (use ms, s, m, h or d)"
+            ));
+        }
     };
     Ok(Duration::from_secs(seconds))
 }
@@ -26,22 +34,36 @@ pub fn duration(text: &str) -> Result<Duration, String> {
 /// `10MiB`/`10MB`/`10m`, `1GiB`/`1GB`/`1g` (binary multiples).
 pub fn size(text: &str) -> Result<u64, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let value: u64 = number.parse().map_err(|_err| format!("`{text}` is not a size like 10MiB"))?;
+    let value: u64 = number
+        .parse()
+        .map_err(|_err| format!("`{text}` is not a size like 10MiB"))?;
     let factor: u64 = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" | "kib" => 1 << 10,
         "m" | "mb" | "mib" => 1 << 20,
         "g" | "gb" | "gib" => 1 << 30,
-        _ => return Err(format!("`{text}` has an unknown unit (use B, KiB, MiB or GiB)")),
+        _ => {
+            return Err(format!(
+                "`{text}` has an unknown unit (use B, KiB, MiB or GiB)"
+            ));
+        }
     };
-    value.checked_mul(factor).ok_or_else(|| format!("`{text}` is too large"))
+    value
+        .checked_mul(factor)
+        .ok_or_else(|| format!("`{text}` is too large"))
 }
 
 /// Splits a comma-separated list, trimming and dropping empty items.
 pub fn list(text: &str) -> Vec<String> {
-    text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// An IP network in CIDR notation (`10.0.0.0/8`, `::1/128`, or a bare IP).
@@ -58,10 +80,16 @@ impl Cidr {
             Some((ip, prefix)) => (ip, Some(prefix)),
             None => (text, None),
         };
-        let network: IpAddr = ip.parse().map_err(|_err| format!("`{text}` is not an IP network"))?;
+        let network: IpAddr = ip
+            .parse()
+            .map_err(|_err| format!("`{text}` is not an IP network"))?;
         let max = if network.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
-            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or(format!("`{text}` has a bad prefix length"))?,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or(format!("`{text}` has a bad prefix length"))?,
             None => max,
         };
         Ok(Self { network, prefix })
@@ -70,8 +98,14 @@ impl Cidr {
     /// Whether `ip` lies in this network.
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.network, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => masked(u32::from(net).into(), 32, self.prefix) == masked(u32::from(ip).into(), 32, self.prefix),
-            (IpAddr::V6(net), IpAddr::V6(ip)) => masked(u128::from(net), 128, self.prefix) == masked(u128::from(ip), 128, self.prefix),
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                masked(u32::from(net).into(), 32, self.prefix)
+                    == masked(u32::from(ip).into(), 32, self.prefix)
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                masked(u128::from(net), 128, self.prefix)
+                    == masked(u128::from(ip), 128, self.prefix)
+            }
             _ => false,
         }
     }
@@ -79,12 +113,17 @@ impl Cidr {
 
 fn masked(bits: u128, width: u32, prefix: u8) -> u128 {
     let host_bits = width - u32::from(prefix);
-    if host_bits >= 128 { 0 } else { bits >> host_bits }
+    if host_bits >= 128 {
+        0
+    } else {
+        bits >> host_bits
+    }
 }
 
 /// Reads a secret from a file, trimming one trailing newline.
 pub fn read_secret_file(path: &Path) -> Result<String, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     Ok(text.trim_end_matches(['\r', '\n']).to_owned())
 }
 
@@ -119,7 +158,11 @@ mod tests {
         assert!(net.contains("10.1.200.3".parse().unwrap()));
         assert!(!net.contains("10.2.0.1".parse().unwrap()));
         assert!(Cidr::parse("::1").unwrap().contains("::1".parse().unwrap()));
-        assert!(Cidr::parse("0.0.0.0/0").unwrap().contains("8.8.8.8".parse().unwrap()));
+        assert!(
+            Cidr::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("8.8.8.8".parse().unwrap())
+        );
         assert!(Cidr::parse("10.0.0.0/33").is_err());
     }
 }

@@ -55,28 +55,53 @@ pub struct RouteConfig {
 /// Validates one route; errors name the `routes` setting and the prefix.
 pub(super) fn route(raw: &FileRoute) -> Result<RouteConfig, ConfigError> {
     let err = |m: String| ConfigError::new("routes", format!("route `{}`: {m}", raw.prefix));
-    if !raw.prefix.starts_with('/') || raw.prefix.contains("..") || raw.prefix.contains("//") || raw.prefix.contains('%') {
-        return Err(err("prefix must start with `/` and contain no `..`, `//` or `%`".into()));
+    if !raw.prefix.starts_with('/')
+        || raw.prefix.contains("..")
+        || raw.prefix.contains("//")
+        || raw.prefix.contains('%')
+    {
+        return Err(err(
+            "prefix must start with `/` and contain no `..`, `//` or `%`".into(),
+        ));
     }
     let upstream = upstream_url(&raw.upstream).map_err(err)?;
     let auth = match raw.auth.as_deref().unwrap_or("required") {
         "required" => AuthMode::Required,
         "optional" => AuthMode::Optional,
         "none" => AuthMode::None,
-        other => return Err(err(format!("auth `{other}` is not required, optional or none"))),
+        other => {
+            return Err(err(format!(
+                "auth `{other}` is not required, optional or none"
+            )));
+        }
     };
     if raw.websocket && auth == AuthMode::None {
-        return Err(err("websocket routes need a session: use auth = \"required\" or \"optional\"".into()));
+        return Err(err(
+            "websocket routes need a session: use auth = \"required\" or \"optional\"".into(),
+        ));
     }
     let methods = raw
         .methods
         .iter()
-        .map(|m| http::Method::from_bytes(m.to_ascii_uppercase().as_bytes()).map_err(|_err| err(format!("bad method `{m}`"))))
+        .map(|m| {
+            http::Method::from_bytes(m.to_ascii_uppercase().as_bytes())
+                .map_err(|_err| err(format!("bad method `{m}`")))
+        })
         .collect::<Result<_, _>>()?;
-    let timeout = raw.timeout.as_deref().map_or(Ok(DEFAULT_ROUTE_TIMEOUT), parse::duration).map_err(err)?;
-    let max_body = raw.max_body.as_deref().map_or(Ok(DEFAULT_MAX_BODY), parse::size).map_err(err)?;
+    let timeout = raw
+        .timeout
+        .as_deref()
+        .map_or(Ok(DEFAULT_ROUTE_TIMEOUT), parse::duration)
+        .map_err(err)?;
+    let max_body = raw
+        .max_body
+        .as_deref()
+        .map_or(Ok(DEFAULT_MAX_BODY), parse::size)
+        .map_err(err)?;
     let tls = match &raw.ca_file {
-        Some(path) if upstream.scheme() == "https" => Some(tls_with_roots(Path::new(path)).map_err(err)?),
+        Some(path) if upstream.scheme() == "https" => {
+            Some(tls_with_roots(Path::new(path)).map_err(err)?)
+        }
         Some(_) => return Err(err("ca_file needs an https upstream".into())),
         None => None,
     };
@@ -96,11 +121,14 @@ pub(super) fn route(raw: &FileRoute) -> Result<RouteConfig, ConfigError> {
 /// A rustls client config (ring provider, safe default protocol versions)
 /// whose only trust anchors are the PEM certificates in `path`.
 fn tls_with_roots(path: &Path) -> Result<Arc<rustls::ClientConfig>, String> {
-    let pem = std::fs::read(path).map_err(|e| format!("cannot read ca_file {}: {e}", path.display()))?;
+    let pem =
+        std::fs::read(path).map_err(|e| format!("cannot read ca_file {}: {e}", path.display()))?;
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(&pem) {
         let cert = cert.map_err(|e| format!("ca_file {}: {e}", path.display()))?;
-        roots.add(cert).map_err(|e| format!("ca_file {}: {e}", path.display()))?;
+        roots
+            .add(cert)
+            .map_err(|e| format!("ca_file {}: {e}", path.display()))?;
     }
     if roots.is_empty() {
         return Err(format!("ca_file {} holds no certificate", path.display()));
@@ -121,7 +149,9 @@ pub(super) fn upstream_url(text: &str) -> Result<url::Url, String> {
         return Err(format!("`{text}` must be an http(s) URL with a host"));
     }
     if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
-        return Err(format!("`{text}` must not carry a query, fragment or credentials"));
+        return Err(format!(
+            "`{text}` must not carry a query, fragment or credentials"
+        ));
     }
     Ok(url)
 }
@@ -131,14 +161,25 @@ mod tests {
     use super::*;
 
     fn raw(prefix: &str, upstream: &str) -> FileRoute {
-        FileRoute { prefix: prefix.into(), upstream: upstream.into(), ..FileRoute::default() }
+        FileRoute {
+            prefix: prefix.into(),
+            upstream: upstream.into(),
+            ..FileRoute::default()
+        }
     }
 
     #[test]
     fn defaults_and_limits_are_parsed() {
-        let r = route(&FileRoute { max_body: Some("1KiB".into()), ..raw("/api/", "http://up") }).unwrap();
+        let r = route(&FileRoute {
+            max_body: Some("1KiB".into()),
+            ..raw("/api/", "http://up")
+        })
+        .unwrap();
         assert_eq!(r.max_body, 1024);
-        assert_eq!(route(&raw("/api/", "http://up")).unwrap().max_body, DEFAULT_MAX_BODY);
+        assert_eq!(
+            route(&raw("/api/", "http://up")).unwrap().max_body,
+            DEFAULT_MAX_BODY
+        );
         assert!(route(&raw("/a//b", "http://up")).is_err());
         assert!(route(&raw("/a%2f", "http://up")).is_err());
     }
@@ -148,27 +189,61 @@ mod tests {
         let path = std::env::temp_dir().join(format!("bff-empty-ca-{}.pem", std::process::id()));
         std::fs::write(&path, "not a certificate").unwrap();
         let ca = Some(path.to_string_lossy().into_owned());
-        let err = route(&FileRoute { ca_file: ca.clone(), ..raw("/x", "https://up") }).unwrap_err();
+        let err = route(&FileRoute {
+            ca_file: ca.clone(),
+            ..raw("/x", "https://up")
+        })
+        .unwrap_err();
         assert!(err.message.contains("no certificate"), "{}", err.message);
-        assert!(route(&FileRoute { ca_file: ca, ..raw("/x", "http://up") }).is_err());
+        assert!(
+            route(&FileRoute {
+                ca_file: ca,
+                ..raw("/x", "http://up")
+            })
+            .is_err()
+        );
         std::fs::remove_file(path).unwrap();
     }
 
     #[test]
     fn ca_file_builds_a_tls_config_trusting_only_it() {
         let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/test-ca.pem");
-        let r = route(&FileRoute { ca_file: Some(ca.into()), ..raw("/x", "https://api.internal:8443") }).unwrap();
+        let r = route(&FileRoute {
+            ca_file: Some(ca.into()),
+            ..raw("/x", "https://api.internal:8443")
+        })
+        .unwrap();
         let tls = r.tls.expect("a private-CA TLS config");
-        assert!(tls.alpn_protocols.is_empty(), "the connector sets ALPN itself");
+        assert!(
+            tls.alpn_protocols.is_empty(),
+            "the connector sets ALPN itself"
+        );
         // The table builds that route's own client from it.
-        let table = crate::proxy::RouteTable::new(vec![RouteConfig { tls: Some(tls), ..route(&raw("/x", "https://api.internal")).unwrap() }], 1);
+        let table = crate::proxy::RouteTable::new(
+            vec![RouteConfig {
+                tls: Some(tls),
+                ..route(&raw("/x", "https://api.internal")).unwrap()
+            }],
+            1,
+        );
         assert!(table.classify("/x/y").is_ok());
     }
 
     #[test]
     fn websocket_routes_need_a_session() {
-        let none = FileRoute { websocket: true, auth: Some("none".into()), ..raw("/ws", "http://up") };
+        let none = FileRoute {
+            websocket: true,
+            auth: Some("none".into()),
+            ..raw("/ws", "http://up")
+        };
         assert!(route(&none).is_err());
-        assert!(route(&FileRoute { websocket: true, ..raw("/ws", "http://up") }).unwrap().websocket);
+        assert!(
+            route(&FileRoute {
+                websocket: true,
+                ..raw("/ws", "http://up")
+            })
+            .unwrap()
+            .websocket
+        );
     }
 }

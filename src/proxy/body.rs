@@ -43,7 +43,13 @@ pub struct RequestBody {
 impl RequestBody {
     /// Wraps `inner`: at most `limit` bytes, at most `idle` between frames.
     pub fn new(inner: Incoming, limit: u64, idle: Duration) -> Self {
-        Self { inner, remaining: limit, idle, deadline: None, waiting: false }
+        Self {
+            inner,
+            remaining: limit,
+            idle,
+            deadline: None,
+            waiting: false,
+        }
     }
 
     /// As the boxed body type the outbound client takes.
@@ -56,14 +62,19 @@ impl hyper::body::Body for RequestBody {
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
         let Poll::Ready(next) = polled else {
             // The clock measures client silence only, not time the upstream
             // spent not asking for more (backpressure).
             let idle = this.idle;
-            let deadline = this.deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+            let deadline = this
+                .deadline
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
             if !this.waiting {
                 this.waiting = true;
                 deadline.as_mut().reset(Instant::now() + idle);
@@ -72,7 +83,9 @@ impl hyper::body::Body for RequestBody {
             return Poll::Ready(Some(Err(Box::new(BodyError::Idle))));
         };
         this.waiting = false;
-        let Some(frame) = next else { return Poll::Ready(None) };
+        let Some(frame) = next else {
+            return Poll::Ready(None);
+        };
         let frame = frame.map_err(BoxError::from)?;
         if let Some(data) = frame.data_ref() {
             let len = u64::try_from(data.len()).unwrap_or(u64::MAX);
@@ -128,8 +141,14 @@ mod tests {
     #[test]
     fn declared_length_over_the_limit_is_413() {
         let mut headers = http::HeaderMap::new();
-        headers.insert(http::header::CONTENT_LENGTH, http::HeaderValue::from_static("2048"));
-        assert!(matches!(check_declared_length(&headers, 1024), Err(Error::PayloadTooLarge)));
+        headers.insert(
+            http::header::CONTENT_LENGTH,
+            http::HeaderValue::from_static("2048"),
+        );
+        assert!(matches!(
+            check_declared_length(&headers, 1024),
+            Err(Error::PayloadTooLarge)
+        ));
         assert!(check_declared_length(&headers, 4096).is_ok());
         assert!(check_declared_length(&http::HeaderMap::new(), 0).is_ok());
     }
@@ -139,8 +158,17 @@ mod tests {
         #[derive(Debug, thiserror::Error)]
         #[error("wrapper")]
         struct Wrapper(#[source] BodyError);
-        assert!(matches!(classify_send_error(&Wrapper(BodyError::TooLarge)), Error::PayloadTooLarge));
-        assert!(matches!(classify_send_error(&Wrapper(BodyError::Idle)), Error::RequestTimeout));
-        assert!(matches!(classify_send_error(&std::io::Error::other("reset")), Error::UpstreamUnavailable));
+        assert!(matches!(
+            classify_send_error(&Wrapper(BodyError::TooLarge)),
+            Error::PayloadTooLarge
+        ));
+        assert!(matches!(
+            classify_send_error(&Wrapper(BodyError::Idle)),
+            Error::RequestTimeout
+        ));
+        assert!(matches!(
+            classify_send_error(&std::io::Error::other("reset")),
+            Error::UpstreamUnavailable
+        ));
     }
 }

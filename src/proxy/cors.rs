@@ -20,33 +20,52 @@ const PREFLIGHT_MAX_AGE: &str = "600";
 
 /// Whether the request is a CORS preflight.
 pub fn is_preflight(method: &Method, headers: &HeaderMap) -> bool {
-    method == Method::OPTIONS && headers.contains_key(header::ORIGIN) && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+    method == Method::OPTIONS
+        && headers.contains_key(header::ORIGIN)
+        && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
 }
 
 /// The request's `Origin`, if it is listed in `BFF_ALLOWED_ORIGINS`.
 pub fn listed_origin(state: &AppState, headers: &HeaderMap) -> Option<HeaderValue> {
     let origin = headers.get(header::ORIGIN)?;
     let text = origin.to_str().ok()?;
-    state.config.proxy.allowed_origins.iter().any(|o| o == text).then(|| origin.clone())
+    state
+        .config
+        .proxy
+        .allowed_origins
+        .iter()
+        .any(|o| o == text)
+        .then(|| origin.clone())
 }
 
 /// Answers a preflight: 204 with the grant for a listed origin, 403
 /// without any CORS header otherwise.
 pub fn preflight(state: &AppState, headers: &HeaderMap) -> Result<Response<Body>, Error> {
     let Some(origin) = listed_origin(state, headers) else {
-        return Err(Error::Forbidden("Cross-origin requests from this origin are not allowed."));
+        return Err(Error::Forbidden(
+            "Cross-origin requests from this origin are not allowed.",
+        ));
     };
     let mut res = Response::new(empty());
     *res.status_mut() = StatusCode::NO_CONTENT;
     let out = res.headers_mut();
     // Echo only syntactically valid tokens; HeaderValue already excludes CR/LF.
-    if let Some(method) = headers.get(header::ACCESS_CONTROL_REQUEST_METHOD).filter(|m| Method::from_bytes(m.as_bytes()).is_ok()) {
+    if let Some(method) = headers
+        .get(header::ACCESS_CONTROL_REQUEST_METHOD)
+        .filter(|m| Method::from_bytes(m.as_bytes()).is_ok())
+    {
         out.insert(header::ACCESS_CONTROL_ALLOW_METHODS, method.clone());
     }
-    if let Some(requested) = headers.get(header::ACCESS_CONTROL_REQUEST_HEADERS).filter(|h| is_token_list(h.as_bytes())) {
+    if let Some(requested) = headers
+        .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+        .filter(|h| is_token_list(h.as_bytes()))
+    {
         out.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, requested.clone());
     }
-    out.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static(PREFLIGHT_MAX_AGE));
+    out.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static(PREFLIGHT_MAX_AGE),
+    );
     out.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     grant(out, origin);
     Ok(res)
@@ -56,7 +75,11 @@ pub fn preflight(state: &AppState, headers: &HeaderMap) -> Result<Response<Body>
 /// fields are removed; a listed request origin gets its grant.
 pub fn decorate(state: &AppState, origin: Option<HeaderValue>, res: &mut Response<Body>) {
     let headers = res.headers_mut();
-    let upstream: Vec<_> = headers.keys().filter(|n| n.as_str().starts_with("access-control-")).cloned().collect();
+    let upstream: Vec<_> = headers
+        .keys()
+        .filter(|n| n.as_str().starts_with("access-control-"))
+        .cloned()
+        .collect();
     for name in upstream {
         headers.remove(&name);
     }
@@ -73,7 +96,10 @@ pub fn decorate(state: &AppState, origin: Option<HeaderValue>, res: &mut Respons
 
 fn grant(headers: &mut HeaderMap, origin: HeaderValue) {
     headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-    headers.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+        HeaderValue::from_static("true"),
+    );
     headers.append(header::VARY, HeaderValue::from_static("Origin"));
 }
 

@@ -15,20 +15,31 @@ use crate::http_util::header_str;
 
 /// Whether `method` is safe (RFC 9110 §9.2.1): it cannot change state.
 pub fn is_safe(method: &Method) -> bool {
-    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE)
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    )
 }
 
 /// Whether `origin` may make credentialed requests: bff's own origin or
 /// one listed in `BFF_ALLOWED_ORIGINS` (exact, serialised comparison).
 pub fn is_trusted_origin(state: &AppState, origin: &str) -> bool {
-    origin == state.config.public_origin || state.config.proxy.allowed_origins.iter().any(|o| o == origin)
+    origin == state.config.public_origin
+        || state
+            .config
+            .proxy
+            .allowed_origins
+            .iter()
+            .any(|o| o == origin)
 }
 
 /// The request comes from another site, by `Origin` or, lacking it, by
 /// `Sec-Fetch-Site`.
 pub fn is_cross_site(state: &AppState, headers: &HeaderMap) -> bool {
     match headers.get(http::header::ORIGIN) {
-        Some(origin) => origin.to_str().map_or(true, |o| !is_trusted_origin(state, o)),
+        Some(origin) => origin
+            .to_str()
+            .map_or(true, |o| !is_trusted_origin(state, o)),
         None => header_str(headers, "sec-fetch-site") == Some("cross-site"),
     }
 }
@@ -36,7 +47,13 @@ pub fn is_cross_site(state: &AppState, headers: &HeaderMap) -> bool {
 /// Checks a request on a route with `auth`; `has_session` says whether a
 /// session (and so a bearer) is attached. Anonymous requests carry no
 /// credentials, so there is nothing to forge.
-pub fn check(state: &AppState, auth: AuthMode, has_session: bool, method: &Method, headers: &HeaderMap) -> Result<(), Error> {
+pub fn check(
+    state: &AppState,
+    auth: AuthMode,
+    has_session: bool,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<(), Error> {
     let credentialed = match auth {
         AuthMode::Required => true,
         AuthMode::Optional => has_session,
@@ -46,7 +63,9 @@ pub fn check(state: &AppState, auth: AuthMode, has_session: bool, method: &Metho
         return Ok(());
     }
     if header_str(headers, &state.config.proxy.csrf_header) != Some("1") {
-        return Err(Error::Forbidden("This request is missing its anti-forgery header."));
+        return Err(Error::Forbidden(
+            "This request is missing its anti-forgery header.",
+        ));
     }
     if is_cross_site(state, headers) {
         return Err(Error::Forbidden("Cross-site requests are not allowed."));

@@ -67,9 +67,20 @@ fn is_spoofable(name: &HeaderName) -> bool {
     let n = name.as_str();
     n.starts_with("x-forwarded-")
         || n.starts_with("x-auth-request-")
-        || matches!(n, "forwarded" | "x-real-ip" | "x-client-ip" | "true-client-ip" | "x-remote-user" | "remote-user")
+        || matches!(
+            n,
+            "forwarded"
+                | "x-real-ip"
+                | "x-client-ip"
+                | "true-client-ip"
+                | "x-remote-user"
+                | "remote-user"
+        )
         || matches!(n, "x-user" | "x-user-id" | "x-email" | "x-remote-addr")
-        || matches!(n, "client-ip" | "x-cluster-client-ip" | "cf-connecting-ip" | "x-original-host" | "x-host")
+        || matches!(
+            n,
+            "client-ip" | "x-cluster-client-ip" | "cf-connecting-ip" | "x-original-host" | "x-host"
+        )
 }
 
 /// Fields that would let a client override the method or path the route
@@ -77,7 +88,11 @@ fn is_spoofable(name: &HeaderName) -> bool {
 fn is_override(name: &HeaderName) -> bool {
     matches!(
         name.as_str(),
-        "x-http-method-override" | "x-http-method" | "x-method-override" | "x-original-url" | "x-rewrite-url"
+        "x-http-method-override"
+            | "x-http-method"
+            | "x-method-override"
+            | "x-original-url"
+            | "x-rewrite-url"
     )
 }
 
@@ -99,11 +114,17 @@ pub fn upstream_request_headers(incoming: &HeaderMap, ctx: &RequestContext<'_>) 
     // The client's own cookies go on, without bff's (BBA §6.1.1), unless
     // `Connection` named `Cookie` (RFC 9110 §7.6.1, case H3).
     let cookie_listed = listed.iter().any(|l| l == "cookie");
-    if let Some(cookie) = without_ours(incoming, ctx.cookies).filter(|_| !cookie_listed).and_then(|c| HeaderValue::from_str(&c).ok()) {
+    if let Some(cookie) = without_ours(incoming, ctx.cookies)
+        .filter(|_| !cookie_listed)
+        .and_then(|c| HeaderValue::from_str(&c).ok())
+    {
         out.insert(header::COOKIE, cookie);
     }
     set_forwarded(incoming, &mut out, ctx);
-    if let Some(value) = ctx.bearer.and_then(|t| HeaderValue::from_str(&format!("Bearer {t}")).ok()) {
+    if let Some(value) = ctx
+        .bearer
+        .and_then(|t| HeaderValue::from_str(&format!("Bearer {t}")).ok())
+    {
         let mut value = value;
         value.set_sensitive(true);
         out.insert(header::AUTHORIZATION, value);
@@ -113,7 +134,13 @@ pub fn upstream_request_headers(incoming: &HeaderMap, ctx: &RequestContext<'_>) 
 
 fn set_forwarded(incoming: &HeaderMap, out: &mut HeaderMap, ctx: &RequestContext<'_>) {
     let peer_ip = ctx.peer.ip().to_string();
-    let prior = if ctx.trusted_peer { incoming.get("x-forwarded-for").and_then(|v| v.to_str().ok()) } else { None };
+    let prior = if ctx.trusted_peer {
+        incoming
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+    } else {
+        None
+    };
     let xff = match prior {
         Some(prior) => format!("{prior}, {peer_ip}"),
         None => peer_ip,
@@ -122,7 +149,14 @@ fn set_forwarded(incoming: &HeaderMap, out: &mut HeaderMap, ctx: &RequestContext
         out.insert("x-forwarded-for", v);
     }
     if !(ctx.trusted_peer && out.contains_key("x-forwarded-proto")) {
-        out.insert("x-forwarded-proto", HeaderValue::from_static(if ctx.public_scheme == "https" { "https" } else { "http" }));
+        out.insert(
+            "x-forwarded-proto",
+            HeaderValue::from_static(if ctx.public_scheme == "https" {
+                "https"
+            } else {
+                "http"
+            }),
+        );
     }
     if !(ctx.trusted_peer && out.contains_key("x-forwarded-host"))
         && let Ok(host) = HeaderValue::from_str(ctx.public_host)
@@ -135,11 +169,19 @@ fn set_forwarded(incoming: &HeaderMap, out: &mut HeaderMap, ctx: &RequestContext
 /// response, in place.
 pub fn clean_response_headers(headers: &mut HeaderMap, cookies: &CookieNames) {
     let listed = connection_listed(headers);
-    let names: Vec<HeaderName> = headers.keys().filter(|n| is_hop_by_hop(n, &listed)).cloned().collect();
+    let names: Vec<HeaderName> = headers
+        .keys()
+        .filter(|n| is_hop_by_hop(n, &listed))
+        .cloned()
+        .collect();
     for name in names {
         headers.remove(&name);
     }
-    let set_cookies: Vec<HeaderValue> = headers.get_all(header::SET_COOKIE).iter().cloned().collect();
+    let set_cookies: Vec<HeaderValue> = headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .cloned()
+        .collect();
     if set_cookies.is_empty() {
         return;
     }

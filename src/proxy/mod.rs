@@ -32,7 +32,11 @@ use websocket::SessionWatch;
 pub use routes::RouteTable;
 
 /// Proxies one request.
-pub async fn handle(state: &AppState, peer: SocketAddr, req: Request<Incoming>) -> Result<Response<Body>, Error> {
+pub async fn handle(
+    state: &AppState,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Error> {
     let route = state.routes.classify(req.uri().path())?;
     if !route.allows(req.method()) {
         return Ok(method_not_allowed(route, &req));
@@ -43,8 +47,19 @@ pub async fn handle(state: &AppState, peer: SocketAddr, req: Request<Incoming>) 
     body::check_declared_length(req.headers(), route.config.max_body)?;
     let (parts, body) = req.into_parts();
     let session = authenticate(state, &route.config, &parts.headers).await?;
-    csrf::check(state, route.config.auth, session.is_some(), &parts.method, &parts.headers)?;
-    let body = RequestBody::new(body, route.config.max_body, state.config.client_idle_timeout).boxed();
+    csrf::check(
+        state,
+        route.config.auth,
+        session.is_some(),
+        &parts.method,
+        &parts.headers,
+    )?;
+    let body = RequestBody::new(
+        body,
+        route.config.max_body,
+        state.config.client_idle_timeout,
+    )
+    .boxed();
     let upstream = upstream_request(state, route, peer, &parts, session.as_ref(), body)?;
     drop(session);
     let response = forward(state, route, upstream).await?;
@@ -60,8 +75,15 @@ async fn authenticate(
 ) -> Result<Option<SessionData>, Error> {
     match route.auth {
         AuthMode::None => Ok(None),
-        AuthMode::Optional => Ok(state.fresh_session(headers, true).await?.map(|(_, data)| data)),
-        AuthMode::Required => state.fresh_session(headers, true).await?.map(|(_, data)| Some(data)).ok_or(Error::Unauthenticated),
+        AuthMode::Optional => Ok(state
+            .fresh_session(headers, true)
+            .await?
+            .map(|(_, data)| data)),
+        AuthMode::Required => state
+            .fresh_session(headers, true)
+            .await?
+            .map(|(_, data)| Some(data))
+            .ok_or(Error::Unauthenticated),
     }
 }
 
@@ -69,7 +91,12 @@ async fn authenticate(
 fn method_not_allowed(route: &Route, req: &Request<Incoming>) -> Response<Body> {
     let navigation = is_navigation(req.method(), req.headers());
     let mut res = Error::MethodNotAllowed.into_response(navigation, crate::router::LOGIN_PATH);
-    let allow: Vec<&str> = route.config.methods.iter().map(http::Method::as_str).collect();
+    let allow: Vec<&str> = route
+        .config
+        .methods
+        .iter()
+        .map(http::Method::as_str)
+        .collect();
     if let Ok(value) = HeaderValue::from_str(&allow.join(", ")) {
         res.headers_mut().insert(header::ALLOW, value);
     }
@@ -78,21 +105,35 @@ fn method_not_allowed(route: &Route, req: &Request<Incoming>) -> Response<Body> 
 
 /// Relays a WebSocket handshake (see [`websocket`]): trusted `Origin`
 /// first (403), then a session (401), then the upstream handshake.
-async fn upgrade(state: &AppState, route: &Route, peer: SocketAddr, mut req: Request<Incoming>) -> Result<Response<Body>, Error> {
+async fn upgrade(
+    state: &AppState,
+    route: &Route,
+    peer: SocketAddr,
+    mut req: Request<Incoming>,
+) -> Result<Response<Body>, Error> {
     websocket::check_origin(|o| csrf::is_trusted_origin(state, o), req.headers())?;
-    let session = authenticate(state, &route.config, req.headers()).await?.ok_or(Error::Unauthenticated)?;
-    let id = websocket::session_id(req.headers(), &state.cookies.session).ok_or(Error::Unauthenticated)?;
+    let session = authenticate(state, &route.config, req.headers())
+        .await?
+        .ok_or(Error::Unauthenticated)?;
+    let id = websocket::session_id(req.headers(), &state.cookies.session)
+        .ok_or(Error::Unauthenticated)?;
     let client_io = hyper::upgrade::on(&mut req);
     let (parts, _no_body) = req.into_parts();
     let mut upstream = upstream_request(state, route, peer, &parts, Some(&session), empty())?;
     drop(session);
     websocket::add_upgrade_headers(upstream.headers_mut());
     let response = forward(state, route, upstream).await?;
-    let watch = SessionWatch { vault: state.vault.clone(), id, every: state.config.proxy.ws_session_check };
-    Ok(match websocket::finish_handshake(client_io, response, watch) {
-        websocket::Handshake::Switched(switched) => switched,
-        websocket::Handshake::Refused(refused) => rewrite_response(state, refused),
-    })
+    let watch = SessionWatch {
+        vault: state.vault.clone(),
+        id,
+        every: state.config.proxy.ws_session_check,
+    };
+    Ok(
+        match websocket::finish_handshake(client_io, response, watch) {
+            websocket::Handshake::Switched(switched) => switched,
+            websocket::Handshake::Refused(refused) => rewrite_response(state, refused),
+        },
+    )
 }
 
 /// The request to send upstream: the route's URI, cleaned headers, the
@@ -106,10 +147,19 @@ fn upstream_request(
     body: Body,
 ) -> Result<Request<Body>, Error> {
     let uri = routes::upstream_uri(&route.config, parts.uri.path(), parts.uri.query())?;
-    let (public_scheme, public_host) = state.config.public_origin.split_once("://").unwrap_or(("https", ""));
+    let (public_scheme, public_host) = state
+        .config
+        .public_origin
+        .split_once("://")
+        .unwrap_or(("https", ""));
     let ctx = RequestContext {
         peer,
-        trusted_peer: state.config.proxy.trusted_proxies.iter().any(|c| c.contains(peer.ip())),
+        trusted_peer: state
+            .config
+            .proxy
+            .trusted_proxies
+            .iter()
+            .any(|c| c.contains(peer.ip())),
         public_scheme,
         public_host,
         cookies: &state.cookies,
@@ -125,7 +175,11 @@ fn upstream_request(
 
 /// Sends the request upstream: no response headers within the route's
 /// timeout → 504; our body limits → 413 / 408; other failures → 502.
-async fn forward(state: &AppState, route: &Route, req: Request<Body>) -> Result<Response<Incoming>, Error> {
+async fn forward(
+    state: &AppState,
+    route: &Route,
+    req: Request<Body>,
+) -> Result<Response<Incoming>, Error> {
     let client = route.client(&state.upstream);
     match tokio::time::timeout(route.config.timeout, client.request(req)).await {
         Ok(Ok(res)) => Ok(res),

@@ -51,7 +51,10 @@ impl RouteTable {
     /// served by the `/admin/` route, never by a less protected one.
     pub fn classify(&self, path: &str) -> Result<&Route, Error> {
         let key = without_segment_params(path);
-        self.routes.iter().find(|r| prefix_matches(&r.config.prefix, &key)).ok_or(Error::NotFound)
+        self.routes
+            .iter()
+            .find(|r| prefix_matches(&r.config.prefix, &key))
+            .ok_or(Error::NotFound)
     }
 }
 
@@ -73,7 +76,10 @@ fn without_segment_params(path: &str) -> std::borrow::Cow<'_, str> {
     if !path.contains(';') {
         return std::borrow::Cow::Borrowed(path);
     }
-    let segments: Vec<&str> = path.split('/').map(|s| s.split(';').next().unwrap_or("")).collect();
+    let segments: Vec<&str> = path
+        .split('/')
+        .map(|s| s.split(';').next().unwrap_or(""))
+        .collect();
     std::borrow::Cow::Owned(segments.join("/"))
 }
 
@@ -88,14 +94,25 @@ fn prefix_matches(prefix: &str, path: &str) -> bool {
 /// The upstream URI: the route's base URL joined with the (optionally
 /// prefix-stripped) canonical path and the original query.
 pub fn upstream_uri(route: &RouteConfig, path: &str, query: Option<&str>) -> Result<Uri, Error> {
-    let rest = if route.strip_prefix { path.strip_prefix(route.prefix.trim_end_matches('/')).unwrap_or(path) } else { path };
-    let rest = if rest.starts_with('/') { rest.to_owned() } else { format!("/{rest}") };
+    let rest = if route.strip_prefix {
+        path.strip_prefix(route.prefix.trim_end_matches('/'))
+            .unwrap_or(path)
+    } else {
+        path
+    };
+    let rest = if rest.starts_with('/') {
+        rest.to_owned()
+    } else {
+        format!("/{rest}")
+    };
     let base = route.upstream.as_str().trim_end_matches('/');
     let target = match query {
         Some(query) => format!("{base}{rest}?{query}"),
         None => format!("{base}{rest}"),
     };
-    target.parse().map_err(|_err| Error::BadRequest("The request path is not allowed."))
+    target
+        .parse()
+        .map_err(|_err| Error::BadRequest("The request path is not allowed."))
 }
 
 #[cfg(test)]
@@ -120,10 +137,25 @@ mod tests {
 
     #[test]
     fn longest_prefix_wins_and_boundaries_hold() {
-        let table = RouteTable::new(vec![route("/", "http://a", false), route("/api", "http://b", false)], 1);
-        assert_eq!(table.classify("/api/x").unwrap().config.upstream.as_str(), "http://b/");
-        assert_eq!(table.classify("/api").unwrap().config.upstream.as_str(), "http://b/");
-        assert_eq!(table.classify("/apix").unwrap().config.upstream.as_str(), "http://a/");
+        let table = RouteTable::new(
+            vec![
+                route("/", "http://a", false),
+                route("/api", "http://b", false),
+            ],
+            1,
+        );
+        assert_eq!(
+            table.classify("/api/x").unwrap().config.upstream.as_str(),
+            "http://b/"
+        );
+        assert_eq!(
+            table.classify("/api").unwrap().config.upstream.as_str(),
+            "http://b/"
+        );
+        assert_eq!(
+            table.classify("/apix").unwrap().config.upstream.as_str(),
+            "http://a/"
+        );
         let only_api = RouteTable::new(vec![route("/api/", "http://b", false)], 1);
         assert!(matches!(only_api.classify("/other"), Err(Error::NotFound)));
         assert!(matches!(only_api.classify("/api"), Err(Error::NotFound)));
@@ -131,9 +163,19 @@ mod tests {
 
     #[test]
     fn upstream_uri_strips_prefix_and_keeps_query() {
-        let stripped = upstream_uri(&route("/api", "http://up:81/base/", true), "/api/users", Some("id=1")).unwrap();
+        let stripped = upstream_uri(
+            &route("/api", "http://up:81/base/", true),
+            "/api/users",
+            Some("id=1"),
+        )
+        .unwrap();
         assert_eq!(stripped.to_string(), "http://up:81/base/users?id=1");
-        let kept = upstream_uri(&route("/api", "http://up:81", false), "/api/users", Some("id=1")).unwrap();
+        let kept = upstream_uri(
+            &route("/api", "http://up:81", false),
+            "/api/users",
+            Some("id=1"),
+        )
+        .unwrap();
         assert_eq!(kept.to_string(), "http://up:81/api/users?id=1");
         let root = upstream_uri(&route("/api", "http://up:81", true), "/api", None).unwrap();
         assert_eq!(root.to_string(), "http://up:81/");

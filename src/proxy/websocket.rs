@@ -64,14 +64,22 @@ pub enum Handshake {
 
 /// Turns the upstream's answer into the client's. A `101` starts the relay
 /// in the background; anything else is returned as is (the caller cleans it).
-pub fn finish_handshake(client: OnUpgrade, mut upstream: Response<Incoming>, watch: SessionWatch) -> Handshake {
+pub fn finish_handshake(
+    client: OnUpgrade,
+    mut upstream: Response<Incoming>,
+    watch: SessionWatch,
+) -> Handshake {
     if upstream.status() != StatusCode::SWITCHING_PROTOCOLS {
         return Handshake::Refused(upstream);
     }
     let upstream_io = hyper::upgrade::on(&mut upstream);
     let mut res = Response::new(empty());
     *res.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    for name in ["sec-websocket-accept", "sec-websocket-protocol", "sec-websocket-extensions"] {
+    for name in [
+        "sec-websocket-accept",
+        "sec-websocket-protocol",
+        "sec-websocket-extensions",
+    ] {
         if let Some(value) = upstream.headers().get(name) {
             res.headers_mut().insert(name, value.clone());
         }
@@ -133,6 +141,8 @@ async fn session_ended(watch: &SessionWatch) {
 pub fn check_origin(trusted: impl Fn(&str) -> bool, headers: &HeaderMap) -> Result<(), Error> {
     match header_str(headers, header::ORIGIN) {
         Some(origin) if trusted(origin) => Ok(()),
-        _ => Err(Error::Forbidden("WebSocket connections from this origin are not allowed.")),
+        _ => Err(Error::Forbidden(
+            "WebSocket connections from this origin are not allowed.",
+        )),
     }
 }

@@ -38,7 +38,11 @@ impl CookieNames {
     /// Names for a session cookie called `session`; the login cookie is
     /// `<session>-login`.
     pub fn new(session: &str, secure: bool) -> Self {
-        Self { session: session.to_owned(), login: format!("{session}-login"), secure }
+        Self {
+            session: session.to_owned(),
+            login: format!("{session}-login"),
+            secure,
+        }
     }
 
     /// `Set-Cookie` value for a new session, living `max_age_secs`.
@@ -62,7 +66,8 @@ impl CookieNames {
     }
 
     fn build(&self, name: &str, value: &str, same_site: SameSite, max_age_secs: u64) -> String {
-        let max_age = cookie::time::Duration::seconds(i64::try_from(max_age_secs).unwrap_or(i64::MAX));
+        let max_age =
+            cookie::time::Duration::seconds(i64::try_from(max_age_secs).unwrap_or(i64::MAX));
         Cookie::build((name.to_owned(), value.to_owned()))
             .path("/")
             .secure(self.secure)
@@ -111,7 +116,11 @@ pub fn without_ours(headers: &HeaderMap, names: &CookieNames) -> Option<String> 
         .filter(|c| !names.is_ours(c.name()))
         .map(|c| format!("{}={}", c.name(), c.value()))
         .collect();
-    if kept.is_empty() { None } else { Some(kept.join("; ")) }
+    if kept.is_empty() {
+        None
+    } else {
+        Some(kept.join("; "))
+    }
 }
 
 #[cfg(test)]
@@ -131,12 +140,23 @@ mod tests {
     fn c1_session_cookie_has_every_hardening_attribute() {
         let names = CookieNames::new("__Host-bff", true);
         let c = names.session_cookie("abc", 28_800);
-        for part in ["__Host-bff=abc", "Path=/", "Secure", "HttpOnly", "SameSite=Strict", "Max-Age=28800"] {
+        for part in [
+            "__Host-bff=abc",
+            "Path=/",
+            "Secure",
+            "HttpOnly",
+            "SameSite=Strict",
+            "Max-Age=28800",
+        ] {
             assert!(c.contains(part), "{c} lacks {part}");
         }
         assert!(!c.contains("Domain"));
         let login = names.login_cookie("xyz");
-        assert!(login.starts_with("__Host-bff-login=xyz") && login.contains("SameSite=Lax") && login.contains("Secure"));
+        assert!(
+            login.starts_with("__Host-bff-login=xyz")
+                && login.contains("SameSite=Lax")
+                && login.contains("Secure")
+        );
     }
 
     #[test]
@@ -150,8 +170,14 @@ mod tests {
     #[test]
     fn c9_our_cookies_are_stripped_and_others_kept() {
         let names = CookieNames::new("__Host-bff", true);
-        let headers = with_cookies(&["theme=dark; __Host-bff=secret; __Host-bff-login=x", "lang=en"]);
-        assert_eq!(without_ours(&headers, &names).as_deref(), Some("theme=dark; lang=en"));
+        let headers = with_cookies(&[
+            "theme=dark; __Host-bff=secret; __Host-bff-login=x",
+            "lang=en",
+        ]);
+        assert_eq!(
+            without_ours(&headers, &names).as_deref(),
+            Some("theme=dark; lang=en")
+        );
         assert_eq!(without_ours(&with_cookies(&["__Host-bff=s"]), &names), None);
     }
 }

@@ -52,8 +52,18 @@ pub struct Vault {
 impl Vault {
     /// A vault over `store`, sealing with `keys`; indexes are scoped to
     /// `issuer`; `idle` enables the idle timeout.
-    pub fn new(store: Arc<dyn SessionStore>, keys: Keyring, issuer: String, idle: Option<Duration>) -> Self {
-        Self { store, keys, issuer, idle }
+    pub fn new(
+        store: Arc<dyn SessionStore>,
+        keys: Keyring,
+        issuer: String,
+        idle: Option<Duration>,
+    ) -> Self {
+        Self {
+            store,
+            keys,
+            issuer,
+            idle,
+        }
     }
 
     /// The idle timeout, if enabled.
@@ -99,22 +109,42 @@ impl Vault {
         }
         let hash = id.hash();
         let meta = self.meta_for(data);
-        let indexes = std::iter::once(meta.sub_index.clone()).chain(meta.sid_index.clone()).collect();
+        let indexes = std::iter::once(meta.sub_index.clone())
+            .chain(meta.sid_index.clone())
+            .collect();
         let record = self.seal_session(id, &id.store_key(), data)?;
         let index_ttl = Duration::from_secs(data.remaining_secs(now_unix()));
-        self.store.put_session(NewSession { hash: &hash, record, meta: meta.to_json(), indexes, ttl, index_ttl }).await
+        self.store
+            .put_session(NewSession {
+                hash: &hash,
+                record,
+                meta: meta.to_json(),
+                indexes,
+                ttl,
+                index_ttl,
+            })
+            .await
     }
 
     /// Replaces the session written at `previous_version` with `data`
     /// (whose version must be higher), keeping the store TTL: the absolute
     /// lifetime never moves. A concurrent newer write wins (`Cas::Conflict`).
-    pub async fn replace(&self, id: &SessionId, previous_version: u64, data: &SessionData) -> Result<Cas, StoreError> {
+    pub async fn replace(
+        &self,
+        id: &SessionId,
+        previous_version: u64,
+        data: &SessionData,
+    ) -> Result<Cas, StoreError> {
         self.swap(id, previous_version, data, None).await
     }
 
     /// Records activity: `last_seen = now` and, with an idle timeout, a
     /// store TTL of min(remaining absolute, idle). Never past the absolute end.
-    pub async fn touch(&self, id: &SessionId, current: &SessionData) -> Result<Option<SessionData>, StoreError> {
+    pub async fn touch(
+        &self,
+        id: &SessionId,
+        current: &SessionData,
+    ) -> Result<Option<SessionData>, StoreError> {
         let mut next = current.clone();
         next.version = current.version + 1;
         next.last_seen = now_unix();
@@ -125,31 +155,64 @@ impl Vault {
         }
     }
 
-    async fn swap(&self, id: &SessionId, previous_version: u64, data: &SessionData, ttl: Option<Duration>) -> Result<Cas, StoreError> {
+    async fn swap(
+        &self,
+        id: &SessionId,
+        previous_version: u64,
+        data: &SessionData,
+        ttl: Option<Duration>,
+    ) -> Result<Cas, StoreError> {
         let hash = id.hash();
         let record = self.seal_session(id, &id.store_key(), data)?;
         let expected = previous_version.to_be_bytes();
         let meta = Some(self.meta_for(data).to_json());
-        self.store.compare_and_swap(Swap { hash: &hash, expected_prefix: &expected, record, ttl, meta }).await
+        self.store
+            .compare_and_swap(Swap {
+                hash: &hash,
+                expected_prefix: &expected,
+                record,
+                ttl,
+                meta,
+            })
+            .await
     }
 
     /// `version (8 bytes, big-endian) | envelope`; the version is bound
     /// into the AAD so it cannot be altered without failing the tag.
-    fn seal_session(&self, id: &SessionId, key: &str, data: &SessionData) -> Result<Vec<u8>, StoreError> {
-        let plain = data.to_bytes().map_err(|_err| StoreError("cannot encode session".into()))?;
+    fn seal_session(
+        &self,
+        id: &SessionId,
+        key: &str,
+        data: &SessionData,
+    ) -> Result<Vec<u8>, StoreError> {
+        let plain = data
+            .to_bytes()
+            .map_err(|_err| StoreError("cannot encode session".into()))?;
         let version = data.version.to_be_bytes();
         let aad = session_aad(key, &version);
-        let sealed = self.keys.seal(id.as_bytes(), &aad, &plain).map_err(|_err| StoreError("cannot seal session".into()))?;
+        let sealed = self
+            .keys
+            .seal(id.as_bytes(), &aad, &plain)
+            .map_err(|_err| StoreError("cannot seal session".into()))?;
         let mut record = Vec::with_capacity(8 + sealed.len());
         record.extend_from_slice(&version);
         record.extend_from_slice(&sealed);
         Ok(record)
     }
 
-    fn open_session(&self, id: &SessionId, key: &str, record: &[u8]) -> Result<SessionData, String> {
+    fn open_session(
+        &self,
+        id: &SessionId,
+        key: &str,
+        record: &[u8],
+    ) -> Result<SessionData, String> {
         let (version, sealed) = record.split_at_checked(8).ok_or("truncated record")?;
-        let plain = self.keys.open(id.as_bytes(), &session_aad(key, version), sealed).map_err(|e| e.to_string())?;
-        let data = SessionData::from_bytes(&plain).map_err(|_err| "undecodable plaintext".to_owned())?;
+        let plain = self
+            .keys
+            .open(id.as_bytes(), &session_aad(key, version), sealed)
+            .map_err(|e| e.to_string())?;
+        let data =
+            SessionData::from_bytes(&plain).map_err(|_err| "undecodable plaintext".to_owned())?;
         if data.version.to_be_bytes() != version {
             return Err("version prefix mismatch".into());
         }
@@ -161,9 +224,13 @@ impl Vault {
     /// as an integrity event (security cases R5, R6, R7).
     pub async fn load(&self, id: &SessionId) -> Result<Option<SessionData>, StoreError> {
         let key = id.store_key();
-        let Some(record) = self.store.get(&key).await? else { return Ok(None) };
+        let Some(record) = self.store.get(&key).await? else {
+            return Ok(None);
+        };
         match self.open_session(id, &key, &record) {
-            Ok(data) if data.absolute_expires_at > now_unix() && !self.idle_expired(&data) => Ok(Some(data)),
+            Ok(data) if data.absolute_expires_at > now_unix() && !self.idle_expired(&data) => {
+                Ok(Some(data))
+            }
             Ok(_) => Ok(None),
             Err(reason) => {
                 tracing::warn!(session = %id.log_id(), reason, "session record failed integrity check");
@@ -173,7 +240,10 @@ impl Vault {
     }
 
     fn idle_expired(&self, data: &SessionData) -> bool {
-        self.idle.is_some_and(|idle| now_unix().saturating_sub(data.last_seen) > i64::try_from(idle.as_secs()).unwrap_or(i64::MAX))
+        self.idle.is_some_and(|idle| {
+            now_unix().saturating_sub(data.last_seen)
+                > i64::try_from(idle.as_secs()).unwrap_or(i64::MAX)
+        })
     }
 
     /// Ends the session for `id` (record, metadata, index entries).
@@ -188,16 +258,29 @@ impl Vault {
 
     /// Ends every session of `sub`; returns how many there were.
     pub async fn end_subject(&self, sub: &str) -> Result<usize, StoreError> {
-        let members = self.store.index_members(&subject_index(&self.issuer, sub)).await?;
+        let members = self
+            .store
+            .index_members(&subject_index(&self.issuer, sub))
+            .await?;
         self.end_all(&members).await
     }
 
     /// Ends the sessions of provider session `sid` (only those of `sub`
     /// when given: OIDC Back-Channel Logout §2.7).
-    pub async fn end_provider_session(&self, sid: &str, sub: Option<&str>) -> Result<usize, StoreError> {
-        let mut members = self.store.index_members(&sid_index(&self.issuer, sid)).await?;
+    pub async fn end_provider_session(
+        &self,
+        sid: &str,
+        sub: Option<&str>,
+    ) -> Result<usize, StoreError> {
+        let mut members = self
+            .store
+            .index_members(&sid_index(&self.issuer, sid))
+            .await?;
         if let Some(sub) = sub {
-            let of_subject = self.store.index_members(&subject_index(&self.issuer, sub)).await?;
+            let of_subject = self
+                .store
+                .index_members(&subject_index(&self.issuer, sub))
+                .await?;
             members.retain(|m| of_subject.contains(m));
         }
         self.end_all(&members).await
@@ -213,7 +296,10 @@ impl Vault {
 
     /// The live sessions of `sub`: hash and metadata.
     pub async fn list_subject(&self, sub: &str) -> Result<Vec<(String, SessionMeta)>, StoreError> {
-        let hashes = self.store.index_members(&subject_index(&self.issuer, sub)).await?;
+        let hashes = self
+            .store
+            .index_members(&subject_index(&self.issuer, sub))
+            .await?;
         let metas = self.store.session_meta(&hashes).await?;
         Ok(hashes
             .into_iter()
@@ -230,15 +316,23 @@ impl Vault {
     /// Parks a pending login under `bff:login:{hash(state)}` for 10 minutes.
     pub async fn put_pending(&self, state: &str, pending: &PendingLogin) -> Result<(), StoreError> {
         let key = pending_key(state);
-        let plain = zeroize::Zeroizing::new(rmp_serde::to_vec_named(pending).map_err(|_err| StoreError("cannot encode login".into()))?);
-        let sealed = self.keys.seal(state.as_bytes(), key.as_bytes(), &plain).map_err(|_err| StoreError("cannot seal login".into()))?;
+        let plain = zeroize::Zeroizing::new(
+            rmp_serde::to_vec_named(pending)
+                .map_err(|_err| StoreError("cannot encode login".into()))?,
+        );
+        let sealed = self
+            .keys
+            .seal(state.as_bytes(), key.as_bytes(), &plain)
+            .map_err(|_err| StoreError("cannot seal login".into()))?;
         self.store.put(&key, sealed, PENDING_LOGIN_TTL).await
     }
 
     /// Takes (reads and deletes, one use) the pending login for `state`.
     pub async fn take_pending(&self, state: &str) -> Result<Option<PendingLogin>, StoreError> {
         let key = pending_key(state);
-        let Some(sealed) = self.store.take(&key).await? else { return Ok(None) };
+        let Some(sealed) = self.store.take(&key).await? else {
+            return Ok(None);
+        };
         let Ok(plain) = self.keys.open(state.as_bytes(), key.as_bytes(), &sealed) else {
             tracing::warn!("pending login failed integrity check");
             return Ok(None);

@@ -10,15 +10,29 @@ const BIN: &str = env!("CARGO_BIN_EXE_bff");
 const SECRET: &str = "super-secret-client-value";
 
 fn bff(args: &[&str]) -> std::process::Output {
-    Command::new(BIN).args(args).env_clear().output().expect("bff runs")
+    Command::new(BIN)
+        .args(args)
+        .env_clear()
+        .output()
+        .expect("bff runs")
 }
 
 fn valid() -> Vec<&'static str> {
     vec![
-        "--public-url", "https://app.example.test", "--issuer-url", "https://idp.example.test/realms/x",
-        "--client-id", "bff", "--client-secret", SECRET, "--upstream", "http://127.0.0.1:9000",
-        "--session-keys", "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
-        "--redis-url", "redis://:redispass@127.0.0.1:6379/0",
+        "--public-url",
+        "https://app.example.test",
+        "--issuer-url",
+        "https://idp.example.test/realms/x",
+        "--client-id",
+        "bff",
+        "--client-secret",
+        SECRET,
+        "--upstream",
+        "http://127.0.0.1:9000",
+        "--session-keys",
+        "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        "--redis-url",
+        "redis://:redispass@127.0.0.1:6379/0",
     ]
 }
 
@@ -27,9 +41,16 @@ fn check_config_prints_effective_config_with_secrets_redacted() {
     let mut args = valid();
     args.push("--check-config");
     let out = bff(&args);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("issuer_url = \"https://idp.example.test/realms/x\""), "{text}");
+    assert!(
+        text.contains("issuer_url = \"https://idp.example.test/realms/x\""),
+        "{text}"
+    );
     assert!(text.contains("session_ttl = \"28800s\""), "{text}");
     for secret in [SECRET, "redispass", "AAECAwQF"] {
         assert!(!text.contains(secret), "{secret} printed");
@@ -39,7 +60,10 @@ fn check_config_prints_effective_config_with_secrets_redacted() {
 #[test]
 fn bad_config_exits_64_naming_the_setting() {
     let cases: [(&[&str], &str); 5] = [
-        (&["--public-url", "http://app.example.test"], "BFF_PUBLIC_URL"),
+        (
+            &["--public-url", "http://app.example.test"],
+            "BFF_PUBLIC_URL",
+        ),
         (&["--session-keys", "k1:c2hvcnQ="], "BFF_SESSION_KEYS"),
         (&["--session-ttl", "8 hours"], "BFF_SESSION_TTL"),
         (&["--issuer-url", "not a url"], "BFF_ISSUER_URL"),
@@ -72,18 +96,35 @@ fn secrets_can_come_from_files() {
     let secret_file = dir.join(format!("bff-secret-{}", rand::random::<u64>()));
     std::fs::write(&secret_file, format!("{SECRET}\n")).unwrap();
     let args = [
-        "--public-url", "https://app.example.test", "--issuer-url", "https://idp.example.test",
-        "--client-id", "bff", "--client-secret-file", secret_file.to_str().unwrap(),
-        "--upstream", "http://127.0.0.1:9000", "--check-config",
+        "--public-url",
+        "https://app.example.test",
+        "--issuer-url",
+        "https://idp.example.test",
+        "--client-id",
+        "bff",
+        "--client-secret-file",
+        secret_file.to_str().unwrap(),
+        "--upstream",
+        "http://127.0.0.1:9000",
+        "--check-config",
     ];
     let out = bff(&args);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8(out.stdout).unwrap().contains("session_store = \"memory\""));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("session_store = \"memory\"")
+    );
 }
 
 #[test]
 fn readme_configuration_table_matches_the_code() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let documented: std::collections::BTreeSet<String> = readme
         .lines()
         .filter(|l| l.starts_with("| `BFF_"))

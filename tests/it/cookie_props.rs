@@ -12,13 +12,25 @@ fn names() -> CookieNames {
 }
 
 fn pair() -> impl Strategy<Value = String> {
-    let name = prop::sample::select(vec!["__Host-bff", "__Host-bff-login", "theme", "__host-bff", "bff", "a", " __Host-bff", "x=y"]);
+    let name = prop::sample::select(vec![
+        "__Host-bff",
+        "__Host-bff-login",
+        "theme",
+        "__host-bff",
+        "bff",
+        "a",
+        " __Host-bff",
+        "x=y",
+    ]);
     let value = "[A-Za-z0-9_=;\" -]{0,12}";
     (name, value).prop_map(|(n, v)| format!("{n}={v}"))
 }
 
 fn headers() -> impl Strategy<Value = Vec<String>> {
-    prop::collection::vec(prop::collection::vec(pair(), 0..5).prop_map(|p| p.join("; ")), 0..3)
+    prop::collection::vec(
+        prop::collection::vec(pair(), 0..5).prop_map(|p| p.join("; ")),
+        0..3,
+    )
 }
 
 fn map(lines: &[String]) -> HeaderMap {

@@ -29,17 +29,27 @@ async fn i5_jwks_rotation_is_picked_up_once_and_rediscovery_is_rate_limited() {
     let callback = stack.idp_step(&started).await;
     stack.idp.set(|b| b.signing = SigningMode::OtherKey);
     assert_eq!(other.get(&stack, &callback, &NAVIGATION).await.status, 400);
-    assert!(!stack.bff.state.provider.rediscover_on_unknown_key().await, "re-discovery not rate-limited");
+    assert!(
+        !stack.bff.state.provider.rediscover_on_unknown_key().await,
+        "re-discovery not rate-limited"
+    );
 }
 
 #[tokio::test]
 async fn i6_discovery_issuer_mismatch_is_never_used() {
     let stack = Stack::start(Store::Memory).await.unwrap();
-    stack.idp.set(|b| b.discovery_issuer = Some("https://evil.example".into()));
+    stack
+        .idp
+        .set(|b| b.discovery_issuer = Some("https://evil.example".into()));
     let args = harness::args(stack.idp.issuer(), &stack.upstream.url(), None, &[]);
-    let bff = bff::app::start(bff::config::Config::load(&args).unwrap()).await.unwrap();
+    let bff = bff::app::start(bff::config::Config::load(&args).unwrap())
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(bff.state.provider.current().is_none(), "mismatched issuer accepted");
+    assert!(
+        bff.state.provider.current().is_none(),
+        "mismatched issuer accepted"
+    );
     let ready = test_http::get(&format!("http://{}/readyz", bff.admin_addr), &[]).await;
     assert_eq!(ready.status, 503);
     let login = test_http::get(&format!("http://{}/auth/login", bff.public_addr), &[]).await;
@@ -49,20 +59,34 @@ async fn i6_discovery_issuer_mismatch_is_never_used() {
 #[tokio::test]
 async fn i7_provider_down_at_start_is_not_ready_then_recovers_with_backoff() {
     let stack = Stack::start(Store::Memory).await.unwrap();
-    stack.idp.set(|b| b.discovery_issuer = Some("https://down.example".into()));
+    stack
+        .idp
+        .set(|b| b.discovery_issuer = Some("https://down.example".into()));
     let args = harness::args(stack.idp.issuer(), &stack.upstream.url(), None, &[]);
-    let bff = bff::app::start(bff::config::Config::load(&args).unwrap()).await.unwrap();
+    let bff = bff::app::start(bff::config::Config::load(&args).unwrap())
+        .await
+        .unwrap();
     let readyz = format!("http://{}/readyz", bff.admin_addr);
     assert_eq!(test_http::get(&readyz, &[]).await.status, 503);
     stack.idp.set(|b| b.discovery_issuer = None);
     let started = Instant::now();
     while test_http::get(&readyz, &[]).await.status != 200 {
-        assert!(started.elapsed() < Duration::from_secs(10), "never became ready");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "never became ready"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let closed = harness::args("http://127.0.0.1:1", &stack.upstream.url(), None, &[]);
-    let orphan = bff::app::start(bff::config::Config::load(&closed).unwrap()).await.unwrap();
-    assert_eq!(test_http::get(&format!("http://{}/readyz", orphan.admin_addr), &[]).await.status, 503);
+    let orphan = bff::app::start(bff::config::Config::load(&closed).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        test_http::get(&format!("http://{}/readyz", orphan.admin_addr), &[])
+            .await
+            .status,
+        503
+    );
 }
 
 #[tokio::test]
@@ -72,27 +96,39 @@ async fn i8_broken_token_responses_are_502_with_no_session() {
     let cases = [
         ("5xx", (500, json!({ "error": "server_error" }))),
         ("malformed", (200, json!({ "unexpected": true }))),
-        ("10 MB", (200, json!({ "access_token": huge, "token_type": "Bearer" }))),
+        (
+            "10 MB",
+            (200, json!({ "access_token": huge, "token_type": "Bearer" })),
+        ),
     ];
     for (label, answer) in cases {
         stack.idp.set(|b| b.token_override = Some(answer));
         let mut browser = Browser::default();
         let res = stack.login(&mut browser).await;
-        assert!(res.status == 502 || res.status == 400, "{label}: {}", res.status);
+        assert!(
+            res.status == 502 || res.status == 400,
+            "{label}: {}",
+            res.status
+        );
         assert!(res.set_cookie(COOKIE).is_none(), "{label}: session created");
     }
 }
 
 #[tokio::test]
 async fn i9_slow_token_endpoint_times_out_with_504_and_others_are_served() {
-    let stack = Stack::start_with(Store::Memory, &["--provider-timeout", "1s"]).await.unwrap();
+    let stack = Stack::start_with(Store::Memory, &["--provider-timeout", "1s"])
+        .await
+        .unwrap();
     let mut fast = stack.logged_in_browser().await;
     stack.idp.set(|b| b.token_delay = Duration::from_secs(60));
     let mut slow = Browser::default();
     let started = stack.start_login(&mut slow, "/").await;
     let callback = stack.idp_step(&started).await;
     let begun = Instant::now();
-    let (res, other) = tokio::join!(slow.get(&stack, &callback, &NAVIGATION), fast.get(&stack, "/app", &API));
+    let (res, other) = tokio::join!(
+        slow.get(&stack, &callback, &NAVIGATION),
+        fast.get(&stack, "/app", &API)
+    );
     assert_eq!(res.status, 504);
     assert!(begun.elapsed() < Duration::from_secs(5));
     assert_eq!(other.status, 200, "other requests starved");
@@ -117,7 +153,9 @@ async fn l11_five_tabs_logging_in_at_once_all_complete() {
 
 #[tokio::test]
 async fn c3_random_session_ids_all_get_401() {
-    let Some(stack) = Stack::start(Store::Redis).await else { return };
+    let Some(stack) = Stack::start(Store::Redis).await else {
+        return;
+    };
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..8 {
         let url = stack.url("/app");
@@ -126,7 +164,11 @@ async fn c3_random_session_ids_all_get_401() {
             for _ in 0..250 {
                 let id = bff::session::SessionId::generate().unwrap().encode();
                 let cookie = format!("{COOKIE}={id}");
-                statuses.push(test_http::get(&url, &[("accept", "application/json"), ("cookie", &cookie)]).await.status);
+                statuses.push(
+                    test_http::get(&url, &[("accept", "application/json"), ("cookie", &cookie)])
+                        .await
+                        .status,
+                );
             }
             statuses
         });
@@ -137,33 +179,70 @@ async fn c3_random_session_ids_all_get_401() {
     assert_eq!(stack.upstream.request_count(), 0);
     // Alerting: every guess is counted for operators, and a malformed or
     // duplicated cookie separately.
-    for cookie in [format!("{COOKIE}=not-an-id"), format!("{COOKIE}=a; {COOKIE}=b")] {
-        assert_eq!(test_http::get(&stack.url("/app"), &[("accept", "application/json"), ("cookie", &cookie)]).await.status, 401);
+    for cookie in [
+        format!("{COOKIE}=not-an-id"),
+        format!("{COOKIE}=a; {COOKIE}=b"),
+    ] {
+        assert_eq!(
+            test_http::get(
+                &stack.url("/app"),
+                &[("accept", "application/json"), ("cookie", &cookie)]
+            )
+            .await
+            .status,
+            401
+        );
     }
-    let metrics = test_http::get(&stack.admin_url("/metrics"), &[]).await.text();
-    assert!(metrics.contains("bff_session_rejected_total{reason=\"unknown\"} 2000"), "{metrics}");
-    assert!(metrics.contains("bff_session_rejected_total{reason=\"malformed\"} 2"), "{metrics}");
+    let metrics = test_http::get(&stack.admin_url("/metrics"), &[])
+        .await
+        .text();
+    assert!(
+        metrics.contains("bff_session_rejected_total{reason=\"unknown\"} 2000"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("bff_session_rejected_total{reason=\"malformed\"} 2"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
 async fn r2_redis_down_mid_request_fails_closed_and_nothing_is_lost() {
-    let Some(mut stack) = Stack::start(Store::Redis).await else { return };
+    let Some(mut stack) = Stack::start(Store::Redis).await else {
+        return;
+    };
     let mut browser = stack.logged_in_browser().await;
     let mut conn = stack.redis.as_ref().unwrap().connection().await;
-    redis::cmd("CLIENT").arg("PAUSE").arg(2500).arg("ALL").query_async::<()>(&mut conn).await.unwrap();
+    redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(2500)
+        .arg("ALL")
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
     let res = browser.get(&stack, "/app", &API).await;
     assert_eq!(res.status, 503, "R2/R4: a stalled Redis must fail closed");
     assert_eq!(res.header("retry-after"), Some("1"));
-    assert_eq!(stack.upstream.request_count(), 0, "forwarded without a session check");
+    assert_eq!(
+        stack.upstream.request_count(),
+        0,
+        "forwarded without a session check"
+    );
     tokio::time::sleep(Duration::from_millis(2600)).await;
-    assert_eq!(browser.get(&stack, "/app", &API).await.status, 200, "session lost after the stall");
+    assert_eq!(
+        browser.get(&stack, "/app", &API).await.status,
+        200,
+        "session lost after the stall"
+    );
     stack.redis.as_mut().unwrap().stop();
     assert_eq!(browser.get(&stack, "/app", &API).await.status, 503);
 }
 
 #[tokio::test]
 async fn r3_flushed_redis_means_clean_relogin_without_500() {
-    let Some(stack) = Stack::start(Store::Redis).await else { return };
+    let Some(stack) = Stack::start(Store::Redis).await else {
+        return;
+    };
     let mut browser = stack.logged_in_browser().await;
     stack.redis.as_ref().unwrap().flush_all().await;
     let res = browser.get(&stack, "/app", &NAVIGATION).await;
@@ -175,27 +254,50 @@ async fn r3_flushed_redis_means_clean_relogin_without_500() {
 
 #[tokio::test]
 async fn r4_slow_redis_times_out_in_bounded_time() {
-    let Some(stack) = Stack::start(Store::Redis).await else { return };
+    let Some(stack) = Stack::start(Store::Redis).await else {
+        return;
+    };
     let mut browser = stack.logged_in_browser().await;
     let mut conn = stack.redis.as_ref().unwrap().connection().await;
-    redis::cmd("CLIENT").arg("PAUSE").arg(4000).arg("ALL").query_async::<()>(&mut conn).await.unwrap();
+    redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(4000)
+        .arg("ALL")
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
     let started = Instant::now();
     let res = browser.get(&stack, "/app", &API).await;
     assert_eq!(res.status, 503);
-    assert!(started.elapsed() < Duration::from_millis(3500), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(3500),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
 async fn r8_wrong_redis_password_refuses_to_start() {
-    let Some(redis) = RedisServer::start_with_password("right-password") else { return };
+    let Some(redis) = RedisServer::start_with_password("right-password") else {
+        return;
+    };
     let stack = Stack::start(Store::Memory).await.unwrap();
-    for url in [format!("redis://:wrong@127.0.0.1:{}/", redis.port()), format!("redis://127.0.0.1:{}/", redis.port())] {
+    for url in [
+        format!("redis://:wrong@127.0.0.1:{}/", redis.port()),
+        format!("redis://127.0.0.1:{}/", redis.port()),
+    ] {
         let args = harness::args(stack.idp.issuer(), &stack.upstream.url(), Some(&url), &[]);
         let started = bff::app::start(bff::config::Config::load(&args).unwrap()).await;
-        let err = started.err().expect("bff started with bad Redis credentials");
+        let err = started
+            .err()
+            .expect("bff started with bad Redis credentials");
         assert!(!err.to_string().contains("wrong"), "secret in error: {err}");
     }
     let good = format!("redis://:right-password@127.0.0.1:{}/", redis.port());
     let args = harness::args(stack.idp.issuer(), &stack.upstream.url(), Some(&good), &[]);
-    assert!(bff::app::start(bff::config::Config::load(&args).unwrap()).await.is_ok());
+    assert!(
+        bff::app::start(bff::config::Config::load(&args).unwrap())
+            .await
+            .is_ok()
+    );
 }

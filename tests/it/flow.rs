@@ -27,20 +27,32 @@ async fn full_flow(stack: &Stack) {
     assert_eq!(body["name"], "Ada Lovelace");
     assert_eq!(body["preferred_username"], "ada");
     assert!(body["expires_at"].as_i64().unwrap() > bff::session::now_unix() + 7 * 3600);
-    assert!(!info.text().contains("eyJ"), "a JWT leaked into /auth/session");
+    assert!(
+        !info.text().contains("eyJ"),
+        "a JWT leaked into /auth/session"
+    );
 
     // Logout via the link from /auth/session.
     let logout_url = body["logout_url"].as_str().unwrap().to_owned();
     let out = browser.get(stack, &logout_url, &NAVIGATION).await;
     assert_eq!(out.status, 302);
     let location = out.location().unwrap();
-    assert!(location.starts_with(&stack.idp.url("/logout")), "{location}");
+    assert!(
+        location.starts_with(&stack.idp.url("/logout")),
+        "{location}"
+    );
     assert!(browser.cookie(COOKIE).is_none(), "cookie not cleared");
-    let query: std::collections::BTreeMap<String, String> =
-        url::Url::parse(location).unwrap().query_pairs().into_owned().collect();
+    let query: std::collections::BTreeMap<String, String> = url::Url::parse(location)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
     assert!(query.contains_key("id_token_hint") && query.contains_key("state"));
     assert_eq!(query["client_id"], "bff-test");
-    assert_eq!(query["post_logout_redirect_uri"], "https://app.example.test/auth/logged-out");
+    assert_eq!(
+        query["post_logout_redirect_uri"],
+        "https://app.example.test/auth/logged-out"
+    );
 
     let after = browser.get(stack, "/app/data", &API).await;
     assert_eq!(after.status, 401);
@@ -54,20 +66,27 @@ async fn login_proxy_logout_with_memory_store() {
 
 #[tokio::test]
 async fn login_proxy_logout_with_redis_store() {
-    let Some(stack) = Stack::start(Store::Redis).await else { return };
+    let Some(stack) = Stack::start(Store::Redis).await else {
+        return;
+    };
     full_flow(&stack).await;
 }
 
 #[tokio::test]
 async fn redis_holds_only_ciphertext_under_hashed_keys_with_8h_ttl() {
-    let Some(stack) = Stack::start(Store::Redis).await else { return };
+    let Some(stack) = Stack::start(Store::Redis).await else {
+        return;
+    };
     let browser = stack.logged_in_browser().await;
     let cookie = browser.cookie(COOKIE).unwrap().to_owned();
     let redis = stack.redis.as_ref().unwrap();
     let keys = redis.raw_keys("bff:s:*").await;
     assert_eq!(keys.len(), 1, "{keys:?}");
     let key = &keys[0];
-    assert!(!key.contains(&cookie) && !key.contains(&cookie[..16]), "raw session ID in the key");
+    assert!(
+        !key.contains(&cookie) && !key.contains(&cookie[..16]),
+        "raw session ID in the key"
+    );
     let ttl = redis.ttl(key).await;
     assert!((8 * 3600 - 60..=8 * 3600).contains(&ttl), "ttl {ttl}");
     let value = redis.get_raw(key).await.unwrap();
@@ -88,8 +107,13 @@ async fn navigation_without_session_redirects_to_login_and_returns_after() {
     let mut browser = Browser::default();
     let res = browser.get(&stack, "/app/page?tab=2", &NAVIGATION).await;
     assert_eq!(res.status, 302);
-    assert_eq!(res.location(), Some("/auth/login?return_to=%2Fapp%2Fpage%3Ftab%3D2"));
-    let login = browser.get(&stack, res.location().unwrap(), &NAVIGATION).await;
+    assert_eq!(
+        res.location(),
+        Some("/auth/login?return_to=%2Fapp%2Fpage%3Ftab%3D2")
+    );
+    let login = browser
+        .get(&stack, res.location().unwrap(), &NAVIGATION)
+        .await;
     let callback = stack.idp_step(&login).await;
     let done = browser.get(&stack, &callback, &NAVIGATION).await;
     assert_eq!(done.location(), Some("/app/page?tab=2"));
@@ -100,7 +124,11 @@ async fn navigation_without_session_redirects_to_login_and_returns_after() {
 async fn api_call_without_session_gets_401_json_with_login_url() {
     let stack = Stack::start(Store::Memory).await.unwrap();
     let mut browser = Browser::default();
-    for headers in [&API[..], &[("x-requested-with", "XMLHttpRequest")][..], &[][..]] {
+    for headers in [
+        &API[..],
+        &[("x-requested-with", "XMLHttpRequest")][..],
+        &[][..],
+    ] {
         let res = browser.get(&stack, "/app/data", headers).await;
         assert_eq!(res.status, 401, "{headers:?}");
         assert_eq!(res.json()["login_url"], "/auth/login");
@@ -113,15 +141,25 @@ async fn api_call_without_session_gets_401_json_with_login_url() {
 async fn post_logout_needs_csrf_header_and_ends_session_first() {
     let stack = Stack::start(Store::Memory).await.unwrap();
     let mut browser = stack.logged_in_browser().await;
-    let refused = browser.send(&stack, Method::POST, "/auth/logout", &API, "").await;
+    let refused = browser
+        .send(&stack, Method::POST, "/auth/logout", &API, "")
+        .await;
     assert_eq!(refused.status, 403);
-    assert_eq!(browser.get(&stack, "/app", &API).await.status, 200, "refused logout ended the session");
-    let out = browser.send(&stack, Method::POST, "/auth/logout", &[("x-csrf", "1")], "").await;
+    assert_eq!(
+        browser.get(&stack, "/app", &API).await.status,
+        200,
+        "refused logout ended the session"
+    );
+    let out = browser
+        .send(&stack, Method::POST, "/auth/logout", &[("x-csrf", "1")], "")
+        .await;
     assert_eq!(out.status, 302);
     assert!(out.set_cookie(COOKIE).unwrap().contains("Max-Age=0"));
     assert_eq!(browser.get(&stack, "/app", &API).await.status, 401);
     // Logging out twice is fine.
-    let again = browser.send(&stack, Method::POST, "/auth/logout", &[("x-csrf", "1")], "").await;
+    let again = browser
+        .send(&stack, Method::POST, "/auth/logout", &[("x-csrf", "1")], "")
+        .await;
     assert_eq!(again.location(), Some("/auth/logged-out"));
 }
 
@@ -129,7 +167,9 @@ async fn post_logout_needs_csrf_header_and_ends_session_first() {
 async fn logged_out_page_needs_no_session_and_ignores_state() {
     let stack = Stack::start(Store::Memory).await.unwrap();
     let mut browser = Browser::default();
-    let res = browser.get(&stack, "/auth/logged-out?state=whatever", &NAVIGATION).await;
+    let res = browser
+        .get(&stack, "/auth/logged-out?state=whatever", &NAVIGATION)
+        .await;
     assert_eq!(res.status, 200);
     assert!(res.text().contains("signed out"));
     assert_eq!(path_and_query("http://x/a?b=c"), "/a?b=c");

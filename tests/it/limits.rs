@@ -29,11 +29,17 @@ async fn stack(stream: &StreamUpstream) -> Stack {
          [[routes]]\nprefix = \"/slow/\"\nupstream = \"{0}\"\nauth = \"none\"\ntimeout = \"300ms\"\n",
         stream.url()
     );
-    Stack::start_with_config(Store::Memory, &toml, &["--client-idle-timeout", "300ms"]).await.unwrap()
+    Stack::start_with_config(Store::Memory, &toml, &["--client-idle-timeout", "300ms"])
+        .await
+        .unwrap()
 }
 
 fn status_line(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).lines().next().unwrap_or_default().to_owned()
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// Reads until EOF or error; returns what arrived and when the peer closed.
@@ -56,11 +62,21 @@ async fn a1_oversized_headers_get_431() {
     let up = StreamUpstream::start().await;
     let stack = stack(&up).await;
     let addr = stack.bff.public_addr;
-    let big: String = (0..70).map(|i| format!("X-Pad-{i}: {}\r\n", "a".repeat(1000))).collect();
+    let big: String = (0..70)
+        .map(|i| format!("X-Pad-{i}: {}\r\n", "a".repeat(1000)))
+        .collect();
     let many: String = (0..1000).map(|i| format!("X-F{i}: 1\r\n")).collect();
     for headers in [big, many] {
-        let res = raw(addr, format!("GET /small/x HTTP/1.1\r\nHost: x\r\n{headers}\r\n").as_bytes()).await;
-        assert!(status_line(&res).starts_with("HTTP/1.1 431"), "{}", status_line(&res));
+        let res = raw(
+            addr,
+            format!("GET /small/x HTTP/1.1\r\nHost: x\r\n{headers}\r\n").as_bytes(),
+        )
+        .await;
+        assert!(
+            status_line(&res).starts_with("HTTP/1.1 431"),
+            "{}",
+            status_line(&res)
+        );
     }
     let mut browser = Browser::default();
     browser.set_cookie(COOKIE, &"c".repeat(16 * 1024));
@@ -75,15 +91,31 @@ async fn a2_bodies_over_the_limit_get_413_before_being_forwarded() {
     let addr = stack.bff.public_addr;
     // Declared too large: answered from the head alone, nothing read.
     let res = raw(addr, b"POST /small/x HTTP/1.1\r\nHost: x\r\nContent-Length: 104857600\r\nExpect: 100-continue\r\n\r\n").await;
-    assert!(status_line(&res).starts_with("HTTP/1.1 413"), "{}", status_line(&res));
+    assert!(
+        status_line(&res).starts_with("HTTP/1.1 413"),
+        "{}",
+        status_line(&res)
+    );
     assert!(!String::from_utf8_lossy(&res).contains("100 Continue"));
     // Chunked: counted while streaming and cut.
     let chunk = format!("400\r\n{}\r\n", "a".repeat(1024));
     let res = raw(addr, format!("POST /small/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n{chunk}{chunk}0\r\n\r\n").as_bytes()).await;
-    assert!(status_line(&res).starts_with("HTTP/1.1 413"), "{}", status_line(&res));
-    assert_eq!(stack.upstream.request_count(), 0, "an oversized body reached the upstream");
+    assert!(
+        status_line(&res).starts_with("HTTP/1.1 413"),
+        "{}",
+        status_line(&res)
+    );
+    assert_eq!(
+        stack.upstream.request_count(),
+        0,
+        "an oversized body reached the upstream"
+    );
     let ok = raw(addr, format!("POST /small/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n{chunk}0\r\n\r\n").as_bytes()).await;
-    assert!(status_line(&ok).starts_with("HTTP/1.1 200"), "{}", status_line(&ok));
+    assert!(
+        status_line(&ok).starts_with("HTTP/1.1 200"),
+        "{}",
+        status_line(&ok)
+    );
     assert_eq!(stack.upstream.last_request().unwrap().body.len(), 1024);
 }
 
@@ -103,24 +135,46 @@ async fn a3_slowloris_headers_slow_bodies_and_idle_connections_are_closed() {
         }
         false
     });
-    let cut = tokio::time::timeout(Duration::from_secs(5), drip).await.unwrap().unwrap();
-    assert!(cut, "slowloris connection survived 4 s of dripping past a 300 ms timeout");
+    let cut = tokio::time::timeout(Duration::from_secs(5), drip)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        cut,
+        "slowloris connection survived 4 s of dripping past a 300 ms timeout"
+    );
 
     // A body that stops half-way: 408, connection closed.
     let mut stalled = TcpStream::connect(addr).await.unwrap();
-    stalled.write_all(b"POST /small/x HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789").await.unwrap();
+    stalled
+        .write_all(b"POST /small/x HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
+        .await
+        .unwrap();
     let (res, closed) = read_until_closed(&mut stalled, Duration::from_secs(3)).await;
     assert!(closed.is_some(), "stalled body kept the connection open");
-    assert!(status_line(&res).starts_with("HTTP/1.1 408"), "{}", status_line(&res));
+    assert!(
+        status_line(&res).starts_with("HTTP/1.1 408"),
+        "{}",
+        status_line(&res)
+    );
     assert_eq!(stack.upstream.request_count(), 0);
 
     // A kept-alive connection that goes quiet is closed at the timeout.
     let mut idle = TcpStream::connect(addr).await.unwrap();
-    idle.write_all(b"GET /small/x HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    idle.write_all(b"GET /small/x HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
     let (res, closed) = read_until_closed(&mut idle, Duration::from_secs(3)).await;
-    assert!(status_line(&res).starts_with("HTTP/1.1 200"), "{}", status_line(&res));
+    assert!(
+        status_line(&res).starts_with("HTTP/1.1 200"),
+        "{}",
+        status_line(&res)
+    );
     let closed = closed.expect("idle keep-alive connection never closed");
-    assert!(closed < Duration::from_secs(2), "closed only after {closed:?}");
+    assert!(
+        closed < Duration::from_secs(2),
+        "closed only after {closed:?}"
+    );
 }
 
 #[tokio::test]
@@ -135,7 +189,9 @@ async fn a6_hanging_upstream_is_504_and_endless_upstream_is_backpressured() {
     // The client reads 1 MiB of an endless body, then stops reading: the
     // upstream is throttled by backpressure instead of bff buffering.
     let mut tcp = TcpStream::connect(stack.bff.public_addr).await.unwrap();
-    tcp.write_all(b"GET /big/bytes/endless HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    tcp.write_all(b"GET /big/bytes/endless HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
     let mut buf = vec![0_u8; 64 * 1024];
     let mut read = 0_u64;
     while read < MIB {
@@ -144,14 +200,27 @@ async fn a6_hanging_upstream_is_504_and_endless_upstream_is_backpressured() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = up.produced();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(up.produced(), before, "upstream kept producing while nobody read");
-    assert!(before < 64 * MIB, "bff buffered {before} bytes for a stalled client");
+    assert_eq!(
+        up.produced(),
+        before,
+        "upstream kept producing while nobody read"
+    );
+    assert!(
+        before < 64 * MIB,
+        "bff buffered {before} bytes for a stalled client"
+    );
     drop(tcp);
 }
 
 fn rss_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
-    statm.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 4096
+    statm
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse::<u64>()
+        .unwrap()
+        * 4096
 }
 
 #[tokio::test]
@@ -171,15 +240,24 @@ async fn a2_streaming_256_mib_each_way_keeps_memory_flat() {
         })
     };
     let started = Instant::now();
-    let chunks = stream::iter((0..total / ZEROS.len() as u64).map(|_| Ok::<_, std::convert::Infallible>(Frame::data(Bytes::from_static(&ZEROS)))));
+    let chunks = stream::iter(
+        (0..total / ZEROS.len() as u64)
+            .map(|_| Ok::<_, std::convert::Infallible>(Frame::data(Bytes::from_static(&ZEROS)))),
+    );
     let client = Client::builder(TokioExecutor::new()).build_http::<StreamBody<_>>();
-    let upload = http::Request::post(stack.url("/big/bytes/0")).body(StreamBody::new(chunks)).unwrap();
+    let upload = http::Request::post(stack.url("/big/bytes/0"))
+        .body(StreamBody::new(chunks))
+        .unwrap();
     let res = client.request(upload).await.unwrap();
     assert_eq!(res.status(), 200);
     res.into_body().collect().await.unwrap();
     assert_eq!(up.received(), total);
-    let download = Client::builder(TokioExecutor::new()).build_http::<http_body_util::Empty<Bytes>>();
-    let res = download.get(stack.url(&format!("/big/bytes/{total}")).parse().unwrap()).await.unwrap();
+    let download =
+        Client::builder(TokioExecutor::new()).build_http::<http_body_util::Empty<Bytes>>();
+    let res = download
+        .get(stack.url(&format!("/big/bytes/{total}")).parse().unwrap())
+        .await
+        .unwrap();
     let mut body = res.into_body();
     let mut got = 0_u64;
     while let Some(frame) = body.frame().await {
@@ -187,7 +265,20 @@ async fn a2_streaming_256_mib_each_way_keeps_memory_flat() {
     }
     assert_eq!(got, total);
     sampler.abort();
-    let growth = peak.load(std::sync::atomic::Ordering::SeqCst).saturating_sub(baseline);
-    eprintln!("streamed {} MiB up and down in {:?}; RSS baseline {} MiB, peak growth {} MiB", total / MIB, started.elapsed(), baseline / MIB, growth / MIB);
-    assert!(growth < 96 * MIB, "RSS grew by {} MiB while streaming {} MiB", growth / MIB, total / MIB);
+    let growth = peak
+        .load(std::sync::atomic::Ordering::SeqCst)
+        .saturating_sub(baseline);
+    eprintln!(
+        "streamed {} MiB up and down in {:?}; RSS baseline {} MiB, peak growth {} MiB",
+        total / MIB,
+        started.elapsed(),
+        baseline / MIB,
+        growth / MIB
+    );
+    assert!(
+        growth < 96 * MIB,
+        "RSS grew by {} MiB while streaming {} MiB",
+        growth / MIB,
+        total / MIB
+    );
 }

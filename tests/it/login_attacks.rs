@@ -14,7 +14,11 @@ async fn l1_callback_without_or_with_unknown_state_is_rejected() {
     let mut browser = Browser::default();
     let started = stack.start_login(&mut browser, "/").await;
     let _ = stack.idp_step(&started).await;
-    for path in ["/auth/callback?code=abc", "/auth/callback?code=abc&state=", "/auth/callback?code=abc&state=forged"] {
+    for path in [
+        "/auth/callback?code=abc",
+        "/auth/callback?code=abc&state=",
+        "/auth/callback?code=abc&state=forged",
+    ] {
         assert_rejected(&browser.get(&stack, path, &NAVIGATION).await);
     }
     assert_eq!(stack.idp.token_requests(), 0, "a token call was made");
@@ -28,7 +32,10 @@ async fn l2_callback_from_another_browser_is_rejected() {
     let callback = stack.idp_step(&started).await;
     let mut attacker = Browser::default();
     assert_rejected(&attacker.get(&stack, &callback, &NAVIGATION).await);
-    attacker.set_cookie(LOGIN_COOKIE, &bff::session::SessionId::generate().unwrap().encode());
+    attacker.set_cookie(
+        LOGIN_COOKIE,
+        &bff::session::SessionId::generate().unwrap().encode(),
+    );
     assert_rejected(&attacker.get(&stack, &callback, &NAVIGATION).await);
     assert_eq!(stack.idp.token_requests(), 0);
 }
@@ -39,7 +46,10 @@ async fn l3_replayed_code_and_state_are_rejected() {
     let mut browser = Browser::default();
     let started = stack.start_login(&mut browser, "/").await;
     let callback = stack.idp_step(&started).await;
-    assert_eq!(browser.get(&stack, &callback, &NAVIGATION).await.status, 302);
+    assert_eq!(
+        browser.get(&stack, &callback, &NAVIGATION).await.status,
+        302
+    );
     assert_rejected(&browser.get(&stack, &callback, &NAVIGATION).await);
     assert_eq!(stack.idp.token_requests(), 1);
 }
@@ -111,8 +121,16 @@ async fn l7_missing_or_foreign_iss_parameter_is_rejected_before_token_call() {
 async fn l8_return_to_never_leaves_the_origin() {
     let stack = Stack::start(Store::Memory).await.unwrap();
     let payloads = [
-        "//evil.example", "/\\evil.example", "https://evil.example", "/%09/evil.example", "javascript:alert(1)",
-        "/\r\nSet-Cookie: x=1", "\\\\evil.example", "/%2F%2Fevil.example", "http:evil.example", "/%5Cevil",
+        "//evil.example",
+        "/\\evil.example",
+        "https://evil.example",
+        "/%09/evil.example",
+        "javascript:alert(1)",
+        "/\r\nSet-Cookie: x=1",
+        "\\\\evil.example",
+        "/%2F%2Fevil.example",
+        "http:evil.example",
+        "/%5Cevil",
     ];
     for payload in payloads {
         let mut browser = Browser::default();
@@ -139,13 +157,18 @@ async fn l9_provider_error_is_shown_escaped_without_session() {
     let res = browser.get(&stack, &path, &NAVIGATION).await;
     assert_rejected(&res);
     assert!(res.header("content-type").unwrap().starts_with("text/html"));
-    assert!(!res.text().contains("<script>alert"), "unescaped provider text");
+    assert!(
+        !res.text().contains("<script>alert"),
+        "unescaped provider text"
+    );
     assert_eq!(stack.idp.token_requests(), 0);
 }
 
 #[tokio::test]
 async fn l10_duplicate_parameters_and_expired_state_are_rejected() {
-    let Some(stack) = Stack::start(Store::Redis).await else { return };
+    let Some(stack) = Stack::start(Store::Redis).await else {
+        return;
+    };
     let redis = stack.redis.as_ref().unwrap();
     let mut browser = Browser::default();
     let started = stack.start_login(&mut browser, "/").await;
@@ -155,8 +178,16 @@ async fn l10_duplicate_parameters_and_expired_state_are_rejected() {
     assert!((590..=600).contains(&ttl), "pending login TTL {ttl}");
     let callback = stack.idp_step(&started).await;
     let state = query_value(&callback, "state");
-    assert_rejected(&browser.get(&stack, &format!("{callback}&state={state}"), &NAVIGATION).await);
-    assert_rejected(&browser.get(&stack, &format!("{callback}&code=other"), &NAVIGATION).await);
+    assert_rejected(
+        &browser
+            .get(&stack, &format!("{callback}&state={state}"), &NAVIGATION)
+            .await,
+    );
+    assert_rejected(
+        &browser
+            .get(&stack, &format!("{callback}&code=other"), &NAVIGATION)
+            .await,
+    );
     // The duplicate attempts consumed nothing; expiry (simulated by the
     // key vanishing, as a TTL does) makes the callback fail.
     redis.flush_all().await;
@@ -166,5 +197,8 @@ async fn l10_duplicate_parameters_and_expired_state_are_rejected() {
 
 fn query_value(path_and_query: &str, name: &str) -> String {
     let url = url::Url::parse(&format!("http://x{path_and_query}")).unwrap();
-    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned()).unwrap()
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .unwrap()
 }

@@ -34,47 +34,80 @@ fn claims(stack: &Stack, extra: Value) -> Value {
 }
 
 async fn post_logout_token(pod: std::net::SocketAddr, token: &str) -> TestResponse {
-    let body = format!("logout_token={}", url::form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>());
+    let body = format!(
+        "logout_token={}",
+        url::form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>()
+    );
     let url = format!("http://{pod}/auth/backchannel-logout");
-    test_http::post(&url, &[("content-type", "application/x-www-form-urlencoded")], body).await
+    test_http::post(
+        &url,
+        &[("content-type", "application/x-www-form-urlencoded")],
+        body,
+    )
+    .await
 }
 
 async fn alive(stack: &Stack, browser: &mut Browser) -> bool {
-    browser.get(stack, "/auth/session?slide=false", &API).await.status == 200
+    browser
+        .get(stack, "/auth/session?slide=false", &API)
+        .await
+        .status
+        == 200
 }
 
 #[tokio::test]
 async fn o1_sid_logout_on_another_pod_ends_only_that_session() {
-    let Some(stack) = Stack::start(Store::Redis).await else { return };
+    let Some(stack) = Stack::start(Store::Redis).await else {
+        return;
+    };
     let pod2 = stack.another_bff(&[]).await;
     let mut ended = stack.logged_in_browser().await;
     stack.idp.set(|b| b.user.sid = "idp-session-other".into());
     let mut kept = stack.logged_in_browser().await;
-    let token = jwt::sign_rs256(json!({ "typ": "logout+jwt" }), &claims(&stack, json!({ "sid": "idp-session-0001" })));
+    let token = jwt::sign_rs256(
+        json!({ "typ": "logout+jwt" }),
+        &claims(&stack, json!({ "sid": "idp-session-0001" })),
+    );
     let res = post_logout_token(pod2.public_addr, &token).await;
     assert_eq!(res.status, 200, "{}", res.text());
     assert_eq!(res.header("cache-control"), Some("no-store"));
     assert!(!alive(&stack, &mut ended).await, "sid session survived");
     assert_eq!(ended.get_at(&pod2, "/app", &API).await.status, 401);
-    assert!(alive(&stack, &mut kept).await, "another provider session was ended");
+    assert!(
+        alive(&stack, &mut kept).await,
+        "another provider session was ended"
+    );
 }
 
 #[tokio::test]
 async fn o2_sub_only_logout_ends_every_session_of_the_user_and_leaves_no_keys() {
-    let Some(stack) = Stack::start(Store::Redis).await else { return };
+    let Some(stack) = Stack::start(Store::Redis).await else {
+        return;
+    };
     let mut browsers = Vec::new();
     for i in 0..3 {
         stack.idp.set(|b| b.user.sid = format!("idp-session-{i}"));
         browsers.push(stack.logged_in_browser().await);
     }
-    let token = jwt::sign_rs256(json!({ "typ": "JWT" }), &claims(&stack, json!({ "sub": "user-0001" })));
-    assert_eq!(post_logout_token(stack.bff.public_addr, &token).await.status, 200);
+    let token = jwt::sign_rs256(
+        json!({ "typ": "JWT" }),
+        &claims(&stack, json!({ "sub": "user-0001" })),
+    );
+    assert_eq!(
+        post_logout_token(stack.bff.public_addr, &token)
+            .await
+            .status,
+        200
+    );
     for browser in &mut browsers {
         assert!(!alive(&stack, browser).await);
     }
     let redis = stack.redis.as_ref().unwrap();
     for pattern in ["bff:s:*", "bff:m:*", "bff:sub:*", "bff:sid:*"] {
-        assert!(redis.raw_keys(pattern).await.is_empty(), "{pattern} left behind");
+        assert!(
+            redis.raw_keys(pattern).await.is_empty(),
+            "{pattern} left behind"
+        );
     }
 }
 
@@ -82,30 +115,76 @@ async fn assert_refused(stack: &Stack, browser: &mut Browser, label: &str, token
     let res = post_logout_token(stack.bff.public_addr, token).await;
     assert_eq!(res.status, 400, "{label}: {}", res.text());
     assert_eq!(res.header("cache-control"), Some("no-store"));
-    assert!(alive(stack, browser).await, "{label}: the session was ended");
+    assert!(
+        alive(stack, browser).await,
+        "{label}: the session was ended"
+    );
 }
 
 #[tokio::test]
 async fn o3_unsigned_wrong_alg_or_bad_signature_is_refused() {
-    let Some(stack) = Stack::start(Store::Redis).await else { return };
+    let Some(stack) = Stack::start(Store::Redis).await else {
+        return;
+    };
     let mut browser = stack.logged_in_browser().await;
     let c = claims(&stack, json!({ "sid": "idp-session-0001" }));
-    assert_refused(&stack, &mut browser, "alg none", &jwt::unsigned_alg_none(&c)).await;
-    assert_refused(&stack, &mut browser, "HS256", &jwt::hs256_with_secret(&c, b"test-secret-0123456789")).await;
-    assert_refused(&stack, &mut browser, "other key", &jwt::signed_with_other_key(&c)).await;
-    assert_refused(&stack, &mut browser, "tampered", &jwt::tampered_signature(&jwt::sign_rs256(Value::Null, &c))).await;
+    assert_refused(
+        &stack,
+        &mut browser,
+        "alg none",
+        &jwt::unsigned_alg_none(&c),
+    )
+    .await;
+    assert_refused(
+        &stack,
+        &mut browser,
+        "HS256",
+        &jwt::hs256_with_secret(&c, b"test-secret-0123456789"),
+    )
+    .await;
+    assert_refused(
+        &stack,
+        &mut browser,
+        "other key",
+        &jwt::signed_with_other_key(&c),
+    )
+    .await;
+    assert_refused(
+        &stack,
+        &mut browser,
+        "tampered",
+        &jwt::tampered_signature(&jwt::sign_rs256(Value::Null, &c)),
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn o4_wrong_claims_are_refused() {
-    let Some(stack) = Stack::start(Store::Redis).await else { return };
+    let Some(stack) = Stack::start(Store::Redis).await else {
+        return;
+    };
     let mut browser = stack.logged_in_browser().await;
     let cases = [
-        ("wrong iss", json!({ "sid": "idp-session-0001", "iss": "https://evil.example" })),
-        ("wrong aud", json!({ "sid": "idp-session-0001", "aud": "someone-else" })),
-        ("expired", json!({ "sid": "idp-session-0001", "iat": now() - 900, "exp": now() - 600 })),
-        ("no events", json!({ "sid": "idp-session-0001", "events": null })),
-        ("wrong event", json!({ "sid": "idp-session-0001", "events": { "http://example.com/other": {} } })),
+        (
+            "wrong iss",
+            json!({ "sid": "idp-session-0001", "iss": "https://evil.example" }),
+        ),
+        (
+            "wrong aud",
+            json!({ "sid": "idp-session-0001", "aud": "someone-else" }),
+        ),
+        (
+            "expired",
+            json!({ "sid": "idp-session-0001", "iat": now() - 900, "exp": now() - 600 }),
+        ),
+        (
+            "no events",
+            json!({ "sid": "idp-session-0001", "events": null }),
+        ),
+        (
+            "wrong event",
+            json!({ "sid": "idp-session-0001", "events": { "http://example.com/other": {} } }),
+        ),
         ("nonce", json!({ "sid": "idp-session-0001", "nonce": "n" })),
         ("neither sub nor sid", json!({})),
         ("no iat", json!({ "sid": "idp-session-0001", "iat": null })),
@@ -114,31 +193,55 @@ async fn o4_wrong_claims_are_refused() {
         let token = jwt::sign_rs256(Value::Null, &claims(&stack, extra));
         assert_refused(&stack, &mut browser, label, &token).await;
     }
-    let wrong_typ = jwt::sign_rs256(json!({ "typ": "at+jwt" }), &claims(&stack, json!({ "sid": "idp-session-0001" })));
+    let wrong_typ = jwt::sign_rs256(
+        json!({ "typ": "at+jwt" }),
+        &claims(&stack, json!({ "sid": "idp-session-0001" })),
+    );
     assert_refused(&stack, &mut browser, "typ", &wrong_typ).await;
-    let body = test_http::post(&stack.url("/auth/backchannel-logout"), &[("content-type", "application/json")], "{}").await;
+    let body = test_http::post(
+        &stack.url("/auth/backchannel-logout"),
+        &[("content-type", "application/json")],
+        "{}",
+    )
+    .await;
     assert_eq!(body.status, 400);
 }
 
 #[tokio::test]
 async fn o5_an_id_token_is_not_a_logout_token() {
-    let Some(stack) = Stack::start(Store::Redis).await else { return };
+    let Some(stack) = Stack::start(Store::Redis).await else {
+        return;
+    };
     let mut browser = stack.logged_in_browser().await;
     let id_token_claims = json!({
         "iss": stack.idp.issuer(), "aud": [CLIENT_ID], "azp": CLIENT_ID, "sub": "user-0001",
         "sid": "idp-session-0001", "iat": now(), "exp": now() + 300, "nonce": "abc",
     });
-    assert_refused(&stack, &mut browser, "ID token", &jwt::sign_rs256(Value::Null, &id_token_claims)).await;
+    assert_refused(
+        &stack,
+        &mut browser,
+        "ID token",
+        &jwt::sign_rs256(Value::Null, &id_token_claims),
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn o6_replayed_jti_has_no_effect_and_unknown_sid_is_200() {
-    let Some(stack) = Stack::start(Store::Redis).await else { return };
+    let Some(stack) = Stack::start(Store::Redis).await else {
+        return;
+    };
     let unknown = jwt::sign_rs256(Value::Null, &claims(&stack, json!({ "sid": "never-seen" })));
-    assert_eq!(post_logout_token(stack.bff.public_addr, &unknown).await.status, 200);
+    assert_eq!(
+        post_logout_token(stack.bff.public_addr, &unknown)
+            .await
+            .status,
+        200
+    );
     let mut browser = stack.logged_in_browser().await;
     // The same jti again (even for a live sid) is refused without effect.
-    let replay = post_logout_token(stack.bff.public_addr, &unknown.replace("never-seen", "x")).await;
+    let replay =
+        post_logout_token(stack.bff.public_addr, &unknown.replace("never-seen", "x")).await;
     assert_eq!(replay.status, 400, "tampered replay accepted");
     let replay = post_logout_token(stack.bff.public_addr, &unknown).await;
     assert_eq!(replay.status, 400, "replayed jti accepted");
@@ -147,20 +250,39 @@ async fn o6_replayed_jti_has_no_effect_and_unknown_sid_is_200() {
 
 #[tokio::test]
 async fn o7_rp_logout_deletes_first_and_redirects_with_hint_uri_and_state() {
-    let Some(stack) = Stack::start(Store::Redis).await else { return };
+    let Some(stack) = Stack::start(Store::Redis).await else {
+        return;
+    };
     let mut browser = stack.logged_in_browser().await;
     let info = browser.get(&stack, "/auth/session", &API).await.json();
-    let out = browser.get(&stack, info["logout_url"].as_str().unwrap(), &NAVIGATION).await;
+    let out = browser
+        .get(&stack, info["logout_url"].as_str().unwrap(), &NAVIGATION)
+        .await;
     assert_eq!(out.status, 302);
-    assert!(stack.redis.as_ref().unwrap().raw_keys("bff:s:*").await.is_empty(), "deleted only later");
+    assert!(
+        stack
+            .redis
+            .as_ref()
+            .unwrap()
+            .raw_keys("bff:s:*")
+            .await
+            .is_empty(),
+        "deleted only later"
+    );
     assert!(out.set_cookie(COOKIE).unwrap().contains("Max-Age=0"));
     let location = url::Url::parse(out.location().unwrap()).unwrap();
-    let q: std::collections::BTreeMap<String, String> = location.query_pairs().into_owned().collect();
+    let q: std::collections::BTreeMap<String, String> =
+        location.query_pairs().into_owned().collect();
     assert!(q["id_token_hint"].starts_with("ey"));
-    assert_eq!(q["post_logout_redirect_uri"], "https://app.example.test/auth/logged-out");
+    assert_eq!(
+        q["post_logout_redirect_uri"],
+        "https://app.example.test/auth/logged-out"
+    );
     assert!(q["state"].len() >= 16);
     // The provider comes back with a state of its choosing: nothing changes.
-    let back = browser.get(&stack, "/auth/logged-out?state=forged", &NAVIGATION).await;
+    let back = browser
+        .get(&stack, "/auth/logged-out?state=forged", &NAVIGATION)
+        .await;
     assert_eq!(back.status, 200);
     assert_eq!(browser.get(&stack, "/app", &API).await.status, 401);
 }
@@ -171,36 +293,69 @@ async fn o7_without_end_session_endpoint_logout_is_local() {
     stack.idp.set(|b| b.end_session_endpoint = false);
     stack.bff.state.provider.discover().await.unwrap();
     let mut browser = stack.logged_in_browser().await;
-    let out = browser.send(&stack, http::Method::POST, "/auth/logout", &[("x-csrf", "1")], "").await;
+    let out = browser
+        .send(
+            &stack,
+            http::Method::POST,
+            "/auth/logout",
+            &[("x-csrf", "1")],
+            "",
+        )
+        .await;
     assert_eq!(out.location(), Some("/auth/logged-out"));
     assert_eq!(browser.get(&stack, "/app", &API).await.status, 401);
 }
 
 #[tokio::test]
 async fn c5_absolute_lifetime_is_never_extended_by_activity() {
-    let Some(stack) = Stack::start_with(Store::Redis, &["--session-ttl", "3s"]).await else { return };
+    let Some(stack) = Stack::start_with(Store::Redis, &["--session-ttl", "3s"]).await else {
+        return;
+    };
     let mut browser = stack.logged_in_browser().await;
     for _ in 0..4 {
         assert_eq!(browser.get(&stack, "/app", &API).await.status, 200);
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    assert_eq!(browser.get(&stack, "/app", &API).await.status, 401, "activity extended the absolute lifetime");
+    assert_eq!(
+        browser.get(&stack, "/app", &API).await.status,
+        401,
+        "activity extended the absolute lifetime"
+    );
 }
 
 #[tokio::test]
 async fn c5_idle_timeout_ends_unused_sessions_and_slide_false_does_not_touch() {
-    let Some(stack) = Stack::start_with(Store::Redis, &["--session-idle-timeout", "2s"]).await else { return };
+    let Some(stack) = Stack::start_with(Store::Redis, &["--session-idle-timeout", "2s"]).await
+    else {
+        return;
+    };
     let mut active = stack.logged_in_browser().await;
     let mut idle = stack.logged_in_browser().await;
-    let info = active.get(&stack, "/auth/session?slide=false", &API).await.json();
+    let info = active
+        .get(&stack, "/auth/session?slide=false", &API)
+        .await
+        .json();
     assert!(info["idle_expires_at"].as_i64().unwrap() <= now() + 2);
     for _ in 0..4 {
         tokio::time::sleep(Duration::from_millis(1100)).await;
-        assert_eq!(active.get(&stack, "/app", &API).await.status, 200, "active session ended");
-        assert!(idle.get(&stack, "/auth/session?slide=false", &API).await.status != 500);
+        assert_eq!(
+            active.get(&stack, "/app", &API).await.status,
+            200,
+            "active session ended"
+        );
+        assert!(
+            idle.get(&stack, "/auth/session?slide=false", &API)
+                .await
+                .status
+                != 500
+        );
     }
-    assert_eq!(idle.get(&stack, "/app", &API).await.status, 401, "idle session survived");
+    assert_eq!(
+        idle.get(&stack, "/app", &API).await.status,
+        401,
+        "idle session survived"
+    );
     let key = stack.redis.as_ref().unwrap().raw_keys("bff:s:*").await;
     assert_eq!(key.len(), 1);
     assert!(stack.redis.as_ref().unwrap().ttl(&key[0]).await <= 2);
@@ -211,20 +366,39 @@ async fn x4_cross_site_logout_link_without_the_session_token_does_nothing() {
     let stack = Stack::start(Store::Memory).await.unwrap();
     let mut browser = stack.logged_in_browser().await;
     for path in ["/auth/logout", "/auth/logout?sid=guess"] {
-        let res = browser.get(&stack, path, &[("accept", "image/avif,image/*"), ("sec-fetch-site", "cross-site")]).await;
+        let res = browser
+            .get(
+                &stack,
+                path,
+                &[
+                    ("accept", "image/avif,image/*"),
+                    ("sec-fetch-site", "cross-site"),
+                ],
+            )
+            .await;
         assert_eq!(res.status, 400, "{path}");
-        assert!(alive(&stack, &mut browser).await, "{path} logged the user out");
+        assert!(
+            alive(&stack, &mut browser).await,
+            "{path} logged the user out"
+        );
     }
 }
 
 #[tokio::test]
 async fn a5_junk_flood_on_the_backchannel_endpoint_is_cheap_and_harmless() {
-    let Some(stack) = Stack::start(Store::Redis).await else { return };
+    let Some(stack) = Stack::start(Store::Redis).await else {
+        return;
+    };
     let mut browser = stack.logged_in_browser().await;
     let url = stack.url("/auth/backchannel-logout");
     let form = [("content-type", "application/x-www-form-urlencoded")];
     let oversized = format!("logout_token={}", "A".repeat(20 * 1024));
-    let long_jwt = format!("logout_token={}.{}.{}", "e".repeat(3000), "e".repeat(3000), "e".repeat(3000));
+    let long_jwt = format!(
+        "logout_token={}.{}.{}",
+        "e".repeat(3000),
+        "e".repeat(3000),
+        "e".repeat(3000)
+    );
     let started = std::time::Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..8 {
@@ -245,25 +419,54 @@ async fn a5_junk_flood_on_the_backchannel_endpoint_is_cheap_and_harmless() {
     }
     let statuses: Vec<u16> = tasks.join_all().await.into_iter().flatten().collect();
     assert_eq!(statuses.len(), 800);
-    assert!(statuses.iter().all(|s| *s == 400), "{:?}", statuses.iter().filter(|s| **s != 400).collect::<Vec<_>>());
-    assert!(started.elapsed() < Duration::from_secs(20), "junk flood took {:?}", started.elapsed());
+    assert!(
+        statuses.iter().all(|s| *s == 400),
+        "{:?}",
+        statuses.iter().filter(|s| **s != 400).collect::<Vec<_>>()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "junk flood took {:?}",
+        started.elapsed()
+    );
     assert!(alive(&stack, &mut browser).await, "junk ended a session");
-    let real = jwt::sign_rs256(Value::Null, &claims(&stack, json!({ "sid": "idp-session-0001" })));
-    assert_eq!(post_logout_token(stack.bff.public_addr, &real).await.status, 200, "valid logout refused after the flood");
+    let real = jwt::sign_rs256(
+        Value::Null,
+        &claims(&stack, json!({ "sid": "idp-session-0001" })),
+    );
+    assert_eq!(
+        post_logout_token(stack.bff.public_addr, &real).await.status,
+        200,
+        "valid logout refused after the flood"
+    );
     assert!(!alive(&stack, &mut browser).await);
 }
 
 #[tokio::test]
 async fn backchannel_logout_still_finds_sessions_kept_alive_past_the_idle_timeout() {
-    let Some(stack) = Stack::start_with(Store::Redis, &["--session-idle-timeout", "2s"]).await else { return };
+    let Some(stack) = Stack::start_with(Store::Redis, &["--session-idle-timeout", "2s"]).await
+    else {
+        return;
+    };
     let mut browser = stack.logged_in_browser().await;
     for _ in 0..4 {
         tokio::time::sleep(Duration::from_millis(900)).await;
         assert_eq!(browser.get(&stack, "/app", &API).await.status, 200);
     }
-    let token = jwt::sign_rs256(Value::Null, &claims(&stack, json!({ "sid": "idp-session-0001" })));
-    assert_eq!(post_logout_token(stack.bff.public_addr, &token).await.status, 200);
-    assert!(!alive(&stack, &mut browser).await, "index expired before the session: logout missed it");
+    let token = jwt::sign_rs256(
+        Value::Null,
+        &claims(&stack, json!({ "sid": "idp-session-0001" })),
+    );
+    assert_eq!(
+        post_logout_token(stack.bff.public_addr, &token)
+            .await
+            .status,
+        200
+    );
+    assert!(
+        !alive(&stack, &mut browser).await,
+        "index expired before the session: logout missed it"
+    );
 }
 
 #[tokio::test]
@@ -275,8 +478,15 @@ async fn c4_session_held_when_login_started_is_ended_even_if_the_callback_lacks_
     let callback = stack.idp_step(&started).await;
     // SameSite=Strict: the cross-site redirect back carries no session cookie.
     browser.forget(COOKIE);
-    assert_eq!(browser.get(&stack, &callback, &NAVIGATION).await.status, 302);
+    assert_eq!(
+        browser.get(&stack, &callback, &NAVIGATION).await.status,
+        302
+    );
     let mut replay = Browser::default();
     replay.set_cookie(COOKIE, &old);
-    assert_eq!(replay.get(&stack, "/app", &API).await.status, 401, "previous session survived the new login");
+    assert_eq!(
+        replay.get(&stack, "/app", &API).await.status,
+        401,
+        "previous session survived the new login"
+    );
 }

@@ -36,18 +36,33 @@ async fn stack_with_routes() -> Stack {
 async fn h1_client_authorization_is_replaced_or_stripped() {
     let stack = stack_with_routes().await;
     let mut anonymous = Browser::default();
-    let res = anonymous.get(&stack, "/public/x", &[("authorization", "Bearer evil")]).await;
+    let res = anonymous
+        .get(&stack, "/public/x", &[("authorization", "Bearer evil")])
+        .await;
     assert_eq!(res.status, 200);
-    assert!(stack.upstream.last_request().unwrap().header("authorization").is_none(), "evil bearer forwarded");
+    assert!(
+        stack
+            .upstream
+            .last_request()
+            .unwrap()
+            .header("authorization")
+            .is_none(),
+        "evil bearer forwarded"
+    );
 
     let mut browser = stack.logged_in_browser().await;
-    browser.get(&stack, "/public/x", &[("authorization", "Bearer evil")]).await;
+    browser
+        .get(&stack, "/public/x", &[("authorization", "Bearer evil")])
+        .await;
     let seen = stack.upstream.last_request().unwrap();
     let auth = seen.header_all("authorization");
     assert_eq!(auth.len(), 1);
     assert!(auth[0].starts_with("Bearer ey"), "{auth:?}");
     let claims = crate::support::jwt::claims_of(auth[0].trim_start_matches("Bearer "));
-    assert_eq!(claims["azp"].as_str().or(claims["client_id"].as_str()), Some(CLIENT_ID));
+    assert_eq!(
+        claims["azp"].as_str().or(claims["client_id"].as_str()),
+        Some(CLIENT_ID)
+    );
 }
 
 #[tokio::test]
@@ -56,12 +71,31 @@ async fn route_table_strips_prefix_and_enforces_methods() {
     let mut anonymous = Browser::default();
     let res = anonymous.get(&stack, "/static/app.js?v=3", &[]).await;
     assert_eq!(res.status, 200);
-    assert_eq!(stack.upstream.last_request().unwrap().path, "/assets/app.js?v=3");
+    assert_eq!(
+        stack.upstream.last_request().unwrap().path,
+        "/assets/app.js?v=3"
+    );
     let mut browser = stack.logged_in_browser().await;
-    let post = browser.send(&stack, http::Method::POST, "/ro/thing", &[("x-csrf", "1")], "{}").await;
+    let post = browser
+        .send(
+            &stack,
+            http::Method::POST,
+            "/ro/thing",
+            &[("x-csrf", "1")],
+            "{}",
+        )
+        .await;
     assert_eq!(post.status, 405);
     // Segment parameters cannot move a request to a looser route.
-    let smuggled = browser.send(&stack, http::Method::POST, "/ro;jsessionid=x/thing", &[("x-csrf", "1")], "{}").await;
+    let smuggled = browser
+        .send(
+            &stack,
+            http::Method::POST,
+            "/ro;jsessionid=x/thing",
+            &[("x-csrf", "1")],
+            "{}",
+        )
+        .await;
     assert_eq!(smuggled.status, 405);
 }
 
@@ -94,15 +128,22 @@ async fn forwarding_and_hop_by_hop_headers_are_rewritten() {
 async fn upstream_401_and_403_pass_through_and_bff_cookies_are_not_relayed() {
     let stack = Stack::start(Store::Memory).await.unwrap();
     let mut browser = stack.logged_in_browser().await;
-    stack.upstream.add_response_header("set-cookie", "__Host-bff=evil; Path=/");
-    stack.upstream.add_response_header("set-cookie", "upstream=ok; Path=/");
+    stack
+        .upstream
+        .add_response_header("set-cookie", "__Host-bff=evil; Path=/");
+    stack
+        .upstream
+        .add_response_header("set-cookie", "upstream=ok; Path=/");
     for status in [401, 403] {
         stack.upstream.set(|b| b.status = status);
         let res = browser.get(&stack, "/app", &API).await;
         assert_eq!(res.status, status);
         assert!(res.location().is_none());
         let cookies = res.set_cookies();
-        assert!(cookies.iter().all(|c| !c.starts_with("__Host-bff=")), "{cookies:?}");
+        assert!(
+            cookies.iter().all(|c| !c.starts_with("__Host-bff=")),
+            "{cookies:?}"
+        );
         assert!(cookies.iter().any(|c| c.starts_with("upstream=ok")));
     }
 }

@@ -28,7 +28,9 @@ struct Tally {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refresh_stress_200_sessions_two_pods_no_unexpected_401() {
     let extra = ["--refresh-skew", "2s"];
-    let Some(stack) = Stack::start_with(Store::Redis, &extra).await else { return };
+    let Some(stack) = Stack::start_with(Store::Redis, &extra).await else {
+        return;
+    };
     let pod2 = stack.another_bff(&extra).await;
     stack.idp.set(|b| b.expires_in = TOKEN_TTL_SECS);
     let mut cookies = Vec::with_capacity(SESSIONS);
@@ -41,7 +43,13 @@ async fn refresh_stress_200_sessions_two_pods_no_unexpected_401() {
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
     for worker in 0..WORKERS {
-        workers.spawn(load(worker, pods, Arc::clone(&cookies), Arc::clone(&tally), started));
+        workers.spawn(load(
+            worker,
+            pods,
+            Arc::clone(&cookies),
+            Arc::clone(&tally),
+            started,
+        ));
     }
     workers.join_all().await;
     let elapsed = started.elapsed().as_secs_f64();
@@ -58,18 +66,34 @@ async fn refresh_stress_200_sessions_two_pods_no_unexpected_401() {
         tally.other.load(Ordering::Relaxed),
         refreshes as f64 / ideal,
     );
-    assert_eq!(tally.unauthorized.load(Ordering::Relaxed), 0, "unexpected 401s");
+    assert_eq!(
+        tally.unauthorized.load(Ordering::Relaxed),
+        0,
+        "unexpected 401s"
+    );
     assert_eq!(tally.other.load(Ordering::Relaxed), 0);
     assert_eq!(tally.unavailable.load(Ordering::Relaxed), 0);
     assert!(ok > SESSIONS * 5, "too little load to mean anything: {ok}");
     // At most one refresh per session per cycle (plus the cycle in flight).
     let most = SESSIONS as f64 * (cycles_per_session.ceil() + 1.0);
-    assert!((refreshes as f64) <= most, "{refreshes} refreshes > {most}: duplicates");
-    assert!((refreshes as f64) >= ideal * 0.5, "{refreshes} refreshes: sessions were not refreshed");
+    assert!(
+        (refreshes as f64) <= most,
+        "{refreshes} refreshes > {most}: duplicates"
+    );
+    assert!(
+        (refreshes as f64) >= ideal * 0.5,
+        "{refreshes} refreshes: sessions were not refreshed"
+    );
 }
 
 /// One client: API calls over all sessions and both pods until `RUN` is over.
-async fn load(worker: usize, pods: [std::net::SocketAddr; 2], cookies: Arc<Vec<String>>, tally: Arc<Tally>, started: Instant) {
+async fn load(
+    worker: usize,
+    pods: [std::net::SocketAddr; 2],
+    cookies: Arc<Vec<String>>,
+    tally: Arc<Tally>,
+    started: Instant,
+) {
     let mut i = worker;
     while started.elapsed() < RUN {
         let url = format!("http://{}/api/{i}", pods[i % 2]);

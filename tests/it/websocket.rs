@@ -26,8 +26,15 @@ async fn ws_stack(store: Store) -> Option<(Stack, WsUpstream)> {
     Some((stack, ws))
 }
 
-async fn connect(stack: &Stack, path: &str, browser: Option<&Browser>, origin: Option<&str>) -> Result<Ws, tungstenite::Error> {
-    let uri = format!("ws://{}{path}", stack.bff.public_addr).parse().unwrap();
+async fn connect(
+    stack: &Stack,
+    path: &str,
+    browser: Option<&Browser>,
+    origin: Option<&str>,
+) -> Result<Ws, tungstenite::Error> {
+    let uri = format!("ws://{}{path}", stack.bff.public_addr)
+        .parse()
+        .unwrap();
     let mut request = ClientRequestBuilder::new(uri);
     if let Some(browser) = browser {
         request = request.with_header("Cookie", browser.cookie_header());
@@ -40,7 +47,9 @@ async fn connect(stack: &Stack, path: &str, browser: Option<&Browser>, origin: O
 }
 
 fn refused_status(result: Result<Ws, tungstenite::Error>) -> u16 {
-    let err = result.map(|_ws| ()).expect_err("handshake unexpectedly succeeded");
+    let err = result
+        .map(|_ws| ())
+        .expect_err("handshake unexpectedly succeeded");
     let tungstenite::Error::Http(res) = err else {
         eprintln!("handshake failed without a status: {err}");
         return 0;
@@ -50,36 +59,77 @@ fn refused_status(result: Result<Ws, tungstenite::Error>) -> u16 {
 
 async fn echo(ws: &mut Ws, text: &str) -> String {
     ws.send(Message::text(text)).await.unwrap();
-    let reply = tokio::time::timeout(Duration::from_secs(5), ws.next()).await.expect("echo in time");
-    reply.expect("a message").expect("no error").into_text().unwrap().to_string()
+    let reply = tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .expect("echo in time");
+    reply
+        .expect("a message")
+        .expect("no error")
+        .into_text()
+        .unwrap()
+        .to_string()
 }
 
 #[tokio::test]
 async fn h9_websocket_from_foreign_origin_or_without_session_is_refused() {
     let (stack, ws) = ws_stack(Store::Memory).await.unwrap();
     let browser = stack.logged_in_browser().await;
-    assert_eq!(refused_status(connect(&stack, "/ws/chat", Some(&browser), Some("https://evil.example")).await), 403);
-    assert_eq!(refused_status(connect(&stack, "/ws/chat", Some(&browser), None).await), 403);
-    assert_eq!(refused_status(connect(&stack, "/ws/chat", None, Some(PUBLIC_URL)).await), 401);
+    assert_eq!(
+        refused_status(
+            connect(
+                &stack,
+                "/ws/chat",
+                Some(&browser),
+                Some("https://evil.example")
+            )
+            .await
+        ),
+        403
+    );
+    assert_eq!(
+        refused_status(connect(&stack, "/ws/chat", Some(&browser), None).await),
+        403
+    );
+    assert_eq!(
+        refused_status(connect(&stack, "/ws/chat", None, Some(PUBLIC_URL)).await),
+        401
+    );
     let mut forged = Browser::default();
     forged.set_cookie(COOKIE, &"A".repeat(43));
-    assert_eq!(refused_status(connect(&stack, "/ws/chat", Some(&forged), Some(PUBLIC_URL)).await), 401);
-    assert!(ws.handshakes().is_empty(), "a refused handshake reached the upstream");
+    assert_eq!(
+        refused_status(connect(&stack, "/ws/chat", Some(&forged), Some(PUBLIC_URL)).await),
+        401
+    );
+    assert!(
+        ws.handshakes().is_empty(),
+        "a refused handshake reached the upstream"
+    );
 }
 
 #[tokio::test]
 async fn h9_websocket_relays_with_the_bearer_only_on_websocket_routes() {
     let (stack, ws) = ws_stack(Store::Memory).await.unwrap();
     let browser = stack.logged_in_browser().await;
-    let mut socket = connect(&stack, "/ws/chat", Some(&browser), Some(PUBLIC_URL)).await.unwrap();
+    let mut socket = connect(&stack, "/ws/chat", Some(&browser), Some(PUBLIC_URL))
+        .await
+        .unwrap();
     assert_eq!(echo(&mut socket, "hello").await, "hello");
     assert_eq!(echo(&mut socket, &"x".repeat(100_000)).await.len(), 100_000);
     let handshake = &ws.handshakes()[0];
-    let get = |name: &str| handshake.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str()).collect::<Vec<_>>();
+    let get = |name: &str| {
+        handshake
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(get("authorization").len(), 1);
     assert!(get("authorization")[0].starts_with("Bearer ey"));
     assert_eq!(get("upgrade"), ["websocket"]);
-    assert!(get("cookie").iter().all(|c| !c.contains(COOKIE)), "session cookie reached the upstream");
+    assert!(
+        get("cookie").iter().all(|c| !c.contains(COOKIE)),
+        "session cookie reached the upstream"
+    );
 
     // Not a websocket route: the upgrade is hop-by-hop and simply dropped.
     let plain = connect(&stack, "/plain/x", Some(&browser), Some(PUBLIC_URL)).await;
@@ -90,11 +140,23 @@ async fn h9_websocket_relays_with_the_bearer_only_on_websocket_routes() {
 
 #[tokio::test]
 async fn h10_logout_closes_an_open_websocket_within_the_check_interval() {
-    let Some((stack, _ws)) = ws_stack(Store::Redis).await else { return };
+    let Some((stack, _ws)) = ws_stack(Store::Redis).await else {
+        return;
+    };
     let mut browser = stack.logged_in_browser().await;
-    let mut socket = connect(&stack, "/ws/chat", Some(&browser), Some(PUBLIC_URL)).await.unwrap();
+    let mut socket = connect(&stack, "/ws/chat", Some(&browser), Some(PUBLIC_URL))
+        .await
+        .unwrap();
     assert_eq!(echo(&mut socket, "before").await, "before");
-    let out = browser.send(&stack, http::Method::POST, "/auth/logout", &[("x-csrf", "1")], "").await;
+    let out = browser
+        .send(
+            &stack,
+            http::Method::POST,
+            "/auth/logout",
+            &[("x-csrf", "1")],
+            "",
+        )
+        .await;
     assert_eq!(out.status, 302);
     assert_eq!(browser.get(&stack, "/ws/x", &API).await.status, 401);
     let logged_out = Instant::now();
@@ -109,5 +171,8 @@ async fn h10_logout_closes_an_open_websocket_within_the_check_interval() {
     })
     .await;
     assert!(ended.is_ok(), "websocket still open 3 s after logout");
-    eprintln!("websocket closed {:?} after logout (check interval 200ms)", logged_out.elapsed());
+    eprintln!(
+        "websocket closed {:?} after logout (check interval 200ms)",
+        logged_out.elapsed()
+    );
 }

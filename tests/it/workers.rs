@@ -19,18 +19,25 @@ use crate::support::http as test_http;
 /// A kept-alive HTTP/1.1 connection to `addr`.
 async fn kept_alive(addr: SocketAddr) -> SendRequest<Full<Bytes>> {
     let stream = TcpStream::connect(addr).await.unwrap();
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
     tokio::spawn(conn);
     sender
 }
 
 /// `GET /app/data` on `conn` with `cookie`; the status.
 async fn status_on(conn: &mut SendRequest<Full<Bytes>>, cookie: &str) -> StatusCode {
-    let mut req = Request::get("/app/data").header("host", "app.example.test").header("cookie", cookie);
+    let mut req = Request::get("/app/data")
+        .header("host", "app.example.test")
+        .header("cookie", cookie);
     for (name, value) in API {
         req = req.header(name, value);
     }
-    let res = conn.send_request(req.body(Full::default()).unwrap()).await.unwrap();
+    let res = conn
+        .send_request(req.body(Full::default()).unwrap())
+        .await
+        .unwrap();
     let status = res.status();
     let _body = res.into_body().collect().await.unwrap();
     status
@@ -38,7 +45,9 @@ async fn status_on(conn: &mut SendRequest<Full<Bytes>>, cookie: &str) -> StatusC
 
 #[tokio::test]
 async fn a_logout_is_seen_at_once_by_kept_alive_connections_on_every_worker() {
-    let Some(stack) = Stack::start_with(Store::Redis, &["--workers", "4"]).await else { return };
+    let Some(stack) = Stack::start_with(Store::Redis, &["--workers", "4"]).await else {
+        return;
+    };
     assert_eq!(stack.bff.state.config.workers, 4);
     let mut browser = stack.logged_in_browser().await;
     let cookie = browser.cookie_header();
@@ -50,19 +59,38 @@ async fn a_logout_is_seen_at_once_by_kept_alive_connections_on_every_worker() {
     for conn in &mut conns {
         assert_eq!(status_on(conn, &cookie).await, StatusCode::OK);
     }
-    let out = browser.send(&stack, http::Method::POST, "/auth/logout", &[("x-csrf", "1")], "").await;
+    let out = browser
+        .send(
+            &stack,
+            http::Method::POST,
+            "/auth/logout",
+            &[("x-csrf", "1")],
+            "",
+        )
+        .await;
     assert_eq!(out.status, 302, "{}", out.text());
     for conn in &mut conns {
-        assert_eq!(status_on(conn, &cookie).await, StatusCode::UNAUTHORIZED, "a worker still saw the ended session");
+        assert_eq!(
+            status_on(conn, &cookie).await,
+            StatusCode::UNAUTHORIZED,
+            "a worker still saw the ended session"
+        );
     }
 }
 
 #[tokio::test]
 async fn shutdown_finishes_in_flight_requests_then_stops_listening() {
-    let Some(stack) = Stack::start_with(Store::Memory, &["--workers", "2"]).await else { return };
+    let Some(stack) = Stack::start_with(Store::Memory, &["--workers", "2"]).await else {
+        return;
+    };
     let browser = stack.logged_in_browser().await;
     stack.upstream.set(|b| b.delay = Duration::from_millis(400));
-    let Stack { bff, upstream: _upstream, idp: _idp, redis: _redis } = stack;
+    let Stack {
+        bff,
+        upstream: _upstream,
+        idp: _idp,
+        redis: _redis,
+    } = stack;
     let addr = bff.public_addr;
     let cookie = browser.cookie_header();
     let in_flight: Vec<_> = (0..4)
@@ -71,7 +99,9 @@ async fn shutdown_finishes_in_flight_requests_then_stops_listening() {
             tokio::spawn(async move {
                 let mut headers = API.to_vec();
                 headers.push(("cookie", &cookie));
-                test_http::get(&format!("http://{addr}/app/data"), &headers).await.status
+                test_http::get(&format!("http://{addr}/app/data"), &headers)
+                    .await
+                    .status
             })
         })
         .collect();
@@ -79,10 +109,20 @@ async fn shutdown_finishes_in_flight_requests_then_stops_listening() {
     let started = Instant::now();
     bff.shutdown().await;
     for request in in_flight {
-        assert_eq!(request.await.unwrap(), StatusCode::OK, "an in-flight request was cut off");
+        assert_eq!(
+            request.await.unwrap(),
+            StatusCode::OK,
+            "an in-flight request was cut off"
+        );
     }
-    assert!(started.elapsed() < Duration::from_secs(5), "the drain waited for idle connections");
-    assert!(TcpStream::connect(addr).await.is_err(), "still listening after shutdown");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the drain waited for idle connections"
+    );
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "still listening after shutdown"
+    );
 }
 
 #[test]
@@ -92,14 +132,22 @@ fn workers_default_to_one_and_auto_means_one_per_cpu() {
         bff::config::Config::load(&args).unwrap().workers
     };
     assert_eq!(load(&[]), 1);
-    assert_eq!(load(&["--workers", "auto"]), std::thread::available_parallelism().unwrap().get());
+    assert_eq!(
+        load(&["--workers", "auto"]),
+        std::thread::available_parallelism().unwrap().get()
+    );
     assert_eq!(load(&["--workers", "3"]), 3);
 }
 
 #[test]
 fn workers_must_be_between_1_and_256() {
     for bad in ["0", "257", "many"] {
-        let args = crate::support::harness::args("https://idp.test", "http://up.test", None, &["--workers", bad]);
+        let args = crate::support::harness::args(
+            "https://idp.test",
+            "http://up.test",
+            None,
+            &["--workers", bad],
+        );
         let err = bff::config::Config::load(&args).unwrap_err().to_string();
         assert!(err.contains("BFF_WORKERS"), "{bad}: {err}");
     }

@@ -35,7 +35,9 @@ pub enum RefreshFailure {
 /// scheduling hint (the upstream validates the token), never trusted for
 /// access decisions.
 pub fn access_expiry(tokens: &BffTokenResponse, now: i64) -> i64 {
-    let from_response = tokens.expires_in().map_or(DEFAULT_EXPIRES_IN, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let from_response = tokens.expires_in().map_or(DEFAULT_EXPIRES_IN, |d| {
+        i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+    });
     let by_response = now.saturating_add(from_response);
     jwt_exp(tokens.access_token().secret()).map_or(by_response, |exp| exp.min(by_response))
 }
@@ -52,7 +54,11 @@ fn jwt_exp(token: &str) -> Option<i64> {
 
 /// Runs the refresh grant for `current` and returns the next session
 /// (version + 1, same absolute expiry).
-pub async fn refresh(handle: &ProviderHandle, provider: &Provider, current: &SessionData) -> Result<SessionData, RefreshFailure> {
+pub async fn refresh(
+    handle: &ProviderHandle,
+    provider: &Provider,
+    current: &SessionData,
+) -> Result<SessionData, RefreshFailure> {
     let tokens = request(provider, handle.http(), current).await?;
     let mut next = next_tokens(current, &tokens);
     if tokens.id_token().is_some() {
@@ -62,7 +68,8 @@ pub async fn refresh(handle: &ProviderHandle, provider: &Provider, current: &Ses
             // If it still cannot be checked, keep the previous ID token
             // rather than lose the rotated refresh token.
             Err(OidcError::UnknownSigningKey) => match rediscovered(handle).await {
-                Some(fresh) => verify_refreshed(&fresh, current, &tokens).unwrap_or_else(|_err| current.id_token.clone()),
+                Some(fresh) => verify_refreshed(&fresh, current, &tokens)
+                    .unwrap_or_else(|_err| current.id_token.clone()),
                 None => current.id_token.clone(),
             },
             Err(err) => return Err(RefreshFailure::Fatal(err.to_string())),
@@ -72,23 +79,39 @@ pub async fn refresh(handle: &ProviderHandle, provider: &Provider, current: &Ses
 }
 
 async fn rediscovered(handle: &ProviderHandle) -> Option<std::sync::Arc<Provider>> {
-    if handle.rediscover_on_unknown_key().await { handle.current() } else { None }
+    if handle.rediscover_on_unknown_key().await {
+        handle.current()
+    } else {
+        None
+    }
 }
 
-async fn request(provider: &Provider, http: &OidcHttp, current: &SessionData) -> Result<BffTokenResponse, RefreshFailure> {
-    let refresh_token = current.refresh_token.clone().ok_or_else(|| RefreshFailure::Fatal("no refresh token".into()))?;
+async fn request(
+    provider: &Provider,
+    http: &OidcHttp,
+    current: &SessionData,
+) -> Result<BffTokenResponse, RefreshFailure> {
+    let refresh_token = current
+        .refresh_token
+        .clone()
+        .ok_or_else(|| RefreshFailure::Fatal("no refresh token".into()))?;
     let refresh_token = RefreshToken::new(refresh_token);
     let request = provider
         .client
         .exchange_refresh_token(&refresh_token)
         .map_err(|_err| RefreshFailure::Transient("provider has no token endpoint".into()))?;
-    request.request_async(http).await.map_err(|err| classify(&OidcError::from_token_error(&err)))
+    request
+        .request_async(http)
+        .await
+        .map_err(|err| classify(&OidcError::from_token_error(&err)))
 }
 
 fn classify(err: &OidcError) -> RefreshFailure {
     match err {
         // Only these end a session (architecture: "Refresh without races").
-        OidcError::Rejected(code) if code == "invalid_grant" || code == "invalid_client" => RefreshFailure::Fatal(err.to_string()),
+        OidcError::Rejected(code) if code == "invalid_grant" || code == "invalid_client" => {
+            RefreshFailure::Fatal(err.to_string())
+        }
         other => RefreshFailure::Transient(other.to_string()),
     }
 }
@@ -108,8 +131,14 @@ fn next_tokens(current: &SessionData, tokens: &BffTokenResponse) -> SessionData 
 }
 
 /// Validates a refreshed ID token; returns it in compact form.
-fn verify_refreshed(provider: &Provider, current: &SessionData, tokens: &BffTokenResponse) -> Result<String, OidcError> {
-    let id_token = tokens.id_token().ok_or(OidcError::InvalidIdToken("no ID token".into()))?;
+fn verify_refreshed(
+    provider: &Provider,
+    current: &SessionData,
+    tokens: &BffTokenResponse,
+) -> Result<String, OidcError> {
+    let id_token = tokens
+        .id_token()
+        .ok_or(OidcError::InvalidIdToken("no ID token".into()))?;
     {
         let original = current.nonce.clone();
         // OIDC Core §12.2: the nonce of a refreshed ID token should be absent; if present, equal.
@@ -120,7 +149,9 @@ fn verify_refreshed(provider: &Provider, current: &SessionData, tokens: &BffToke
         };
         let claims = id_token::verify(provider, tokens, nonce_rule)?;
         if claims.subject().as_str() != current.sub {
-            return Err(OidcError::InvalidIdToken("refreshed ID token has another sub".into()));
+            return Err(OidcError::InvalidIdToken(
+                "refreshed ID token has another sub".into(),
+            ));
         }
     }
     Ok(id_token.to_string())
@@ -133,7 +164,10 @@ mod tests {
     #[test]
     fn jwt_exp_reads_the_claim_or_gives_up() {
         // {"alg":"none"}.{"exp":1700000000}.
-        assert_eq!(jwt_exp("eyJhbGciOiJub25lIn0.eyJleHAiOjE3MDAwMDAwMDB9."), Some(1_700_000_000));
+        assert_eq!(
+            jwt_exp("eyJhbGciOiJub25lIn0.eyJleHAiOjE3MDAwMDAwMDB9."),
+            Some(1_700_000_000)
+        );
         assert_eq!(jwt_exp("opaque-token"), None);
         assert_eq!(jwt_exp("a.!!!.c"), None);
     }

@@ -25,19 +25,42 @@ pub fn lock_key(id: &SessionId) -> String {
 }
 
 /// Tries once to take the lock for `id`.
-pub async fn try_acquire(store: &Arc<dyn SessionStore>, id: &SessionId, lease: Duration) -> Result<Option<HeldLock>, StoreError> {
+pub async fn try_acquire(
+    store: &Arc<dyn SessionStore>,
+    id: &SessionId,
+    lease: Duration,
+) -> Result<Option<HeldLock>, StoreError> {
     let key = lock_key(id);
-    let token = SessionId::generate().map_err(|_err| StoreError("no OS randomness".into()))?.encode();
+    let token = SessionId::generate()
+        .map_err(|_err| StoreError("no OS randomness".into()))?
+        .encode();
     if !store.try_lock(&key, &token, lease).await? {
         return Ok(None);
     }
     let stop = CancellationToken::new();
-    spawn_renewal(Arc::clone(store), key.clone(), token.clone(), lease, stop.clone());
-    Ok(Some(HeldLock { store: Arc::clone(store), key, token, _renewal: stop.drop_guard() }))
+    spawn_renewal(
+        Arc::clone(store),
+        key.clone(),
+        token.clone(),
+        lease,
+        stop.clone(),
+    );
+    Ok(Some(HeldLock {
+        store: Arc::clone(store),
+        key,
+        token,
+        _renewal: stop.drop_guard(),
+    }))
 }
 
 /// Renews the lease every third of it until `stop` (the holder is done).
-fn spawn_renewal(store: Arc<dyn SessionStore>, key: String, token: String, lease: Duration, stop: CancellationToken) {
+fn spawn_renewal(
+    store: Arc<dyn SessionStore>,
+    key: String,
+    token: String,
+    lease: Duration,
+    stop: CancellationToken,
+) {
     tokio::spawn(async move {
         loop {
             tokio::select! {

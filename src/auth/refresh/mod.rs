@@ -68,9 +68,22 @@ impl Refresher {
         provider: Arc<ProviderHandle>,
         metrics: Arc<Metrics>,
     ) -> Self {
-        let gates = Cache::builder().time_to_idle(Duration::from_secs(120)).build();
-        let unsaved = Cache::builder().time_to_live(Duration::from_secs(300)).max_capacity(10_000).build();
-        Self { settings, vault, store, provider, metrics, gates, unsaved }
+        let gates = Cache::builder()
+            .time_to_idle(Duration::from_secs(120))
+            .build();
+        let unsaved = Cache::builder()
+            .time_to_live(Duration::from_secs(300))
+            .max_capacity(10_000)
+            .build();
+        Self {
+            settings,
+            vault,
+            store,
+            provider,
+            metrics,
+            gates,
+            unsaved,
+        }
     }
 
     /// Due when the token expires within the skew. For tokens shorter-lived
@@ -79,20 +92,31 @@ impl Refresher {
     fn needs_refresh(&self, data: &SessionData) -> bool {
         let configured = i64::try_from(self.settings.skew.as_secs()).unwrap_or(i64::MAX);
         let lifetime = data.access_expires_at.saturating_sub(data.access_issued_at);
-        let skew = if data.access_issued_at > 0 { configured.min(lifetime / 2) } else { configured };
+        let skew = if data.access_issued_at > 0 {
+            configured.min(lifetime / 2)
+        } else {
+            configured
+        };
         data.access_expires_at.saturating_sub(skew) <= now_unix()
     }
 
     /// Returns `data` with an access token that is not about to expire,
     /// refreshing it if needed (see the module docs for the rules).
-    pub async fn ensure_fresh(&self, id: &SessionId, data: SessionData) -> Result<SessionData, Error> {
+    pub async fn ensure_fresh(
+        &self,
+        id: &SessionId,
+        data: SessionData,
+    ) -> Result<SessionData, Error> {
         if !self.needs_refresh(&data) {
             return Ok(data);
         }
         if data.refresh_token.is_none() {
             return usable_or(data, Error::Unauthenticated);
         }
-        let gate = self.gates.get_with(id.hash(), async { Arc::new(Mutex::new(())) }).await;
+        let gate = self
+            .gates
+            .get_with(id.hash(), async { Arc::new(Mutex::new(())) })
+            .await;
         let _turn = gate.lock().await;
         let current = self.reload(id).await?;
         if !self.needs_refresh(&current) {
@@ -107,7 +131,11 @@ impl Refresher {
     }
 
     /// Takes the cross-pod lock or waits (bounded) for its holder's result.
-    async fn refresh_across_pods(&self, id: &SessionId, current: SessionData) -> Result<SessionData, Error> {
+    async fn refresh_across_pods(
+        &self,
+        id: &SessionId,
+        current: SessionData,
+    ) -> Result<SessionData, Error> {
         let deadline = Instant::now() + self.settings.wait;
         loop {
             match lock::try_acquire(&self.store, id, self.settings.lease).await {
@@ -176,14 +204,21 @@ impl Refresher {
     /// Compare-and-set write-back. If the conflicting write was only an
     /// activity touch (same tokens), our tokens are re-applied on top of it:
     /// losing a rotated refresh token would end the session later.
-    async fn write_back(&self, id: &SessionId, previous: &SessionData, next: SessionData) -> Result<SessionData, Error> {
+    async fn write_back(
+        &self,
+        id: &SessionId,
+        previous: &SessionData,
+        next: SessionData,
+    ) -> Result<SessionData, Error> {
         let (mut base, mut candidate) = (previous.clone(), next);
         for _attempt in 0..3 {
             let written = match self.vault.replace(id, base.version, &candidate).await {
                 Ok(written) => written,
                 Err(err) => {
                     self.record(id, Outcome::TransientFailure);
-                    self.unsaved.insert(unsaved_key(id, base.version), candidate).await;
+                    self.unsaved
+                        .insert(unsaved_key(id, base.version), candidate)
+                        .await;
                     return Err(err.into());
                 }
             };
@@ -197,7 +232,9 @@ impl Refresher {
                 Cas::Conflict => {}
             }
             let latest = self.reload(id).await?;
-            if latest.refresh_token != base.refresh_token || latest.access_token != base.access_token {
+            if latest.refresh_token != base.refresh_token
+                || latest.access_token != base.access_token
+            {
                 // Another refresh won (our lease ran out mid-refresh): use it.
                 self.record(id, Outcome::Joined);
                 return Ok(latest);
@@ -233,5 +270,9 @@ fn unsaved_key(id: &SessionId, version: u64) -> String {
 
 /// The session if its access token is still valid, else `err`.
 fn usable_or(data: SessionData, err: Error) -> Result<SessionData, Error> {
-    if data.access_expires_at > now_unix() { Ok(data) } else { Err(err) }
+    if data.access_expires_at > now_unix() {
+        Ok(data)
+    } else {
+        Err(err)
+    }
 }

@@ -70,7 +70,12 @@ pub trait SessionStore: Send + Sync + 'static {
     /// The value under `key`, if present and not expired.
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>>;
     /// Stores `value` under `key` with an absolute time-to-live.
-    fn put<'a>(&'a self, key: &'a str, value: Vec<u8>, ttl: Duration) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn put<'a>(
+        &'a self,
+        key: &'a str,
+        value: Vec<u8>,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
     /// Atomically reads and deletes `key` (one-time records: pending logins).
     fn take<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>>;
     /// Deletes `key`; deleting a missing key is not an error.
@@ -87,16 +92,32 @@ pub trait SessionStore: Send + Sync + 'static {
     fn remove_session<'a>(&'a self, hash: &'a str) -> BoxFuture<'a, Result<bool, StoreError>>;
     /// Session hashes in an index whose sessions still exist (dead members
     /// are pruned as a side effect).
-    fn index_members<'a>(&'a self, index: &'a str) -> BoxFuture<'a, Result<Vec<String>, StoreError>>;
+    fn index_members<'a>(
+        &'a self,
+        index: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<String>, StoreError>>;
     /// Metadata of the given sessions (`None` for ones that are gone).
-    fn session_meta<'a>(&'a self, hashes: &'a [String]) -> BoxFuture<'a, Result<Vec<Option<String>>, StoreError>>;
+    fn session_meta<'a>(
+        &'a self,
+        hashes: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<Option<String>>, StoreError>>;
     /// Number of live session records.
     fn count_sessions(&self) -> BoxFuture<'_, Result<u64, StoreError>>;
     /// Takes the lock `key` for `lease` if free (`SET NX PX`); `token`
     /// identifies the holder.
-    fn try_lock<'a>(&'a self, key: &'a str, token: &'a str, lease: Duration) -> BoxFuture<'a, Result<bool, StoreError>>;
+    fn try_lock<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a str,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
     /// Extends the lease if `token` still holds the lock.
-    fn renew_lock<'a>(&'a self, key: &'a str, token: &'a str, lease: Duration) -> BoxFuture<'a, Result<bool, StoreError>>;
+    fn renew_lock<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a str,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
     /// Releases the lock if `token` still holds it (compare-and-delete).
     fn unlock<'a>(&'a self, key: &'a str, token: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
     /// Whether the store answers (readiness).

@@ -34,14 +34,18 @@ impl RedisStore {
     /// blocks on Redis; readiness reports it instead (security case R1).
     /// Each of `workers` threads gets its own connection on first use.
     pub fn connect(url: &str, workers: usize) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(|e| StoreError(format!("bad Redis URL: {:?}", e.kind())))?;
+        let client = redis::Client::open(url)
+            .map_err(|e| StoreError(format!("bad Redis URL: {:?}", e.kind())))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(Duration::from_secs(2)))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(500));
-        let shared = ConnectionManager::new_lazy_with_config(client.clone(), config.clone()).map_err(redis_error)?;
-        let conns = PerWorker::new(workers, shared, move || ConnectionManager::new_lazy_with_config(client.clone(), config.clone()).ok());
+        let shared = ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
+            .map_err(redis_error)?;
+        let conns = PerWorker::new(workers, shared, move || {
+            ConnectionManager::new_lazy_with_config(client.clone(), config.clone()).ok()
+        });
         let scripts = Scripts {
             put_session: redis::Script::new(lua::PUT_SESSION),
             cas: redis::Script::new(lua::COMPARE_AND_SWAP),
@@ -75,8 +79,18 @@ impl SessionStore for RedisStore {
         Box::pin(async move { self.conn().get(key).await.map_err(redis_error) })
     }
 
-    fn put<'a>(&'a self, key: &'a str, value: Vec<u8>, ttl: Duration) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move { self.conn().pset_ex(key, value, millis(ttl)).await.map_err(redis_error) })
+    fn put<'a>(
+        &'a self,
+        key: &'a str,
+        value: Vec<u8>,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.conn()
+                .pset_ex(key, value, millis(ttl))
+                .await
+                .map_err(redis_error)
+        })
     }
 
     fn take<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
@@ -94,8 +108,15 @@ impl SessionStore for RedisStore {
             for index in &new.indexes {
                 call.key(index);
             }
-            call.arg(new.record).arg(new.meta).arg(millis(new.ttl)).arg(new.hash).arg(millis(new.index_ttl.max(new.ttl)));
-            let _done: i64 = call.invoke_async(&mut self.conn()).await.map_err(redis_error)?;
+            call.arg(new.record)
+                .arg(new.meta)
+                .arg(millis(new.ttl))
+                .arg(new.hash)
+                .arg(millis(new.index_ttl.max(new.ttl)));
+            let _done: i64 = call
+                .invoke_async(&mut self.conn())
+                .await
+                .map_err(redis_error)?;
             Ok(())
         })
     }
@@ -105,8 +126,14 @@ impl SessionStore for RedisStore {
             let mut call = self.scripts.cas.key(record_key(swap.hash));
             call.key(meta_key(swap.hash));
             let ttl = swap.ttl.map_or(0, millis);
-            call.arg(swap.expected_prefix).arg(swap.record).arg(ttl).arg(swap.meta.unwrap_or_default());
-            let result: i64 = call.invoke_async(&mut self.conn()).await.map_err(redis_error)?;
+            call.arg(swap.expected_prefix)
+                .arg(swap.record)
+                .arg(ttl)
+                .arg(swap.meta.unwrap_or_default());
+            let result: i64 = call
+                .invoke_async(&mut self.conn())
+                .await
+                .map_err(redis_error)?;
             Ok(match result {
                 1 => Cas::Swapped,
                 0 => Cas::Missing,
@@ -119,22 +146,42 @@ impl SessionStore for RedisStore {
         Box::pin(async move {
             let mut call = self.scripts.remove.prepare_invoke();
             call.arg(hash);
-            let deleted: i64 = call.invoke_async(&mut self.conn()).await.map_err(redis_error)?;
+            let deleted: i64 = call
+                .invoke_async(&mut self.conn())
+                .await
+                .map_err(redis_error)?;
             Ok(deleted > 0)
         })
     }
 
-    fn index_members<'a>(&'a self, index: &'a str) -> BoxFuture<'a, Result<Vec<String>, StoreError>> {
-        Box::pin(async move { self.scripts.members.key(index).invoke_async(&mut self.conn()).await.map_err(redis_error) })
+    fn index_members<'a>(
+        &'a self,
+        index: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<String>, StoreError>> {
+        Box::pin(async move {
+            self.scripts
+                .members
+                .key(index)
+                .invoke_async(&mut self.conn())
+                .await
+                .map_err(redis_error)
+        })
     }
 
-    fn session_meta<'a>(&'a self, hashes: &'a [String]) -> BoxFuture<'a, Result<Vec<Option<String>>, StoreError>> {
+    fn session_meta<'a>(
+        &'a self,
+        hashes: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<Option<String>>, StoreError>> {
         Box::pin(async move {
             if hashes.is_empty() {
                 return Ok(Vec::new());
             }
             let keys: Vec<String> = hashes.iter().map(|h| meta_key(h)).collect();
-            redis::cmd("MGET").arg(keys).query_async(&mut self.conn()).await.map_err(redis_error)
+            redis::cmd("MGET")
+                .arg(keys)
+                .query_async(&mut self.conn())
+                .await
+                .map_err(redis_error)
         })
     }
 
@@ -162,7 +209,12 @@ impl SessionStore for RedisStore {
         })
     }
 
-    fn try_lock<'a>(&'a self, key: &'a str, token: &'a str, lease: Duration) -> BoxFuture<'a, Result<bool, StoreError>> {
+    fn try_lock<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a str,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(async move {
             let set: Option<String> = redis::cmd("SET")
                 .arg(key)
@@ -177,11 +229,19 @@ impl SessionStore for RedisStore {
         })
     }
 
-    fn renew_lock<'a>(&'a self, key: &'a str, token: &'a str, lease: Duration) -> BoxFuture<'a, Result<bool, StoreError>> {
+    fn renew_lock<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a str,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(async move {
             let mut call = self.scripts.renew.key(key);
             call.arg(token).arg(millis(lease));
-            let renewed: i64 = call.invoke_async(&mut self.conn()).await.map_err(redis_error)?;
+            let renewed: i64 = call
+                .invoke_async(&mut self.conn())
+                .await
+                .map_err(redis_error)?;
             Ok(renewed == 1)
         })
     }
@@ -190,15 +250,25 @@ impl SessionStore for RedisStore {
         Box::pin(async move {
             let mut call = self.scripts.unlock.key(key);
             call.arg(token);
-            let _deleted: i64 = call.invoke_async(&mut self.conn()).await.map_err(redis_error)?;
+            let _deleted: i64 = call
+                .invoke_async(&mut self.conn())
+                .await
+                .map_err(redis_error)?;
             Ok(())
         })
     }
 
     fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(async move {
-            let pong: String = redis::cmd("PING").query_async(&mut self.conn()).await.map_err(redis_error)?;
-            if pong == "PONG" { Ok(()) } else { Err(StoreError("unexpected PING answer".into())) }
+            let pong: String = redis::cmd("PING")
+                .query_async(&mut self.conn())
+                .await
+                .map_err(redis_error)?;
+            if pong == "PONG" {
+                Ok(())
+            } else {
+                Err(StoreError("unexpected PING answer".into()))
+            }
         })
     }
 

@@ -238,8 +238,16 @@ impl Shared {
 // === endpoints ===
 
 fn jwks(shared: &Shared) -> Response<Full<Bytes>> {
-    let rotated = shared.behaviour.lock().expect("behaviour lock").signing == SigningMode::RotatedKey;
-    json_response(200, &if rotated { jwt::rotated_jwks_json() } else { jwt::jwks_json() })
+    let rotated =
+        shared.behaviour.lock().expect("behaviour lock").signing == SigningMode::RotatedKey;
+    json_response(
+        200,
+        &if rotated {
+            jwt::rotated_jwks_json()
+        } else {
+            jwt::jwks_json()
+        },
+    )
 }
 
 async fn route(shared: Arc<Shared>, req: Request<Bytes>) -> Response<Full<Bytes>> {

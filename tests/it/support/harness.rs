@@ -41,9 +41,23 @@ pub struct Stack {
 /// bff's arguments for this stack, plus `extra`.
 pub fn args(issuer: &str, upstream: &str, redis: Option<&str>, extra: &[&str]) -> Args {
     let mut argv: Vec<String> = [
-        "bff", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--public-url", PUBLIC_URL,
-        "--issuer-url", issuer, "--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET,
-        "--upstream", upstream, "--session-keys", SESSION_KEYS,
+        "bff",
+        "--listen",
+        "127.0.0.1:0",
+        "--admin-listen",
+        "127.0.0.1:0",
+        "--public-url",
+        PUBLIC_URL,
+        "--issuer-url",
+        issuer,
+        "--client-id",
+        CLIENT_ID,
+        "--client-secret",
+        CLIENT_SECRET,
+        "--upstream",
+        upstream,
+        "--session-keys",
+        SESSION_KEYS,
     ]
     .iter()
     .map(|s| (*s).to_owned())
@@ -96,13 +110,20 @@ impl Stack {
         let url = redis.as_ref().map(RedisServer::url);
         let mut extra: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
         if let Some(toml) = toml {
-            let path = std::env::temp_dir().join(format!("bff-test-{}.toml", rand::random::<u64>()));
-            std::fs::write(&path, toml.replace("{upstream}", &upstream.url())).expect("write test config");
+            let path =
+                std::env::temp_dir().join(format!("bff-test-{}.toml", rand::random::<u64>()));
+            std::fs::write(&path, toml.replace("{upstream}", &upstream.url()))
+                .expect("write test config");
             extra.extend(["--config".to_owned(), path.to_string_lossy().into_owned()]);
         }
         let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
         let bff = start_bff(&args(idp.issuer(), &upstream.url(), url.as_deref(), &extra)).await;
-        Some(Self { idp, upstream, redis, bff })
+        Some(Self {
+            idp,
+            upstream,
+            redis,
+            bff,
+        })
     }
 
     /// `http://127.0.0.1:<port><path>` on bff's public listener.
@@ -118,13 +139,23 @@ impl Stack {
     /// Starts a login; returns bff's response (302 to the IdP).
     pub async fn start_login(&self, browser: &mut Browser, return_to: &str) -> TestResponse {
         let q: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
-        browser.get(self, &format!("/auth/login?return_to={q}"), &[]).await
+        browser
+            .get(self, &format!("/auth/login?return_to={q}"), &[])
+            .await
     }
 
     /// Runs the IdP step of a started login; returns the callback path+query.
     pub async fn idp_step(&self, login_response: &TestResponse) -> String {
-        assert_eq!(login_response.status, 302, "login did not redirect: {}", login_response.text());
-        let location = self.idp.authorize_redirect(login_response.location().expect("Location")).await;
+        assert_eq!(
+            login_response.status,
+            302,
+            "login did not redirect: {}",
+            login_response.text()
+        );
+        let location = self
+            .idp
+            .authorize_redirect(login_response.location().expect("Location"))
+            .await;
         path_and_query(&location)
     }
 
@@ -139,7 +170,13 @@ impl Stack {
     /// pod), with extra flags.
     pub async fn another_bff(&self, extra: &[&str]) -> Running {
         let url = self.redis.as_ref().map(RedisServer::url);
-        start_bff(&args(self.idp.issuer(), &self.upstream.url(), url.as_deref(), extra)).await
+        start_bff(&args(
+            self.idp.issuer(),
+            &self.upstream.url(),
+            url.as_deref(),
+            extra,
+        ))
+        .await
     }
 
     /// A logged-in browser.
@@ -147,7 +184,10 @@ impl Stack {
         let mut browser = Browser::default();
         let res = self.login(&mut browser).await;
         assert_eq!(res.status, 302, "login failed: {}", res.text());
-        assert!(browser.cookie(COOKIE).is_some(), "no session cookie after login");
+        assert!(
+            browser.cookie(COOKIE).is_some(),
+            "no session cookie after login"
+        );
         browser
     }
 }
@@ -185,15 +225,32 @@ impl Browser {
 
     /// The `Cookie` header this browser would send.
     pub fn cookie_header(&self) -> String {
-        self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+        self.jar
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     /// Sends a request with the jar's cookies and stores `Set-Cookie`s.
-    pub async fn send(&mut self, stack: &Stack, method: Method, path: &str, headers: &[(&str, &str)], body: &str) -> TestResponse {
+    pub async fn send(
+        &mut self,
+        stack: &Stack,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> TestResponse {
         self.send_to(&stack.url(path), method, headers, body).await
     }
 
-    async fn send_to(&mut self, url: &str, method: Method, headers: &[(&str, &str)], body: &str) -> TestResponse {
+    async fn send_to(
+        &mut self,
+        url: &str,
+        method: Method,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> TestResponse {
         let cookie = self.cookie_header();
         let mut all: Vec<(&str, &str)> = headers.to_vec();
         if !cookie.is_empty() {
@@ -205,23 +262,42 @@ impl Browser {
     }
 
     /// GET on another bff instance (a second pod) with the jar's cookies.
-    pub async fn get_at(&mut self, pod: &Running, path: &str, headers: &[(&str, &str)]) -> TestResponse {
-        self.send_to(&format!("http://{}{path}", pod.public_addr), Method::GET, headers, "").await
+    pub async fn get_at(
+        &mut self,
+        pod: &Running,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> TestResponse {
+        self.send_to(
+            &format!("http://{}{path}", pod.public_addr),
+            Method::GET,
+            headers,
+            "",
+        )
+        .await
     }
 
     /// GET with the jar's cookies.
-    pub async fn get(&mut self, stack: &Stack, path: &str, headers: &[(&str, &str)]) -> TestResponse {
+    pub async fn get(
+        &mut self,
+        stack: &Stack,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> TestResponse {
         self.send(stack, Method::GET, path, headers, "").await
     }
 
     fn absorb(&mut self, res: &TestResponse) {
         for line in res.set_cookies() {
             let parsed = cookie::Cookie::parse(line).expect("valid Set-Cookie");
-            let expired = parsed.max_age().is_some_and(|a| a.is_zero() || a.is_negative());
+            let expired = parsed
+                .max_age()
+                .is_some_and(|a| a.is_zero() || a.is_negative());
             if expired || parsed.value().is_empty() {
                 self.jar.remove(parsed.name());
             } else {
-                self.jar.insert(parsed.name().to_owned(), parsed.value().to_owned());
+                self.jar
+                    .insert(parsed.name().to_owned(), parsed.value().to_owned());
             }
         }
     }
@@ -230,4 +306,7 @@ impl Browser {
 /// Headers of an SPA `fetch` call.
 pub const API: [(&str, &str); 2] = [("accept", "application/json"), ("sec-fetch-mode", "cors")];
 /// Headers of a top-level browser navigation.
-pub const NAVIGATION: [(&str, &str); 2] = [("accept", "text/html,application/xhtml+xml"), ("sec-fetch-mode", "navigate")];
+pub const NAVIGATION: [(&str, &str); 2] = [
+    ("accept", "text/html,application/xhtml+xml"),
+    ("sec-fetch-mode", "navigate"),
+];

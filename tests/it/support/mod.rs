@@ -14,10 +14,10 @@
 )]
 
 pub mod fake_idp;
+pub mod harness;
 pub mod http;
 pub mod jwt;
 pub mod redis_server;
 pub mod stream_upstream;
 pub mod upstream;
 pub mod ws_upstream;
-pub mod harness;

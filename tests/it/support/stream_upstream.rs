@@ -40,10 +40,18 @@ impl StreamUpstream {
             while let Ok((tcp, _)) = listener.accept().await {
                 let counters = counters.clone();
                 let service = service_fn(move |req| handle(req, counters.clone()));
-                tokio::spawn(hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tcp), service));
+                tokio::spawn(
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(tcp), service),
+                );
             }
         });
-        Self { addr, received, produced, task }
+        Self {
+            addr,
+            received,
+            produced,
+            task,
+        }
     }
 
     /// `http://127.0.0.1:<port>`.
@@ -68,7 +76,10 @@ impl Drop for StreamUpstream {
     }
 }
 
-async fn handle(req: Request<Incoming>, (received, produced): (Arc<AtomicU64>, Arc<AtomicU64>)) -> Result<Response<Body>, Infallible> {
+async fn handle(
+    req: Request<Incoming>,
+    (received, produced): (Arc<AtomicU64>, Arc<AtomicU64>),
+) -> Result<Response<Body>, Infallible> {
     let path = req.uri().path().to_owned();
     if path.ends_with("/hang") {
         std::future::pending::<()>().await;
@@ -90,9 +101,13 @@ async fn handle(req: Request<Incoming>, (received, produced): (Arc<AtomicU64>, A
             if sent >= total {
                 return None;
             }
-            let len = usize::try_from((total - sent).min(ZEROS.len() as u64)).unwrap_or(ZEROS.len());
+            let len =
+                usize::try_from((total - sent).min(ZEROS.len() as u64)).unwrap_or(ZEROS.len());
             produced.fetch_add(len as u64, Ordering::SeqCst);
-            Some((Ok(Frame::data(Bytes::from_static(&ZEROS[..len]))), sent + len as u64))
+            Some((
+                Ok(Frame::data(Bytes::from_static(&ZEROS[..len]))),
+                sent + len as u64,
+            ))
         }
     });
     Ok(Response::new(BodyExt::boxed(StreamBody::new(chunks))))

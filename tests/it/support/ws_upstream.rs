@@ -31,7 +31,11 @@ impl WsUpstream {
                 tokio::spawn(echo(stream, Arc::clone(&seen)));
             }
         });
-        Self { addr, handshakes, task }
+        Self {
+            addr,
+            handshakes,
+            task,
+        }
     }
 
     /// `http://127.0.0.1:<port>` (bff's route upstream).
@@ -41,7 +45,10 @@ impl WsUpstream {
 
     /// Every accepted handshake so far.
     pub fn handshakes(&self) -> Vec<Handshake> {
-        self.handshakes.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.handshakes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
 
@@ -51,18 +58,30 @@ impl Drop for WsUpstream {
     }
 }
 
-#[expect(clippy::result_large_err, reason = "tungstenite's handshake callback returns its own large error response")]
+#[expect(
+    clippy::result_large_err,
+    reason = "tungstenite's handshake callback returns its own large error response"
+)]
 async fn echo(stream: tokio::net::TcpStream, seen: Arc<Mutex<Vec<Handshake>>>) {
     let record = move |req: &Request, res: Response| {
         let headers = req
             .headers()
             .iter()
-            .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect();
-        seen.lock().unwrap_or_else(PoisonError::into_inner).push(headers);
+        seen.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(headers);
         Ok(res)
     };
-    let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(stream, record).await else { return };
+    let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(stream, record).await else {
+        return;
+    };
     while let Some(Ok(msg)) = ws.next().await {
         if (msg.is_text() || msg.is_binary()) && ws.send(msg).await.is_err() {
             return;
