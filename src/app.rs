@@ -19,12 +19,13 @@ use crate::auth::refresh::{RefreshSettings, Refresher};
 use crate::config::Config;
 use crate::error::Error;
 use crate::metrics::{Metrics, RejectReason};
+use crate::per_worker::PerWorker;
 use crate::proxy::RouteTable;
 use crate::session::cookie::{CookieNames, Lookup, lookup};
 use crate::session::store::memory::MemoryStore;
 use crate::session::store::redis::RedisStore;
 use crate::session::{SessionData, SessionId, SessionStore, Vault};
-use crate::worker::{PerWorker, WorkerPool};
+use crate::worker::WorkerPool;
 use crate::{http_client, server};
 
 /// Most sessions the memory store holds before evicting.

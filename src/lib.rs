@@ -17,6 +17,7 @@ pub mod http_util;
 pub mod inbound;
 pub mod metrics;
 pub mod pages;
+pub mod per_worker;
 pub mod proxy;
 pub mod router;
 pub mod server;

@@ -1,6 +1,7 @@
 //! Thread-per-core serving: `BFF_WORKERS` threads, each running its own
 //! single-threaded tokio runtime, each owning the connections it is handed
-//! and its own Redis connection and upstream pools ([`PerWorker`]).
+//! and its own Redis connection and upstream pools
+//! ([`crate::per_worker::PerWorker`]).
 //!
 //! Why: with one work-stealing runtime, a proxied request hops between
 //! threads (the client connection, the Redis connection's driver task and
@@ -14,67 +15,15 @@
 //! pool (or [`WorkerPool::finish`]) lets each worker drain its connections
 //! (bounded, see [`crate::server`]) and exit.
 
-use std::cell::Cell;
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
 use crate::app::AppState;
+use crate::per_worker;
 use crate::server::{Connections, Listener};
-
-thread_local! {
-    /// This thread's worker index; `None` off the worker threads.
-    static INDEX: Cell<Option<usize>> = const { Cell::new(None) };
-}
-
-/// The worker index of the calling thread (`None` off the worker threads:
-/// the main runtime, the admin listener, tests).
-pub fn current() -> Option<usize> {
-    INDEX.with(Cell::get)
-}
-
-/// One `T` per worker thread, made lazily on first use from that thread
-/// (so anything it spawns, such as a Redis connection's driver task, runs on
-/// that worker's runtime), plus a shared one for every other thread.
-pub struct PerWorker<T> {
-    shared: T,
-    slots: Box<[OnceLock<T>]>,
-    make: Box<dyn Fn() -> Option<T> + Send + Sync>,
-}
-
-impl<T: Clone> PerWorker<T> {
-    /// `workers` lazily made slots; `make` returning `None` falls back to
-    /// a clone of `shared`.
-    pub fn new(
-        workers: usize,
-        shared: T,
-        make: impl Fn() -> Option<T> + Send + Sync + 'static,
-    ) -> Self {
-        Self {
-            shared,
-            slots: (0..workers).map(|_| OnceLock::new()).collect(),
-            make: Box::new(make),
-        }
-    }
-
-    /// The calling worker's value, or the shared one.
-    pub fn get(&self) -> &T {
-        match current().and_then(|index| self.slots.get(index)) {
-            Some(slot) => slot.get_or_init(|| (self.make)().unwrap_or_else(|| self.shared.clone())),
-            None => &self.shared,
-        }
-    }
-}
-
-impl<T> std::fmt::Debug for PerWorker<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PerWorker")
-            .field("workers", &self.slots.len())
-            .finish_non_exhaustive()
-    }
-}
 
 type Accepted = (std::net::TcpStream, SocketAddr);
 
@@ -104,7 +53,7 @@ impl WorkerPool {
             std::thread::Builder::new()
                 .name(format!("bff-worker-{index}"))
                 .spawn(move || {
-                    INDEX.with(|cell| cell.set(Some(index)));
+                    per_worker::enter(index);
                     run_worker(&runtime, receiver, state, kind);
                     // Tasks still running (e.g. a detached refresh) end with the runtime.
                     drop(runtime);
@@ -170,50 +119,5 @@ async fn keep_timer_near() {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-    }
-}
-
-/// Workers when `BFF_WORKERS` is unset. bff scales out by replicas (all
-/// state is in Redis), so a pod is typically one CPU; and where bff
-/// shares a machine with its neighbours (bench/run.sh: wrk, Redis and the
-/// upstream on 2 cores), one worker gave the same throughput as two with a
-/// tighter tail (p99 1.8 ms vs 2.7 ms) and less CPU. nginx's built-in
-/// default is likewise one worker. `BFF_WORKERS=auto` uses every CPU.
-pub const DEFAULT_WORKERS: usize = 1;
-
-/// One per CPU the process may use (Rust's `available_parallelism`
-/// honours cgroup CPU quotas, so a Kubernetes CPU limit counts).
-pub fn cpu_count() -> usize {
-    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    use super::*;
-
-    #[test]
-    fn each_worker_makes_its_own_value_once_and_other_threads_share_one() {
-        let made = Arc::new(AtomicUsize::new(0));
-        let counter = Arc::clone(&made);
-        let values = Arc::new(PerWorker::new(2, 0_usize, move || {
-            Some(counter.fetch_add(1, Ordering::SeqCst) + 1)
-        }));
-        let on_worker = |index: usize| {
-            let values = Arc::clone(&values);
-            std::thread::spawn(move || {
-                INDEX.with(|cell| cell.set(Some(index)));
-                (*values.get(), *values.get())
-            })
-            .join()
-            .unwrap()
-        };
-        assert_eq!(*values.get(), 0, "off the workers: the shared value");
-        assert_eq!(on_worker(0), (1, 1));
-        assert_eq!(on_worker(1), (2, 2));
-        assert_eq!(on_worker(0), (1, 1), "a worker's value is made once");
-        assert_eq!(on_worker(7), (0, 0), "an index beyond the slots shares");
-        assert_eq!(made.load(Ordering::SeqCst), 2);
     }
 }

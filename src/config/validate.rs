@@ -122,13 +122,13 @@ pub(super) fn build(args: &Args, file: FileConfig) -> Result<Config, ConfigError
 }
 
 /// 1 to 256 worker threads, or `auto` (one per CPU the process may use,
-/// cgroup quota included); default 1 (see `worker::DEFAULT_WORKERS`).
+/// cgroup quota included); default 1 (see `per_worker::DEFAULT_WORKERS`).
 fn workers(value: Option<String>) -> Result<usize, ConfigError> {
     let Some(text) = value else {
-        return Ok(crate::worker::DEFAULT_WORKERS);
+        return Ok(crate::per_worker::DEFAULT_WORKERS);
     };
     match text.trim() {
-        "auto" => Ok(crate::worker::cpu_count()),
+        "auto" => Ok(crate::per_worker::cpu_count()),
         number => match number.parse::<usize>() {
             Ok(n @ 1..=256) => Ok(n),
             _ => Err(ConfigError::new(

@@ -9,7 +9,7 @@ use http::{Method, Uri};
 use crate::config::RouteConfig;
 use crate::error::Error;
 use crate::http_client::{self, HttpClient};
-use crate::worker::PerWorker;
+use crate::per_worker::PerWorker;
 
 /// A route and, for private-CA upstreams, its own client.
 #[derive(Debug)]

@@ -11,8 +11,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::redis_scripts as lua;
 use super::{BoxFuture, Cas, NewSession, SessionStore, StoreError, Swap};
+use crate::per_worker::PerWorker;
 use crate::session::index::{meta_key, record_key};
-use crate::worker::PerWorker;
 
 /// A Redis-backed store shared by all bff pods.
 pub struct RedisStore {
