@@ -1,55 +1,37 @@
 //! Builds the application from a [`Config`] and runs its listeners.
 //!
-//! [`start`] binds both listeners (port 0 is fine, for tests), picks the
-//! session store, spawns provider discovery and returns a [`Running`]
-//! handle. Binding happens here, never while loading config.
+//! [`start`] builds the [`AppState`] (session store, provider, refresher,
+//! routes), binds both listeners (port 0 is fine, for tests), wires the
+//! public listener to the front door ([`crate::edge`]) and the admin
+//! listener to [`crate::admin`], spawns provider discovery and returns a
+//! [`Running`] handle. Binding happens here, never while loading config.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::HeaderMap;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::oidc_http::OidcHttp;
-use crate::auth::provider::ProviderHandle;
-use crate::auth::refresh::{RefreshSettings, Refresher};
 use crate::config::Config;
-use crate::error::Error;
-use crate::metrics::{Metrics, RejectReason};
+use crate::metrics::{Metrics, RefreshOutcome};
+use crate::oidc::http::OidcHttp;
+use crate::oidc::provider::ProviderHandle;
 use crate::per_worker::PerWorker;
-use crate::proxy::RouteTable;
-use crate::session::cookie::{CookieNames, Lookup, lookup};
+use crate::refresh::{RefreshSettings, Refresher};
+use crate::route_table::RouteTable;
+use crate::server::Handler;
+use crate::session::cookie::CookieNames;
 use crate::session::store::memory::MemoryStore;
 use crate::session::store::redis::RedisStore;
-use crate::session::{SessionData, SessionId, SessionStore, Vault};
-use crate::worker::WorkerPool;
-use crate::{http_client, server};
+use crate::session::{SessionData, SessionId, SessionStore, StoreError, Vault};
+use crate::state::AppState;
+use crate::worker::{self, WorkerPool};
+use crate::{admin, edge, http_client, server};
 
 /// Most sessions the memory store holds before evicting.
 const MEMORY_STORE_CAPACITY: u64 = 100_000;
-
-/// Everything a request handler needs; cheap to share.
-pub struct AppState {
-    /// The validated configuration.
-    pub config: Arc<Config>,
-    /// The OpenID provider.
-    pub provider: Arc<ProviderHandle>,
-    /// Sealed sessions and pending logins.
-    pub vault: Vault,
-    /// Cookie names and attributes.
-    pub cookies: CookieNames,
-    /// The proxy's outbound client: one pool per worker thread.
-    pub upstream: PerWorker<http_client::HttpClient>,
-    /// Proxy routes.
-    pub routes: RouteTable,
-    /// Keeps access tokens fresh.
-    pub refresher: Refresher,
-    /// Metrics registry.
-    pub metrics: Arc<Metrics>,
-}
 
 /// A running bff.
 pub struct Running {
@@ -57,8 +39,7 @@ pub struct Running {
     pub public_addr: SocketAddr,
     /// Bound admin address.
     pub admin_addr: SocketAddr,
-    /// Shared state (tests inspect it).
-    pub state: Arc<AppState>,
+    state: Arc<AppState>,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -82,69 +63,94 @@ pub enum StartError {
     Workers(std::io::Error),
 }
 
-// === impl AppState ===
-
-impl AppState {
-    /// The request's session, if its cookie names a live one. A malformed,
-    /// duplicated, unknown or undecryptable cookie is no session (C2, C7);
-    /// a store failure is an error, never "anonymous" (R2).
-    pub async fn current_session(
-        &self,
-        headers: &HeaderMap,
-    ) -> Result<Option<(SessionId, SessionData)>, Error> {
-        let value = match lookup(headers, &self.cookies.session) {
-            Lookup::Missing => return Ok(None),
-            Lookup::Duplicate => return Ok(self.rejected(RejectReason::Malformed)),
-            Lookup::One(value) => value,
-        };
-        let Some(id) = SessionId::parse(&value) else {
-            return Ok(self.rejected(RejectReason::Malformed));
-        };
-        let Some(data) = self.vault.load(&id).await? else {
-            return Ok(self.rejected(RejectReason::Unknown));
-        };
-        Ok(Some((id, data)))
-    }
-
-    /// Counts a cookie that named no live session (`bff_session_rejected_total`).
-    fn rejected<T>(&self, reason: RejectReason) -> Option<T> {
-        self.metrics.session_rejected(reason);
-        None
-    }
-
-    /// Like [`AppState::current_session`], with the access token refreshed
-    /// if it is about to expire, and (when `slide`) activity recorded for
-    /// the idle timeout. A session the provider ended is gone.
-    pub async fn fresh_session(
-        &self,
-        headers: &HeaderMap,
-        slide: bool,
-    ) -> Result<Option<(SessionId, SessionData)>, Error> {
-        let Some((id, data)) = self.current_session(headers).await? else {
-            return Ok(None);
-        };
-        let data = match self.refresher.ensure_fresh(&id, data).await {
-            Ok(data) => data,
-            Err(Error::Unauthenticated) => return Ok(None),
-            Err(err) => return Err(err),
-        };
-        if slide && touch_due(&data, self.vault.idle_timeout()) {
-            match self.vault.touch(&id, &data).await {
-                Ok(Some(next)) => return Ok(Some((id, next))),
-                Ok(None) => {}
-                Err(err) => tracing::warn!(error = %err, "could not record session activity"),
-            }
-        }
-        Ok(Some((id, data)))
-    }
+/// Builds the state, binds the listeners and starts serving.
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    install_crypto_provider();
+    let state = build_state(Arc::new(config)).await?;
+    let config = Arc::clone(&state.config);
+    let (public, public_addr) = bind(config.listen).await?;
+    let (admin, admin_addr) = bind(config.admin_listen).await?;
+    let idle = config.client_idle_timeout;
+    let workers = WorkerPool::start(config.workers, &public_handler(&state), idle)
+        .map_err(StartError::Workers)?;
+    let shutdown = CancellationToken::new();
+    let tasks = vec![
+        state.provider.spawn(shutdown.clone()),
+        tokio::spawn(worker::serve_on_workers(public, workers, shutdown.clone())),
+        tokio::spawn(server::serve(
+            admin,
+            admin_handler(&state),
+            idle,
+            shutdown.clone(),
+        )),
+    ];
+    tracing::info!(%public_addr, %admin_addr, store = state.vault.store().kind(), "bff listening");
+    Ok(Running {
+        public_addr,
+        admin_addr,
+        state,
+        shutdown,
+        tasks,
+    })
 }
 
-/// Whether `last_seen` is old enough to record again: once a minute, or
-/// every tenth of the idle timeout if that is shorter (not a write per
-/// request).
-fn touch_due(data: &SessionData, idle: Option<Duration>) -> bool {
-    let every = idle.map_or(60, |idle| (idle.as_secs() / 10).clamp(1, 60));
-    crate::session::now_unix().saturating_sub(data.last_seen) >= i64::try_from(every).unwrap_or(60)
+/// The shared state: store, vault, provider, refresher, routes, metrics.
+async fn build_state(config: Arc<Config>) -> Result<Arc<AppState>, StartError> {
+    let client = http_client::build();
+    let http = OidcHttp::new(client.clone(), config.oidc.provider_timeout);
+    let provider = ProviderHandle::new(config.oidc.clone(), http);
+    let store = store_for(&config).await?;
+    let session = &config.session;
+    let issuer = config.oidc.issuer_url.clone();
+    let vault = Vault::new(
+        Arc::clone(&store),
+        session.keys.clone(),
+        issuer,
+        session.idle_timeout,
+    );
+    let metrics = Arc::new(Metrics::new());
+    let settings = RefreshSettings {
+        skew: config.oidc.refresh_skew,
+        wait: config.oidc.refresh_wait,
+        lease: config.oidc.refresh_lock_lease,
+    };
+    let refresher = Refresher::new(
+        settings,
+        vault.clone(),
+        store,
+        Arc::clone(&provider),
+        Arc::clone(&metrics),
+    );
+    Ok(Arc::new(AppState {
+        vault,
+        refresher,
+        metrics,
+        cookies: CookieNames::new(&session.cookie_name, session.secure_cookies),
+        routes: RouteTable::new(config.proxy.routes.clone(), config.workers),
+        // Off the workers the proxy shares the provider's pool (the public
+        // listener is always served on workers, so that is only a fallback).
+        upstream: PerWorker::new(config.workers, client, || Some(http_client::build())),
+        provider,
+        config,
+    }))
+}
+
+/// The public listener's handler: the front door.
+fn public_handler(state: &Arc<AppState>) -> Handler {
+    let state = Arc::clone(state);
+    Arc::new(move |peer, req| {
+        let state = Arc::clone(&state);
+        Box::pin(async move { Ok(edge::handle(&state, peer, req).await) })
+    })
+}
+
+/// The admin listener's handler: health, readiness, metrics, sessions.
+fn admin_handler(state: &Arc<AppState>) -> Handler {
+    let state = Arc::clone(state);
+    Arc::new(move |_peer, req| {
+        let state = Arc::clone(&state);
+        Box::pin(async move { Ok(admin::handle(&state, &req).await) })
+    })
 }
 
 /// Installs rustls' ring provider process-wide (idempotent).
@@ -203,84 +209,11 @@ fn is_config_error(reason: &str) -> bool {
     .any(|k| reason.contains(k))
 }
 
-async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| StartError::Bind { addr, source })
-}
-
-/// Builds the state, binds the listeners and starts serving.
-pub async fn start(config: Config) -> Result<Running, StartError> {
-    install_crypto_provider();
-    let config = Arc::new(config);
-    let client = http_client::build();
-    let provider = ProviderHandle::new(
-        config.oidc.clone(),
-        OidcHttp::new(client.clone(), config.oidc.provider_timeout),
-    );
-    let store = store_for(&config).await?;
-    let vault = Vault::new(
-        Arc::clone(&store),
-        config.session.keys.clone(),
-        config.oidc.issuer_url.clone(),
-        config.session.idle_timeout,
-    );
-    let metrics = Arc::new(Metrics::new());
-    let settings = RefreshSettings {
-        skew: config.oidc.refresh_skew,
-        wait: config.oidc.refresh_wait,
-        lease: config.oidc.refresh_lock_lease,
-    };
-    let refresher = Refresher::new(
-        settings,
-        vault.clone(),
-        store,
-        Arc::clone(&provider),
-        Arc::clone(&metrics),
-    );
-    let state = Arc::new(AppState {
-        vault,
-        refresher,
-        metrics,
-        cookies: CookieNames::new(&config.session.cookie_name, config.session.secure_cookies),
-        routes: RouteTable::new(config.proxy.routes.clone(), config.workers),
-        // Off the workers the proxy shares the provider's pool (the public
-        // listener is always served on workers, so that is only a fallback).
-        upstream: PerWorker::new(config.workers, client, || Some(http_client::build())),
-        provider,
-        config: Arc::clone(&config),
-    });
-    let public = bind(config.listen).await?;
-    let admin = bind(config.admin_listen).await?;
-    let public_addr = public.local_addr().map_err(|source| StartError::Bind {
-        addr: config.listen,
-        source,
-    })?;
-    let admin_addr = admin.local_addr().map_err(|source| StartError::Bind {
-        addr: config.admin_listen,
-        source,
-    })?;
-    let workers = WorkerPool::start(config.workers, &state, server::Listener::Public)
-        .map_err(StartError::Workers)?;
-    let shutdown = CancellationToken::new();
-    let tasks = vec![
-        state.provider.spawn(shutdown.clone()),
-        tokio::spawn(server::serve_on_workers(public, workers, shutdown.clone())),
-        tokio::spawn(server::serve(
-            admin,
-            Arc::clone(&state),
-            server::Listener::Admin,
-            shutdown.clone(),
-        )),
-    ];
-    tracing::info!(%public_addr, %admin_addr, store = state.vault.store().kind(), "bff listening");
-    Ok(Running {
-        public_addr,
-        admin_addr,
-        state,
-        shutdown,
-        tasks,
-    })
+async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
+    let err = |source| StartError::Bind { addr, source };
+    let listener = TcpListener::bind(addr).await.map_err(err)?;
+    let bound = listener.local_addr().map_err(err)?;
+    Ok((listener, bound))
 }
 
 // === impl Running ===
@@ -289,9 +222,7 @@ impl Running {
     /// Stops accepting, lets in-flight requests finish (bounded), and waits.
     pub async fn shutdown(self) {
         self.shutdown.cancel();
-        for task in self.tasks {
-            let _joined = task.await;
-        }
+        self.wait().await;
     }
 
     /// A token that stops this instance when cancelled.
@@ -304,5 +235,45 @@ impl Running {
         for task in self.tasks {
             let _joined = task.await;
         }
+    }
+
+    /// The validated configuration this instance runs with.
+    pub fn config(&self) -> &Config {
+        &self.state.config
+    }
+
+    /// Whether the provider has been discovered (readiness, first half).
+    pub fn provider_discovered(&self) -> bool {
+        self.state.provider.current().is_some()
+    }
+
+    /// Runs provider discovery now; whether it succeeded.
+    pub async fn discover_provider(&self) -> bool {
+        self.state.provider.discover().await.is_ok()
+    }
+
+    /// The on-demand re-discovery a token with an unknown `kid` triggers
+    /// (rate-limited); whether it ran and succeeded.
+    pub async fn rediscover_on_unknown_key(&self) -> bool {
+        self.state.provider.rediscover_on_unknown_key().await
+    }
+
+    /// How many refreshes ended with `outcome` (`bff_token_refresh_total`).
+    pub fn refresh_count(&self, outcome: RefreshOutcome) -> u64 {
+        self.state.metrics.refresh_count(outcome)
+    }
+
+    /// Opens the stored session `id`, as a request would.
+    pub async fn load_session(&self, id: &SessionId) -> Result<Option<SessionData>, StoreError> {
+        self.state.vault.load(id).await
+    }
+
+    /// Records activity on session `id` (the idle-timer touch).
+    pub async fn touch_session(
+        &self,
+        id: &SessionId,
+        current: &SessionData,
+    ) -> Result<Option<SessionData>, StoreError> {
+        self.state.vault.touch(id, current).await
     }
 }

@@ -21,12 +21,12 @@ const VERSION: u8 = 1;
 const NONCE_LEN: usize = 12;
 const INFO: &[u8] = b"bff record v1";
 /// Minimum master key length: 256 bits.
-pub const MIN_KEY_LEN: usize = 32;
+pub(crate) const MIN_KEY_LEN: usize = 32;
 
 /// Why a record could not be opened. Deliberately coarse: callers treat
 /// every variant as "no session" and log an integrity event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum CryptoError {
+pub(crate) enum CryptoError {
     /// Not an envelope bff wrote (truncated, wrong version).
     #[error("malformed envelope")]
     Malformed,
@@ -60,7 +60,7 @@ impl std::fmt::Debug for Keyring {
 impl Keyring {
     /// Parses `id:base64key,id2:base64key` (standard or URL-safe base64,
     /// padded or not); each key must decode to at least 32 bytes.
-    pub fn parse(spec: &str) -> Result<Self, String> {
+    pub(crate) fn parse(spec: &str) -> Result<Self, String> {
         let mut keys: Vec<(String, Zeroizing<Vec<u8>>)> = Vec::new();
         for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let (id, b64) = item
@@ -96,7 +96,7 @@ impl Keyring {
     }
 
     /// A random single-key ring for the single-process memory store.
-    pub fn ephemeral() -> Self {
+    pub(crate) fn ephemeral() -> Self {
         let mut key = Zeroizing::new(vec![0u8; MIN_KEY_LEN]);
         rand::fill(key.as_mut_slice());
         Self {
@@ -105,23 +105,18 @@ impl Keyring {
     }
 
     /// Number of keys.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.keys.len()
     }
 
-    /// Whether the ring is empty (never true for a parsed ring).
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
-
     /// The id of the encrypting key.
-    pub fn current_id(&self) -> &str {
+    pub(crate) fn current_id(&self) -> &str {
         self.keys.first().map_or("", |(id, _)| id.as_str())
     }
 
     /// Encrypts `plaintext` for the record identified by `record_secret`,
     /// bound to the store key `aad`.
-    pub fn seal(
+    pub(crate) fn seal(
         &self,
         record_secret: &[u8],
         aad: &[u8],
@@ -150,7 +145,7 @@ impl Keyring {
     }
 
     /// Decrypts an envelope written by [`Keyring::seal`].
-    pub fn open(
+    pub(crate) fn open(
         &self,
         record_secret: &[u8],
         aad: &[u8],

@@ -14,7 +14,7 @@ use crate::pages;
 /// Which side of bff a failure came from; decides status and log level
 /// (pingora's `ErrorSource`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
+pub(crate) enum Side {
     /// The browser sent something wrong: 4xx, logged at debug.
     Client,
     /// The OpenID provider failed: 502/504, logged at warn.
@@ -30,7 +30,7 @@ pub enum Side {
 /// A request-path failure. The `&'static str` payloads are safe,
 /// user-facing explanations; causes are logged, never rendered.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     /// Malformed or forged input (bad `state`, open redirect, …).
     #[error("bad request: {0}")]
     BadRequest(&'static str),
@@ -91,7 +91,7 @@ impl From<crate::session::StoreError> for Error {
 
 impl Error {
     /// The side the failure came from.
-    pub fn side(&self) -> Side {
+    pub(crate) fn side(&self) -> Side {
         match self {
             Self::BadRequest(_)
             | Self::Unauthenticated
@@ -110,7 +110,7 @@ impl Error {
     }
 
     /// The HTTP status for this failure.
-    pub fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
@@ -128,7 +128,7 @@ impl Error {
     }
 
     /// A short machine-readable code for JSON bodies and metrics.
-    pub fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> &'static str {
         match self {
             Self::BadRequest(_) => "bad_request",
             Self::Unauthenticated => "unauthenticated",
@@ -149,7 +149,7 @@ impl Error {
     }
 
     /// The user-facing explanation (never a cause, token or secret).
-    pub fn public_message(&self) -> &'static str {
+    pub(crate) fn public_message(&self) -> &'static str {
         match self {
             Self::BadRequest(m) | Self::Forbidden(m) => m,
             Self::Unauthenticated => "You are not signed in.",
@@ -171,7 +171,7 @@ impl Error {
 
     /// Renders the failure: an HTML page for navigations, JSON otherwise.
     /// `login_url` is added to 401 JSON bodies so SPAs know where to go.
-    pub fn into_response(self, navigation: bool, login_url: &str) -> Response<Body> {
+    pub(crate) fn into_response(self, navigation: bool, login_url: &str) -> Response<Body> {
         let status = self.status();
         let mut res = if navigation {
             pages::error_page(status, self.public_message())
@@ -191,7 +191,7 @@ impl Error {
     }
 
     /// Logs the failure once, at a level chosen by its side.
-    pub fn log(&self, context: &'static str) {
+    pub(crate) fn log(&self, context: &'static str) {
         match self.side() {
             Side::Client => tracing::debug!(error = %self, context, "request rejected"),
             Side::Provider | Side::Upstream => {

@@ -14,13 +14,13 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use crate::http_util::Body;
 
 /// The pooled outbound client.
-pub type HttpClient = Client<HttpsConnector<HttpConnector>, Body>;
+pub(crate) type HttpClient = Client<HttpsConnector<HttpConnector>, Body>;
 
 /// Upstream TCP connect timeout.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Builds the shared client: Mozilla roots for https upstreams.
-pub fn build() -> HttpClient {
+pub(crate) fn build() -> HttpClient {
     let https = HttpsConnectorBuilder::new()
         .with_webpki_roots()
         .https_or_http()
@@ -30,7 +30,7 @@ pub fn build() -> HttpClient {
 }
 
 /// A client whose TLS uses `tls` (e.g. trusting only a private CA).
-pub fn with_tls(tls: rustls::ClientConfig) -> HttpClient {
+pub(crate) fn with_tls(tls: rustls::ClientConfig) -> HttpClient {
     let https = HttpsConnectorBuilder::new()
         .with_tls_config(tls)
         .https_or_http()

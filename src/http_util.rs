@@ -7,27 +7,27 @@ use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, combinators::BoxBody};
 
 /// Boxed error used at body and I/O boundaries.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The body type of every response bff produces (proxied or local).
-pub type Body = BoxBody<Bytes, BoxError>;
+pub(crate) type Body = BoxBody<Bytes, BoxError>;
 
 /// A body from bytes already in memory.
-pub fn full(bytes: impl Into<Bytes>) -> Body {
+pub(crate) fn full(bytes: impl Into<Bytes>) -> Body {
     Full::new(bytes.into())
         .map_err(|never| match never {})
         .boxed()
 }
 
 /// An empty body.
-pub fn empty() -> Body {
+pub(crate) fn empty() -> Body {
     full(Bytes::new())
 }
 
 /// A response with `Cache-Control: no-store`, which every bff-generated
 /// response carries (OWASP Session Management: responses that touch the
 /// session must not be cached).
-pub fn response(
+pub(crate) fn response(
     status: StatusCode,
     content_type: &'static str,
     body: impl Into<Bytes>,
@@ -41,12 +41,12 @@ pub fn response(
 }
 
 /// A JSON response built from a `serde_json::Value`.
-pub fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
+pub(crate) fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
     response(status, "application/json", value.to_string())
 }
 
 /// A `302 Found` redirect to `location` (already validated by the caller).
-pub fn redirect(location: &str) -> Response<Body> {
+pub(crate) fn redirect(location: &str) -> Response<Body> {
     let mut res = response(StatusCode::FOUND, "text/plain; charset=utf-8", Bytes::new());
     if let Ok(value) = HeaderValue::from_str(location) {
         res.headers_mut().insert(header::LOCATION, value);
@@ -57,7 +57,7 @@ pub fn redirect(location: &str) -> Response<Body> {
 /// Parses a query string into decoded pairs. Returns `None` when a
 /// parameter named in `unique` appears more than once (RFC 6749 §3.1:
 /// request and response parameters must not be included more than once).
-pub fn query_pairs(query: Option<&str>, unique: &[&str]) -> Option<Vec<(String, String)>> {
+pub(crate) fn query_pairs(query: Option<&str>, unique: &[&str]) -> Option<Vec<(String, String)>> {
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
@@ -70,7 +70,7 @@ pub fn query_pairs(query: Option<&str>, unique: &[&str]) -> Option<Vec<(String, 
 }
 
 /// The value of the first query pair named `name`.
-pub fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     pairs
         .iter()
         .find(|(k, _)| k == name)
@@ -78,7 +78,7 @@ pub fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 /// A header value as `&str`, if present and visible ASCII.
-pub fn header_str(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<&str> {
+pub(crate) fn header_str(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -90,7 +90,7 @@ pub fn header_str(headers: &HeaderMap, name: impl header::AsHeaderName) -> Optio
 /// and not `navigate`, or `Accept` names JSON and not HTML. Navigation:
 /// `Sec-Fetch-Mode: navigate`, or an `Accept` that names `text/html`.
 /// Anything else (curl's `*/*`, non-GET methods) is treated as an API call.
-pub fn is_navigation(method: &http::Method, headers: &HeaderMap) -> bool {
+pub(crate) fn is_navigation(method: &http::Method, headers: &HeaderMap) -> bool {
     if headers.contains_key("x-requested-with") {
         return false;
     }

@@ -3,23 +3,53 @@
 //! Browsers hold only an opaque session cookie; bff runs the OpenID Connect
 //! login, keeps the tokens encrypted in a session store (Redis or memory),
 //! and reverse-proxies API calls with `Authorization: Bearer` injected.
-//! [`app::start`] builds and runs everything from one validated
+//! [`start`] builds and runs everything from one validated
 //! [`config::Config`].
+//!
+//! The public surface is what the `bff` binary and the integration tests
+//! use, re-exported here; every module is crate-private. The module map
+//! and the request pipeline are in `ARCHITECTURE.md`.
 
-pub mod admin;
-pub mod app;
-pub mod auth;
+mod admin;
+mod app;
+mod auth;
 pub mod config;
-pub mod crypto;
-pub mod error;
-pub mod http_client;
-pub mod http_util;
-pub mod inbound;
-pub mod metrics;
-pub mod pages;
-pub mod per_worker;
-pub mod proxy;
-pub mod router;
-pub mod server;
-pub mod session;
-pub mod worker;
+mod crypto;
+mod edge;
+mod error;
+mod http_client;
+mod http_util;
+mod metrics;
+mod oidc;
+mod pages;
+mod per_worker;
+mod proxy;
+mod refresh;
+mod route_table;
+mod server;
+mod session;
+mod state;
+mod worker;
+
+pub use app::{Running, StartError, install_crypto_provider, start};
+pub use crypto::Keyring;
+pub use metrics::RefreshOutcome;
+pub use session::{DisplayClaims, SessionData, SessionId, StoreError, now_unix};
+
+/// bff's cookie codec, for property tests of the parser.
+pub mod cookie {
+    pub use crate::session::cookie::{CookieNames, Lookup, lookup, without_ours};
+}
+
+/// The session-store contract and both backends, for the suite that runs
+/// the same cases against each.
+pub mod store {
+    pub use crate::session::store::memory::MemoryStore;
+    pub use crate::session::store::redis::RedisStore;
+    pub use crate::session::store::{BoxFuture, Cas, NewSession, SessionStore, Swap};
+
+    /// Store key names ([`crate::session::keys`]).
+    pub mod keys {
+        pub use crate::session::keys::{meta, record, refresh_lock};
+    }
+}

@@ -20,26 +20,23 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    bff::app::install_crypto_provider();
+    bff::install_crypto_provider();
     let args = match parse_args() {
         Ok(args) => args,
         Err(code) => return code,
     };
+    let admin = || admin_probe_address(args.admin_listen.as_deref());
     match &args.command {
-        Some(Command::Healthcheck) => {
-            return healthcheck::run(&admin_probe_address(args.admin_listen.as_deref())).await;
-        }
-        Some(Command::Sessions { action }) => {
-            return sessions::run(
-                &args,
-                &admin_probe_address(args.admin_listen.as_deref()),
-                action,
-            )
-            .await;
-        }
-        None => {}
+        Some(Command::Healthcheck) => healthcheck::run(&admin()).await,
+        Some(Command::Sessions { action }) => sessions::run(&args, &admin(), action).await,
+        None => serve(&args).await,
     }
-    let config = match Config::load(&args) {
+}
+
+/// Loads the configuration and serves until SIGINT/SIGTERM (or prints the
+/// configuration for `--check-config`).
+async fn serve(args: &Args) -> ExitCode {
+    let config = match Config::load(args) {
         Ok(config) => config,
         Err(err) => {
             eprintln!("bff: configuration error: {err}");
@@ -57,7 +54,7 @@ async fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     init_tracing(config.log_format);
-    match bff::app::start(config).await {
+    match bff::start(config).await {
         Ok(running) => {
             let token = running.shutdown_token();
             tokio::spawn(async move {

@@ -9,6 +9,8 @@ use bff::config::parse::read_secret_file;
 use bff::config::{Args, SessionsAction};
 use http::{Method, Request, header};
 use http_body_util::BodyExt as _;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
 
 /// Runs one action; exit 0 on a 2xx answer.
 pub(crate) async fn run(args: &Args, admin: &str, action: &SessionsAction) -> ExitCode {
@@ -20,30 +22,19 @@ pub(crate) async fn run(args: &Args, admin: &str, action: &SessionsAction) -> Ex
         },
         (None, None) => return fail("set BFF_ADMIN_TOKEN or BFF_ADMIN_TOKEN_FILE"),
     };
-    let (method, path) = match action {
-        SessionsAction::List { sub } => {
-            (Method::GET, format!("/admin/sessions?sub={}", encode(sub)))
-        }
-        SessionsAction::Revoke {
-            session: Some(hash),
-            ..
-        } => (Method::DELETE, format!("/admin/sessions/{}", encode(hash))),
-        SessionsAction::Revoke { sub: Some(sub), .. } => (
-            Method::DELETE,
-            format!("/admin/sessions?sub={}", encode(sub)),
-        ),
-        SessionsAction::Revoke { .. } => return fail("give --session or --sub"),
-        SessionsAction::Count => (Method::GET, "/admin/sessions/count".to_owned()),
+    let Some((method, path)) = route(action) else {
+        return fail("give --session or --sub");
     };
     let request = Request::builder()
         .method(method)
         .uri(format!("http://{admin}{path}"))
         .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .body(bff::http_util::empty());
+        .body(http_body_util::Empty::<bytes::Bytes>::new());
     let Ok(request) = request else {
         return fail("invalid admin address");
     };
-    let client = bff::http_client::build();
+    // The admin listener is plain HTTP on a local or cluster address.
+    let client = Client::builder(TokioExecutor::new()).build_http();
     let exchange = async {
         let response = client.request(request).await.ok()?;
         let status = response.status();
@@ -64,6 +55,25 @@ pub(crate) async fn run(args: &Args, admin: &str, action: &SessionsAction) -> Ex
         }
         _ => fail("the admin listener did not answer"),
     }
+}
+
+/// The admin API call for `action`.
+fn route(action: &SessionsAction) -> Option<(Method, String)> {
+    Some(match action {
+        SessionsAction::List { sub } => {
+            (Method::GET, format!("/admin/sessions?sub={}", encode(sub)))
+        }
+        SessionsAction::Revoke {
+            session: Some(hash),
+            ..
+        } => (Method::DELETE, format!("/admin/sessions/{}", encode(hash))),
+        SessionsAction::Revoke { sub: Some(sub), .. } => (
+            Method::DELETE,
+            format!("/admin/sessions?sub={}", encode(sub)),
+        ),
+        SessionsAction::Revoke { .. } => return None,
+        SessionsAction::Count => (Method::GET, "/admin/sessions/count".to_owned()),
+    })
 }
 
 fn encode(value: &str) -> String {

@@ -49,7 +49,7 @@ struct OutcomeLabel {
 /// Why a session cookie was not accepted (the `reason` label): a steady
 /// rise is someone guessing session IDs (security case C3), worth an alert.
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
-pub enum RejectReason {
+pub(crate) enum RejectReason {
     /// Not a well-formed session ID, or the cookie was sent twice.
     Malformed,
     /// Well-formed, but no live session has it (unknown, expired, ended,
@@ -72,7 +72,7 @@ struct ReasonLabel {
 }
 
 /// The app's metrics.
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     refresh: Family<OutcomeLabel, Counter>,
     rejected: Family<ReasonLabel, Counter>,
@@ -86,7 +86,7 @@ impl Default for Metrics {
 
 impl Metrics {
     /// A fresh registry with every bff metric registered.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let mut registry = Registry::with_prefix("bff");
         let refresh = Family::<OutcomeLabel, Counter>::default();
         registry.register(
@@ -122,22 +122,22 @@ impl Metrics {
     }
 
     /// Counts one rejected session cookie.
-    pub fn session_rejected(&self, reason: RejectReason) {
+    pub(crate) fn session_rejected(&self, reason: RejectReason) {
         self.rejected.get_or_create(&ReasonLabel { reason }).inc();
     }
 
     /// Counts one refresh outcome.
-    pub fn refresh(&self, outcome: RefreshOutcome) {
+    pub(crate) fn refresh(&self, outcome: RefreshOutcome) {
         self.refresh.get_or_create(&OutcomeLabel { outcome }).inc();
     }
 
     /// The current count for `outcome` (tests, logs).
-    pub fn refresh_count(&self, outcome: RefreshOutcome) -> u64 {
+    pub(crate) fn refresh_count(&self, outcome: RefreshOutcome) -> u64 {
         self.refresh.get_or_create(&OutcomeLabel { outcome }).get()
     }
 
     /// The OpenMetrics text exposition.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
             out.clear();

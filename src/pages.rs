@@ -23,7 +23,7 @@ struct LoggedOutPage;
 const HTML: &str = "text/html; charset=utf-8";
 
 /// An error page for `status` with an escaped, user-facing `message`.
-pub fn error_page(status: StatusCode, message: &str) -> Response<Body> {
+pub(crate) fn error_page(status: StatusCode, message: &str) -> Response<Body> {
     let page = ErrorPage {
         status: status.as_u16(),
         reason: status.canonical_reason().unwrap_or("Error"),
@@ -33,7 +33,7 @@ pub fn error_page(status: StatusCode, message: &str) -> Response<Body> {
 }
 
 /// The signed-out page (`GET /auth/logged-out`).
-pub fn logged_out_page() -> Response<Body> {
+pub(crate) fn logged_out_page() -> Response<Body> {
     render(StatusCode::OK, &LoggedOutPage)
 }
 

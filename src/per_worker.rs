@@ -17,20 +17,20 @@ thread_local! {
 
 /// The worker index of the calling thread (`None` off the worker threads:
 /// the main runtime, the admin listener, tests).
-pub fn current() -> Option<usize> {
+pub(crate) fn current() -> Option<usize> {
     INDEX.with(Cell::get)
 }
 
 /// Marks the calling thread as worker `index` (called once by each
 /// worker thread at start).
-pub fn enter(index: usize) {
+pub(crate) fn enter(index: usize) {
     INDEX.with(|cell| cell.set(Some(index)));
 }
 
 /// One `T` per worker thread, made lazily on first use from that thread
 /// (so anything it spawns, such as a Redis connection's driver task, runs on
 /// that worker's runtime), plus a shared one for every other thread.
-pub struct PerWorker<T> {
+pub(crate) struct PerWorker<T> {
     shared: T,
     slots: Box<[OnceLock<T>]>,
     make: Box<dyn Fn() -> Option<T> + Send + Sync>,
@@ -39,7 +39,7 @@ pub struct PerWorker<T> {
 impl<T: Clone> PerWorker<T> {
     /// `workers` lazily made slots; `make` returning `None` falls back to
     /// a clone of `shared`.
-    pub fn new(
+    pub(crate) fn new(
         workers: usize,
         shared: T,
         make: impl Fn() -> Option<T> + Send + Sync + 'static,
@@ -52,7 +52,7 @@ impl<T: Clone> PerWorker<T> {
     }
 
     /// The calling worker's value, or the shared one.
-    pub fn get(&self) -> &T {
+    pub(crate) fn get(&self) -> &T {
         match current().and_then(|index| self.slots.get(index)) {
             Some(slot) => slot.get_or_init(|| (self.make)().unwrap_or_else(|| self.shared.clone())),
             None => &self.shared,
@@ -74,11 +74,11 @@ impl<T> std::fmt::Debug for PerWorker<T> {
 /// upstream on 2 cores), one worker gave the same throughput as two with a
 /// tighter tail (p99 1.8 ms vs 2.7 ms) and less CPU. nginx's built-in
 /// default is likewise one worker. `BFF_WORKERS=auto` uses every CPU.
-pub const DEFAULT_WORKERS: usize = 1;
+pub(crate) const DEFAULT_WORKERS: usize = 1;
 
 /// One per CPU the process may use (Rust's `available_parallelism`
 /// honours cgroup CPU quotas, so a Kubernetes CPU limit counts).
-pub fn cpu_count() -> usize {
+pub(crate) fn cpu_count() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }
 

@@ -21,50 +21,39 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
-use crate::app::AppState;
 use crate::http_util::Body;
-use crate::worker::WorkerPool;
 
 /// Largest request head (request line + headers) accepted; hyper answers
 /// 431 past it.
-pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_HEADER_BYTES: usize = 64 * 1024;
 /// Most header fields in one HTTP/1 request; hyper answers 431 past it.
-pub const MAX_HEADER_COUNT: usize = 100;
+pub(crate) const MAX_HEADER_COUNT: usize = 100;
 /// How long in-flight requests may take to finish at shutdown.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-type HandlerFuture = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+/// What a handler returns: the response (errors are already responses).
+pub(crate) type HandlerFuture =
+    Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
 
-/// Which listener a connection arrived on.
-#[derive(Clone, Copy, Debug)]
-pub enum Listener {
-    /// The public listener (`/auth/*` and the proxy).
-    Public,
-    /// The admin listener (health, readiness).
-    Admin,
-}
+/// A listener's request handler: `(peer address, request) → response`.
+/// [`crate::app`] wires the public listener to the front door and the
+/// admin listener to the admin endpoints; the server knows neither.
+pub(crate) type Handler = Arc<dyn Fn(SocketAddr, Request<Incoming>) -> HandlerFuture + Send + Sync>;
 
-/// One connection's request handler.
+/// One connection's service: the listener's handler and the peer.
 #[derive(Clone)]
-pub struct Handler {
-    state: Arc<AppState>,
+struct PeerService {
+    handler: Handler,
     peer: SocketAddr,
-    listener: Listener,
 }
 
-impl hyper::service::Service<Request<Incoming>> for Handler {
+impl hyper::service::Service<Request<Incoming>> for PeerService {
     type Response = Response<Body>;
     type Error = Infallible;
     type Future = HandlerFuture;
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
-        let (state, peer, listener) = (Arc::clone(&self.state), self.peer, self.listener);
-        Box::pin(async move {
-            Ok(match listener {
-                Listener::Public => crate::router::handle(&state, peer, req).await,
-                Listener::Admin => crate::admin::handle(&state, &req).await,
-            })
-        })
+        (self.handler)(self.peer, req)
     }
 }
 
@@ -88,30 +77,27 @@ fn builder(idle: Duration) -> Builder<TokioExecutor> {
 
 /// The connections of one listener on one runtime: each served on its
 /// own task, all drained together at shutdown.
-pub struct Connections {
+pub(crate) struct Connections {
     builder: Builder<TokioExecutor>,
     graceful: GracefulShutdown,
-    state: Arc<AppState>,
-    kind: Listener,
+    handler: Handler,
 }
 
 impl Connections {
-    /// Connections of `kind`, served with `state`.
-    pub fn new(state: Arc<AppState>, kind: Listener) -> Self {
+    /// Connections served by `handler`; `idle` is the client idle timeout.
+    pub(crate) fn new(handler: Handler, idle: Duration) -> Self {
         Self {
-            builder: builder(state.config.client_idle_timeout),
+            builder: builder(idle),
             graceful: GracefulShutdown::new(),
-            state,
-            kind,
+            handler,
         }
     }
 
     /// Serves `stream` on a task of the current runtime.
-    pub fn serve(&self, stream: TcpStream, peer: SocketAddr) {
-        let handler = Handler {
-            state: Arc::clone(&self.state),
+    pub(crate) fn serve(&self, stream: TcpStream, peer: SocketAddr) {
+        let handler = PeerService {
+            handler: Arc::clone(&self.handler),
             peer,
-            listener: self.kind,
         };
         let conn = self
             .builder
@@ -125,7 +111,7 @@ impl Connections {
     }
 
     /// Lets in-flight requests finish, for at most 10 s.
-    pub async fn drain(self) {
+    pub(crate) async fn drain(self) {
         if tokio::time::timeout(DRAIN_TIMEOUT, self.graceful.shutdown())
             .await
             .is_err()
@@ -136,7 +122,7 @@ impl Connections {
 }
 
 /// Accepts connections until `shutdown`, passing each to `adopt`.
-async fn accept_until(
+pub(crate) async fn accept_until(
     listener: TcpListener,
     shutdown: &CancellationToken,
     mut adopt: impl FnMut(TcpStream, SocketAddr),
@@ -159,30 +145,16 @@ async fn accept_until(
 }
 
 /// Serves on the current runtime until `shutdown`, then drains.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
-    state: Arc<AppState>,
-    kind: Listener,
+    handler: Handler,
+    idle: Duration,
     shutdown: CancellationToken,
 ) {
-    let connections = Connections::new(state, kind);
+    let connections = Connections::new(handler, idle);
     accept_until(listener, &shutdown, |stream, peer| {
-        connections.serve(stream, peer)
+        connections.serve(stream, peer);
     })
     .await;
     connections.drain().await;
-}
-
-/// Accepts on the current runtime and serves on `workers` until
-/// `shutdown`, then waits for the workers to drain.
-pub async fn serve_on_workers(
-    listener: TcpListener,
-    mut workers: WorkerPool,
-    shutdown: CancellationToken,
-) {
-    accept_until(listener, &shutdown, |stream, peer| {
-        workers.dispatch(stream, peer)
-    })
-    .await;
-    workers.finish().await;
 }

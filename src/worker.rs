@@ -16,27 +16,33 @@
 //! (bounded, see [`crate::server`]) and exit.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::app::AppState;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
 use crate::per_worker;
-use crate::server::{Connections, Listener};
+use crate::server::{self, Connections, Handler};
 
 type Accepted = (std::net::TcpStream, SocketAddr);
 
 /// The worker threads of one listener, fed round-robin.
-pub struct WorkerPool {
+pub(crate) struct WorkerPool {
     senders: Vec<mpsc::UnboundedSender<Accepted>>,
     exited: Vec<oneshot::Receiver<()>>,
     next: usize,
 }
 
 impl WorkerPool {
-    /// Starts `workers` threads serving `kind` connections.
-    pub fn start(workers: usize, state: &Arc<AppState>, kind: Listener) -> std::io::Result<Self> {
+    /// Starts `workers` threads serving connections with `handler`;
+    /// `idle` is the client idle timeout.
+    pub(crate) fn start(
+        workers: usize,
+        handler: &Handler,
+        idle: Duration,
+    ) -> std::io::Result<Self> {
         let mut pool = Self {
             senders: Vec::new(),
             exited: Vec::new(),
@@ -45,7 +51,7 @@ impl WorkerPool {
         for index in 0..workers.max(1) {
             let (sender, receiver) = mpsc::unbounded_channel();
             let (exit_tx, exit_rx) = oneshot::channel();
-            let state = Arc::clone(state);
+            let handler = Handler::clone(handler);
             // Built here so a failure stops start-up instead of a worker.
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -54,7 +60,7 @@ impl WorkerPool {
                 .name(format!("bff-worker-{index}"))
                 .spawn(move || {
                     per_worker::enter(index);
-                    run_worker(&runtime, receiver, state, kind);
+                    run_worker(&runtime, receiver, handler, idle);
                     // Tasks still running (e.g. a detached refresh) end with the runtime.
                     drop(runtime);
                     let _nobody_waits = exit_tx.send(());
@@ -66,7 +72,7 @@ impl WorkerPool {
     }
 
     /// Hands an accepted connection to the next worker.
-    pub fn dispatch(&mut self, stream: tokio::net::TcpStream, peer: SocketAddr) {
+    pub(crate) fn dispatch(&mut self, stream: tokio::net::TcpStream, peer: SocketAddr) {
         let stream = match stream.into_std() {
             Ok(stream) => stream,
             Err(err) => return tracing::debug!(error = %err, "could not hand over a connection"),
@@ -80,7 +86,7 @@ impl WorkerPool {
 
     /// Stops handing out connections and waits until every worker has
     /// drained its connections and exited.
-    pub async fn finish(self) {
+    pub(crate) async fn finish(self) {
         drop(self.senders);
         for exited in self.exited {
             let _exited = exited.await;
@@ -93,12 +99,12 @@ impl WorkerPool {
 fn run_worker(
     runtime: &tokio::runtime::Runtime,
     mut accepted: mpsc::UnboundedReceiver<Accepted>,
-    state: Arc<AppState>,
-    kind: Listener,
+    handler: Handler,
+    idle: Duration,
 ) {
     runtime.block_on(async move {
         let _ticker = tokio::spawn(keep_timer_near());
-        let connections = Connections::new(state, kind);
+        let connections = Connections::new(handler, idle);
         while let Some((stream, peer)) = accepted.recv().await {
             match tokio::net::TcpStream::from_std(stream) {
                 Ok(stream) => connections.serve(stream, peer),
@@ -120,4 +126,18 @@ async fn keep_timer_near() {
     loop {
         tick.tick().await;
     }
+}
+
+/// Accepts on the current runtime and serves on `workers` until
+/// `shutdown`, then waits for the workers to drain.
+pub(crate) async fn serve_on_workers(
+    listener: TcpListener,
+    mut workers: WorkerPool,
+    shutdown: CancellationToken,
+) {
+    server::accept_until(listener, &shutdown, |stream, peer| {
+        workers.dispatch(stream, peer);
+    })
+    .await;
+    workers.finish().await;
 }

@@ -3,15 +3,15 @@
 //! and R1: not ready, then ready again without a restart), `/metrics`, and
 //! the operator session API ([`sessions`]).
 
-pub mod sessions;
+pub(crate) mod sessions;
 
 use http::{Request, Response, StatusCode};
 
-use crate::app::AppState;
 use crate::http_util::{Body, json};
+use crate::state::AppState;
 
 /// Handles one admin request.
-pub async fn handle<B>(state: &AppState, req: &Request<B>) -> Response<Body> {
+pub(crate) async fn handle<B>(state: &AppState, req: &Request<B>) -> Response<Body> {
     match req.uri().path() {
         "/healthz" => json(StatusCode::OK, &serde_json::json!({ "status": "ok" })),
         "/readyz" => readiness(state).await,

@@ -12,13 +12,13 @@ use http::{Method, Request, Response, StatusCode, header};
 use serde_json::json;
 use subtle::ConstantTimeEq as _;
 
-use crate::app::AppState;
 use crate::http_util::{Body, header_str, json, param, query_pairs};
+use crate::state::AppState;
 
 const PREFIX: &str = "/admin/sessions";
 
 /// Handles `/admin/sessions*`.
-pub async fn handle<B>(state: &AppState, req: &Request<B>) -> Response<Body> {
+pub(crate) async fn handle<B>(state: &AppState, req: &Request<B>) -> Response<Body> {
     let Some(expected) = &state.config.admin_token else {
         return json(
             StatusCode::NOT_FOUND,

@@ -1,7 +1,7 @@
 //! `POST /auth/backchannel-logout` (OIDC Back-Channel Logout 1.0 §2.5–§2.8).
 //!
 //! The provider posts a form with one `logout_token`. After validation
-//! ([`super::logout_token`]) the sessions of that `sid` (or, with `sub`
+//! ([`crate::oidc::logout_token`]) the sessions of that `sid` (or, with `sub`
 //! alone, all of that user's sessions) are deleted from the shared store,
 //! so it works whichever pod receives it. 200 on success, also when there
 //! was nothing left to end; 400 for any invalid request; always
@@ -15,18 +15,18 @@ use http::{Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
-use super::logout_token::{self, LogoutToken, LogoutTokenError};
-use crate::app::AppState;
 use crate::error::Error;
 use crate::http_util::{Body, header_str, json, response};
-use crate::session::id::hash22;
+use crate::oidc::logout_token::{self, LogoutToken, LogoutTokenError};
+use crate::session::keys;
 use crate::session::now_unix;
+use crate::state::AppState;
 
 /// Largest request body accepted (security case A5).
 const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// Handles `POST /auth/backchannel-logout`.
-pub async fn handle(
+pub(crate) async fn handle(
     state: &AppState,
     parts: &Parts,
     body: Incoming,
@@ -37,30 +37,51 @@ pub async fn handle(
         Ok(Err(reason)) => return Ok(bad_request(reason)),
         Err(_elapsed) => return Ok(bad_request("body not received in time")),
     };
-    let provider = state
-        .provider
-        .current()
-        .ok_or(Error::ProviderUnavailable("provider not discovered yet"))?;
-    let client_id = state.config.oidc.client_id.as_str();
-    let validated = match logout_token::validate(&provider, client_id, &token, now_unix()) {
-        Err(LogoutTokenError::UnknownKey) if state.provider.rediscover_on_unknown_key().await => {
-            let fresh = state.provider.current().unwrap_or(provider);
-            logout_token::validate(&fresh, client_id, &token, now_unix())
-        }
-        other => other,
-    };
-    let logout = match validated {
+    let logout = match validate(state, &token).await? {
         Ok(logout) => logout,
-        Err(err) => {
-            tracing::info!(error = %err, "back-channel logout refused");
-            return Ok(bad_request("invalid logout token"));
-        }
+        Err(refused) => return Ok(refused),
     };
     if !first_use(state, &logout).await? {
         tracing::info!("back-channel logout token replayed");
         return Ok(bad_request("logout token already used"));
     }
-    let ended = match (&logout.sid, &logout.sub) {
+    let ended = end_sessions(state, &logout).await?;
+    tracing::info!(ended, by_sid = logout.sid.is_some(), "back-channel logout");
+    Ok(response(
+        StatusCode::OK,
+        "text/plain; charset=utf-8",
+        Bytes::new(),
+    ))
+}
+
+/// The validated logout token, or the 400 to answer.
+async fn validate(
+    state: &AppState,
+    token: &str,
+) -> Result<Result<LogoutToken, Response<Body>>, Error> {
+    let provider = state
+        .provider
+        .current()
+        .ok_or(Error::ProviderUnavailable("provider not discovered yet"))?;
+    let client_id = state.config.oidc.client_id.as_str();
+    let validated = state
+        .provider
+        .check_with_rediscovery(
+            provider,
+            |p| logout_token::validate(p, client_id, token, now_unix()),
+            |e| matches!(e, LogoutTokenError::UnknownKey),
+        )
+        .await;
+    Ok(validated.map_err(|err| {
+        tracing::info!(error = %err, "back-channel logout refused");
+        bad_request("invalid logout token")
+    }))
+}
+
+/// Ends the sessions the token names: those of its `sid` (only of its
+/// `sub` when both are given), or with `sub` alone all of that user's.
+async fn end_sessions(state: &AppState, logout: &LogoutToken) -> Result<usize, Error> {
+    Ok(match (&logout.sid, &logout.sub) {
         (Some(sid), sub) => {
             state
                 .vault
@@ -69,13 +90,7 @@ pub async fn handle(
         }
         (None, Some(sub)) => state.vault.end_subject(sub).await?,
         (None, None) => 0,
-    };
-    tracing::info!(ended, by_sid = logout.sid.is_some(), "back-channel logout");
-    Ok(response(
-        StatusCode::OK,
-        "text/plain; charset=utf-8",
-        Bytes::new(),
-    ))
+    })
 }
 
 async fn read_token(parts: &Parts, body: Incoming) -> Result<String, &'static str> {
@@ -110,7 +125,7 @@ async fn first_use(state: &AppState, logout: &LogoutToken) -> Result<bool, Error
             .unwrap_or(120)
             .max(60),
     );
-    let key = format!("bff:jti:{{{}}}", hash22(jti.as_bytes()));
+    let key = keys::logout_jti(jti);
     Ok(state.vault.store().try_lock(&key, "seen", ttl).await?)
 }
 

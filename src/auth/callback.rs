@@ -14,21 +14,22 @@ use openidconnect::{
 };
 use subtle::ConstantTimeEq as _;
 
-use super::OidcError;
-use super::id_token;
-use super::provider::Provider;
-use super::types::{BffIdTokenClaims, BffTokenResponse};
-use crate::app::AppState;
+use super::authenticate;
 use crate::error::Error;
 use crate::http_util::{Body, param, query_pairs, redirect};
+use crate::oidc::OidcError;
+use crate::oidc::id_token;
+use crate::oidc::provider::Provider;
+use crate::oidc::types::{BffIdTokenClaims, BffTokenResponse};
 use crate::session::cookie::{Lookup, lookup};
-use crate::session::id::hash22;
+use crate::session::keys::hash22;
 use crate::session::{DisplayClaims, PendingLogin, SessionData, SessionId, now_unix};
+use crate::state::AppState;
 
 const UNIQUE: [&str; 5] = ["code", "state", "iss", "error", "error_description"];
 
 /// Handles `GET /auth/callback`.
-pub async fn finish(state: &AppState, parts: &Parts) -> Result<Response<Body>, Error> {
+pub(crate) async fn finish(state: &AppState, parts: &Parts) -> Result<Response<Body>, Error> {
     let pairs = query_pairs(parts.uri.query(), &UNIQUE)
         .ok_or(Error::BadRequest("Duplicate parameters."))?;
     let csrf = param(&pairs, "state")
@@ -139,13 +140,14 @@ async fn verify_id_token(
     pending: &PendingLogin,
 ) -> Result<BffIdTokenClaims, Error> {
     let nonce = Nonce::new(pending.nonce.clone());
-    let result = match id_token::verify_login(&provider, tokens, &nonce) {
-        Err(OidcError::UnknownSigningKey) if state.provider.rediscover_on_unknown_key().await => {
-            let fresh = state.provider.current().unwrap_or(provider);
-            id_token::verify_login(&fresh, tokens, &nonce)
-        }
-        other => other,
-    };
+    let result = state
+        .provider
+        .check_with_rediscovery(
+            provider,
+            |p| id_token::verify_login(p, tokens, &nonce),
+            |e| matches!(e, OidcError::UnknownSigningKey),
+        )
+        .await;
     result.map_err(|err| {
         tracing::warn!(error = %err, "ID token rejected");
         err.into_login_error()
@@ -165,7 +167,7 @@ fn new_session(
         .encode();
     Ok(SessionData {
         access_token: tokens.access_token().secret().clone(),
-        access_expires_at: super::refresh::exchange::access_expiry(tokens, now),
+        access_expires_at: crate::refresh::exchange::access_expiry(tokens, now),
         access_issued_at: now,
         refresh_token: tokens.refresh_token().map(|t| t.secret().clone()),
         id_token: tokens
@@ -194,10 +196,9 @@ fn new_session(
 /// Session fixation defence: a session the browser had at login start or
 /// brings to the callback is ended.
 async fn destroy_previous_session(state: &AppState, parts: &Parts, at_login_start: Option<&str>) {
-    let at_callback = match lookup(&parts.headers, &state.cookies.session) {
-        Lookup::One(old) => SessionId::parse(&old).map(|id| id.hash()),
-        _ => None,
-    };
+    let at_callback = authenticate::presented(state, &parts.headers)
+        .id()
+        .map(|id| id.hash());
     for hash in at_callback.iter().map(String::as_str).chain(at_login_start) {
         if let Err(err) = state.vault.end_by_hash(hash).await {
             tracing::warn!(error = %err, "could not delete the previous session");

@@ -12,16 +12,17 @@ use http::{HeaderValue, Response, header};
 use openidconnect::core::CoreAuthenticationFlow;
 use openidconnect::{CsrfToken, Nonce, PkceCodeChallenge, Scope};
 
-use super::return_to;
-use crate::app::AppState;
+use super::{authenticate, return_to};
 use crate::error::Error;
 use crate::http_util::{Body, param, query_pairs, redirect};
 use crate::session::cookie::{Lookup, lookup};
-use crate::session::id::{ENCODED_LEN, hash22};
+use crate::session::id::ENCODED_LEN;
+use crate::session::keys::hash22;
 use crate::session::{PendingLogin, SessionId};
+use crate::state::AppState;
 
 /// Handles `GET /auth/login`.
-pub async fn start(state: &AppState, parts: &Parts) -> Result<Response<Body>, Error> {
+pub(crate) async fn start(state: &AppState, parts: &Parts) -> Result<Response<Body>, Error> {
     let pairs = query_pairs(parts.uri.query(), &["return_to"])
         .ok_or(Error::BadRequest("Duplicate parameters."))?;
     let return_to = match param(&pairs, "return_to") {
@@ -53,10 +54,9 @@ pub async fn start(state: &AppState, parts: &Parts) -> Result<Response<Body>, Er
         nonce: nonce.secret().clone(),
         return_to,
         binding_hash: hash22(binding.as_bytes()),
-        previous_session: match lookup(&parts.headers, &state.cookies.session) {
-            Lookup::One(value) => SessionId::parse(&value).map(|id| id.hash()),
-            _ => None,
-        },
+        previous_session: authenticate::presented(state, &parts.headers)
+            .id()
+            .map(|id| id.hash()),
     };
     state.vault.put_pending(csrf.secret(), &pending).await?;
 

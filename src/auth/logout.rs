@@ -14,18 +14,19 @@ use http::{HeaderValue, Method, Response, header};
 use openidconnect::{ClientId, CsrfToken, LogoutRequest, PostLogoutRedirectUrl};
 use subtle::ConstantTimeEq as _;
 
-use super::types::BffIdToken;
-use crate::app::AppState;
+use super::authenticate::{self, Authenticated};
 use crate::error::Error;
 use crate::http_util::{Body, header_str, param, query_pairs, redirect};
+use crate::oidc::types::BffIdToken;
 use crate::pages;
 use crate::session::SessionData;
+use crate::state::AppState;
 
 /// Where the browser lands after a local-only logout.
-pub const LOGGED_OUT_PATH: &str = "/auth/logged-out";
+pub(crate) const LOGGED_OUT_PATH: &str = "/auth/logged-out";
 
 /// Handles `GET|POST /auth/logout`.
-pub async fn logout(state: &AppState, parts: &Parts) -> Result<Response<Body>, Error> {
+pub(crate) async fn logout(state: &AppState, parts: &Parts) -> Result<Response<Body>, Error> {
     if parts.method == Method::POST
         && header_str(&parts.headers, &state.config.proxy.csrf_header) != Some("1")
     {
@@ -34,7 +35,7 @@ pub async fn logout(state: &AppState, parts: &Parts) -> Result<Response<Body>, E
             "This request is missing its anti-forgery header.",
         ));
     }
-    let Some((id, data)) = state.current_session(&parts.headers).await? else {
+    let Some(Authenticated { id, data }) = authenticate::load(state, &parts.headers).await? else {
         // Already logged out (or never logged in): idempotent.
         return Ok(with_cleared_cookie(state, redirect(LOGGED_OUT_PATH)));
     };
@@ -58,7 +59,7 @@ pub async fn logout(state: &AppState, parts: &Parts) -> Result<Response<Body>, E
 
 /// Handles `GET /auth/logged-out` (never needs a session; its `state`
 /// parameter, if any, is ignored: nothing is left to change).
-pub fn logged_out(state: &AppState) -> Response<Body> {
+pub(crate) fn logged_out(state: &AppState) -> Response<Body> {
     with_cleared_cookie(state, pages::logged_out_page())
 }
 

@@ -4,12 +4,12 @@
 //! (before or after percent-decoding), and no scheme or authority.
 
 /// The default landing path.
-pub const DEFAULT: &str = "/";
+pub(crate) const DEFAULT: &str = "/";
 /// Longest accepted return path.
 const MAX_LEN: usize = 1024;
 
 /// Returns the path if it is a safe local target, else `None`.
-pub fn validate(candidate: &str) -> Option<String> {
+pub(crate) fn validate(candidate: &str) -> Option<String> {
     if candidate.is_empty() || candidate.len() > MAX_LEN {
         return None;
     }

@@ -7,19 +7,25 @@
 use http::request::Parts;
 use http::{Response, StatusCode};
 
-use crate::app::AppState;
+use super::authenticate;
 use crate::error::Error;
 use crate::http_util::{Body, json, param, query_pairs};
+use crate::state::AppState;
 
 /// Handles `GET /auth/session`.
-pub async fn show(state: &AppState, parts: &Parts) -> Result<Response<Body>, Error> {
+pub(crate) async fn show(state: &AppState, parts: &Parts) -> Result<Response<Body>, Error> {
     let pairs = query_pairs(parts.uri.query(), &["slide"])
         .ok_or(Error::BadRequest("Duplicate parameters."))?;
     let slide = param(&pairs, "slide") != Some("false");
-    let (_, data) = state
-        .fresh_session(&parts.headers, slide)
-        .await?
-        .ok_or(Error::Unauthenticated)?;
+    let session = authenticate::load(state, &parts.headers).await?;
+    let session = authenticate::refresh_if_needed(state, session.ok_or(Error::Unauthenticated)?);
+    let session = session.await?.ok_or(Error::Unauthenticated)?;
+    let data = if slide {
+        authenticate::record_activity(state, session).await
+    } else {
+        session
+    }
+    .data;
     let idle_expires_at = state.vault.idle_timeout().map(|idle| {
         (data.last_seen + i64::try_from(idle.as_secs()).unwrap_or(i64::MAX))
             .min(data.absolute_expires_at)

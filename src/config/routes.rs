@@ -219,7 +219,7 @@ mod tests {
             "the connector sets ALPN itself"
         );
         // The table builds that route's own client from it.
-        let table = crate::proxy::RouteTable::new(
+        let table = crate::route_table::RouteTable::new(
             vec![RouteConfig {
                 tls: Some(tls),
                 ..route(&raw("/x", "https://api.internal")).unwrap()

@@ -18,7 +18,7 @@ use crate::http_util::{Body, BoxError};
 
 /// Why a forwarded request body stopped.
 #[derive(Debug, thiserror::Error)]
-pub enum BodyError {
+pub(crate) enum BodyError {
     /// More bytes than the route allows.
     #[error("request body exceeds the route limit")]
     TooLarge,
@@ -28,7 +28,7 @@ pub enum BodyError {
 }
 
 /// A limited, idle-timed view of a client's request body.
-pub struct RequestBody {
+pub(crate) struct RequestBody {
     inner: Incoming,
     remaining: u64,
     idle: Duration,
@@ -42,7 +42,7 @@ pub struct RequestBody {
 
 impl RequestBody {
     /// Wraps `inner`: at most `limit` bytes, at most `idle` between frames.
-    pub fn new(inner: Incoming, limit: u64, idle: Duration) -> Self {
+    pub(crate) fn new(inner: Incoming, limit: u64, idle: Duration) -> Self {
         Self {
             inner,
             remaining: limit,
@@ -53,7 +53,7 @@ impl RequestBody {
     }
 
     /// As the boxed body type the outbound client takes.
-    pub fn boxed(self) -> Body {
+    pub(crate) fn boxed(self) -> Body {
         BodyExt::boxed(self)
     }
 }
@@ -109,7 +109,7 @@ impl hyper::body::Body for RequestBody {
 
 /// 413 when the declared `Content-Length` is over `limit`, before a byte
 /// of the body is read (case A2).
-pub fn check_declared_length(headers: &http::HeaderMap, limit: u64) -> Result<(), Error> {
+pub(crate) fn check_declared_length(headers: &http::HeaderMap, limit: u64) -> Result<(), Error> {
     let declared = headers
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -122,7 +122,7 @@ pub fn check_declared_length(headers: &http::HeaderMap, limit: u64) -> Result<()
 
 /// Maps a failed upstream send: our own body limits become 413 / 408;
 /// anything else is the upstream's fault (502).
-pub fn classify_send_error(err: &(dyn std::error::Error + 'static)) -> Error {
+pub(crate) fn classify_send_error(err: &(dyn std::error::Error + 'static)) -> Error {
     let mut cause = Some(err);
     while let Some(current) = cause {
         match current.downcast_ref::<BodyError>() {

@@ -8,13 +8,13 @@
 
 use http::{HeaderMap, Method};
 
-use crate::app::AppState;
 use crate::config::AuthMode;
 use crate::error::Error;
 use crate::http_util::header_str;
+use crate::state::AppState;
 
 /// Whether `method` is safe (RFC 9110 §9.2.1): it cannot change state.
-pub fn is_safe(method: &Method) -> bool {
+pub(crate) fn is_safe(method: &Method) -> bool {
     matches!(
         *method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
@@ -23,7 +23,7 @@ pub fn is_safe(method: &Method) -> bool {
 
 /// Whether `origin` may make credentialed requests: bff's own origin or
 /// one listed in `BFF_ALLOWED_ORIGINS` (exact, serialised comparison).
-pub fn is_trusted_origin(state: &AppState, origin: &str) -> bool {
+pub(crate) fn is_trusted_origin(state: &AppState, origin: &str) -> bool {
     origin == state.config.public_origin
         || state
             .config
@@ -35,7 +35,7 @@ pub fn is_trusted_origin(state: &AppState, origin: &str) -> bool {
 
 /// The request comes from another site, by `Origin` or, lacking it, by
 /// `Sec-Fetch-Site`.
-pub fn is_cross_site(state: &AppState, headers: &HeaderMap) -> bool {
+pub(crate) fn is_cross_site(state: &AppState, headers: &HeaderMap) -> bool {
     match headers.get(http::header::ORIGIN) {
         Some(origin) => origin
             .to_str()
@@ -47,7 +47,7 @@ pub fn is_cross_site(state: &AppState, headers: &HeaderMap) -> bool {
 /// Checks a request on a route with `auth`; `has_session` says whether a
 /// session (and so a bearer) is attached. Anonymous requests carry no
 /// credentials, so there is nothing to forge.
-pub fn check(
+pub(crate) fn check(
     state: &AppState,
     auth: AuthMode,
     has_session: bool,

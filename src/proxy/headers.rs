@@ -30,19 +30,19 @@ const HOP_BY_HOP: [&str; 9] = [
 ];
 
 /// What the request rewrite needs to know.
-pub struct RequestContext<'a> {
+pub(crate) struct RequestContext<'a> {
     /// The TCP peer.
-    pub peer: SocketAddr,
+    pub(crate) peer: SocketAddr,
     /// Whether the peer is in `BFF_TRUSTED_PROXIES`.
-    pub trusted_peer: bool,
+    pub(crate) trusted_peer: bool,
     /// `http` or `https`, from the public URL.
-    pub public_scheme: &'a str,
+    pub(crate) public_scheme: &'a str,
     /// Host (and port) of the public URL.
-    pub public_host: &'a str,
+    pub(crate) public_host: &'a str,
     /// bff's cookie names.
-    pub cookies: &'a CookieNames,
+    pub(crate) cookies: &'a CookieNames,
     /// The access token to inject, if the request has a session.
-    pub bearer: Option<&'a str>,
+    pub(crate) bearer: Option<&'a str>,
 }
 
 /// Fields named in `Connection` headers, lowercased.
@@ -97,7 +97,10 @@ fn is_override(name: &HeaderName) -> bool {
 }
 
 /// The headers to send upstream.
-pub fn upstream_request_headers(incoming: &HeaderMap, ctx: &RequestContext<'_>) -> HeaderMap {
+pub(crate) fn upstream_request_headers(
+    incoming: &HeaderMap,
+    ctx: &RequestContext<'_>,
+) -> HeaderMap {
     let listed = connection_listed(incoming);
     let mut out = HeaderMap::with_capacity(incoming.len() + 4);
     for (name, value) in incoming {
@@ -167,7 +170,7 @@ fn set_forwarded(incoming: &HeaderMap, out: &mut HeaderMap, ctx: &RequestContext
 
 /// Removes hop-by-hop fields and bff-named `Set-Cookie`s from an upstream
 /// response, in place.
-pub fn clean_response_headers(headers: &mut HeaderMap, cookies: &CookieNames) {
+pub(crate) fn clean_response_headers(headers: &mut HeaderMap, cookies: &CookieNames) {
     let listed = connection_listed(headers);
     let names: Vec<HeaderName> = headers
         .keys()

@@ -1,38 +1,50 @@
-//! The reverse proxy, as ordered phases (pingora style):
-//! `classify → limits → authenticate → csrf → rewrite_request → forward →
-//! rewrite_response`, with WebSocket upgrades branching off after
-//! `classify`. Bodies are streamed both ways, never buffered. The request
-//! reaching [`handle`] has already been screened ([`crate::inbound`]): its
-//! URI is the canonical origin-form path.
+//! The reverse proxy, as ordered phases (pingora style). A proxied request
+//! with a session reads as one straight line through [`handle`]:
+//!
+//! `route → load → csrf → refresh_if_needed → rewrite → forward →
+//! rewrite_response`
+//!
+//! - **route**: the route table's longest prefix ([`crate::route_table`]),
+//!   its methods and declared body size;
+//! - **load**: the session named by the cookie, as the route's `auth`
+//!   requires ([`crate::auth::authenticate::load`]; reads only);
+//! - **csrf**: [`csrf::check`], before anything is written to the store;
+//! - **refresh_if_needed**: the access token refreshed if about to expire,
+//!   and the idle timer touched ([`crate::auth::authenticate`]);
+//! - **rewrite**: [`headers`] cleans the request and injects the bearer;
+//! - **forward**: the pooled client, per-route timeout, bodies streamed
+//!   both ways ([`body`]), never buffered;
+//! - **rewrite_response**: bff's cookies and hop-by-hop fields removed.
+//!
+//! WebSocket upgrades branch off after `route` ([`websocket`]). The request
+//! reaching [`handle`] has already been screened by the front door: its URI
+//! is the canonical origin-form path.
 
-pub mod body;
-pub mod cors;
-pub mod csrf;
-pub mod headers;
-pub mod path;
-pub mod routes;
-pub mod websocket;
+pub(crate) mod body;
+pub(crate) mod csrf;
+pub(crate) mod headers;
+pub(crate) mod websocket;
 
 use std::net::SocketAddr;
 
-use http::{HeaderValue, Request, Response, Version, header};
+use http::{HeaderMap, HeaderValue, Request, Response, Version, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
-use crate::app::AppState;
-use crate::config::{AuthMode, RouteConfig};
+use crate::auth::LOGIN_PATH;
+use crate::auth::authenticate::{self, Authenticated};
+use crate::config::AuthMode;
 use crate::error::Error;
 use crate::http_util::{Body, empty, is_navigation};
+use crate::route_table::{self, Route};
 use crate::session::SessionData;
+use crate::state::AppState;
 use body::RequestBody;
 use headers::RequestContext;
-use routes::Route;
 use websocket::SessionWatch;
 
-pub use routes::RouteTable;
-
 /// Proxies one request.
-pub async fn handle(
+pub(crate) async fn handle(
     state: &AppState,
     peer: SocketAddr,
     req: Request<Incoming>,
@@ -46,51 +58,66 @@ pub async fn handle(
     }
     body::check_declared_length(req.headers(), route.config.max_body)?;
     let (parts, body) = req.into_parts();
-    let session = authenticate(state, &route.config, &parts.headers).await?;
+    let auth = route.config.auth;
+    let session = load(state, auth, &parts.headers).await?;
     csrf::check(
         state,
-        route.config.auth,
+        auth,
         session.is_some(),
         &parts.method,
         &parts.headers,
     )?;
+    let session = refresh_if_needed(state, auth, session).await?;
     let body = RequestBody::new(
         body,
         route.config.max_body,
         state.config.client_idle_timeout,
-    )
-    .boxed();
-    let upstream = upstream_request(state, route, peer, &parts, session.as_ref(), body)?;
+    );
+    let data = session.as_ref().map(|s| &s.data);
+    let upstream = upstream_request(state, route, peer, &parts, data, body.boxed())?;
     drop(session);
     let response = forward(state, route, upstream).await?;
     Ok(rewrite_response(state, response))
 }
 
-/// Loads the session as the route requires (security case C8: only the
-/// cookie is ever consulted, never a query parameter or custom header).
-async fn authenticate(
+/// The session as the route's `auth` requires it: none looked up for
+/// `none`, any for `optional`, a live one for `required` (else 401).
+async fn load(
     state: &AppState,
-    route: &RouteConfig,
-    headers: &http::HeaderMap,
-) -> Result<Option<SessionData>, Error> {
-    match route.auth {
+    auth: AuthMode,
+    headers: &HeaderMap,
+) -> Result<Option<Authenticated>, Error> {
+    match auth {
         AuthMode::None => Ok(None),
-        AuthMode::Optional => Ok(state
-            .fresh_session(headers, true)
-            .await?
-            .map(|(_, data)| data)),
-        AuthMode::Required => state
-            .fresh_session(headers, true)
-            .await?
-            .map(|(_, data)| Some(data))
-            .ok_or(Error::Unauthenticated),
+        AuthMode::Optional => authenticate::load(state, headers).await,
+        AuthMode::Required => {
+            let session = authenticate::load(state, headers).await?;
+            session.ok_or(Error::Unauthenticated).map(Some)
+        }
+    }
+}
+
+/// Refreshes the access token if needed and records activity. A session
+/// the provider ended is anonymous on an `optional` route, 401 otherwise.
+async fn refresh_if_needed(
+    state: &AppState,
+    auth: AuthMode,
+    session: Option<Authenticated>,
+) -> Result<Option<Authenticated>, Error> {
+    let Some(session) = session else {
+        return Ok(None);
+    };
+    match authenticate::refresh_if_needed(state, session).await? {
+        Some(fresh) => Ok(Some(authenticate::record_activity(state, fresh).await)),
+        None if auth == AuthMode::Optional => Ok(None),
+        None => Err(Error::Unauthenticated),
     }
 }
 
 /// 405 with the `Allow` list the route permits (RFC 9110 §15.5.6).
 fn method_not_allowed(route: &Route, req: &Request<Incoming>) -> Response<Body> {
     let navigation = is_navigation(req.method(), req.headers());
-    let mut res = Error::MethodNotAllowed.into_response(navigation, crate::router::LOGIN_PATH);
+    let mut res = Error::MethodNotAllowed.into_response(navigation, LOGIN_PATH);
     let allow: Vec<&str> = route
         .config
         .methods
@@ -104,7 +131,7 @@ fn method_not_allowed(route: &Route, req: &Request<Incoming>) -> Response<Body> 
 }
 
 /// Relays a WebSocket handshake (see [`websocket`]): trusted `Origin`
-/// first (403), then a session (401), then the upstream handshake.
+/// first (403), then a live session (401), then the upstream handshake.
 async fn upgrade(
     state: &AppState,
     route: &Route,
@@ -112,21 +139,21 @@ async fn upgrade(
     mut req: Request<Incoming>,
 ) -> Result<Response<Body>, Error> {
     websocket::check_origin(|o| csrf::is_trusted_origin(state, o), req.headers())?;
-    let session = authenticate(state, &route.config, req.headers())
-        .await?
-        .ok_or(Error::Unauthenticated)?;
-    let id = websocket::session_id(req.headers(), &state.cookies.session)
-        .ok_or(Error::Unauthenticated)?;
+    let auth = route.config.auth;
+    let session = load(state, auth, req.headers()).await?;
+    let session = refresh_if_needed(state, auth, session).await?;
+    let Authenticated { id, data } = session.ok_or(Error::Unauthenticated)?;
     let client_io = hyper::upgrade::on(&mut req);
     let (parts, _no_body) = req.into_parts();
-    let mut upstream = upstream_request(state, route, peer, &parts, Some(&session), empty())?;
-    drop(session);
+    let mut upstream = upstream_request(state, route, peer, &parts, Some(&data), empty())?;
+    drop(data);
     websocket::add_upgrade_headers(upstream.headers_mut());
     let response = forward(state, route, upstream).await?;
+    let every = state.config.proxy.ws_session_check;
     let watch = SessionWatch {
         vault: state.vault.clone(),
         id,
-        every: state.config.proxy.ws_session_check,
+        every,
     };
     Ok(
         match websocket::finish_handshake(client_io, response, watch) {
@@ -146,7 +173,7 @@ fn upstream_request(
     session: Option<&SessionData>,
     body: Body,
 ) -> Result<Request<Body>, Error> {
-    let uri = routes::upstream_uri(&route.config, parts.uri.path(), parts.uri.query())?;
+    let uri = route_table::upstream_uri(&route.config, parts.uri.path(), parts.uri.query())?;
     let (public_scheme, public_host) = state
         .config
         .public_origin

@@ -20,11 +20,10 @@ use hyper_util::rt::TokioIo;
 
 use crate::error::Error;
 use crate::http_util::{Body, empty, header_str};
-use crate::session::cookie::{Lookup, lookup};
 use crate::session::{SessionId, Vault};
 
 /// Whether the request asks to switch to the WebSocket protocol.
-pub fn is_upgrade(req: &Request<Incoming>) -> bool {
+pub(crate) fn is_upgrade(req: &Request<Incoming>) -> bool {
     req.version() == Version::HTTP_11
         && req.method() == Method::GET
         && has_token(req.headers(), header::CONNECTION, "upgrade")
@@ -40,22 +39,14 @@ fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool
         .any(|t| t.trim().eq_ignore_ascii_case(token))
 }
 
-/// The session ID named by the request's cookie (for the re-checks).
-pub fn session_id(headers: &HeaderMap, cookie_name: &str) -> Option<SessionId> {
-    match lookup(headers, cookie_name) {
-        Lookup::One(value) => SessionId::parse(&value),
-        Lookup::Missing | Lookup::Duplicate => None,
-    }
-}
-
 /// Adds the hop-by-hop fields of a WebSocket handshake back to `headers`.
-pub fn add_upgrade_headers(headers: &mut HeaderMap) {
+pub(crate) fn add_upgrade_headers(headers: &mut HeaderMap) {
     headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
     headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
 }
 
 /// How the upstream answered a handshake.
-pub enum Handshake {
+pub(crate) enum Handshake {
     /// `101`: the relay runs; send this response to the client.
     Switched(Response<Body>),
     /// Anything else, to be relayed as an ordinary response.
@@ -64,7 +55,7 @@ pub enum Handshake {
 
 /// Turns the upstream's answer into the client's. A `101` starts the relay
 /// in the background; anything else is returned as is (the caller cleans it).
-pub fn finish_handshake(
+pub(crate) fn finish_handshake(
     client: OnUpgrade,
     mut upstream: Response<Incoming>,
     watch: SessionWatch,
@@ -90,13 +81,13 @@ pub fn finish_handshake(
 }
 
 /// What the relay needs to re-check the session.
-pub struct SessionWatch {
+pub(crate) struct SessionWatch {
     /// The session store.
-    pub vault: Vault,
+    pub(crate) vault: Vault,
     /// The session the socket belongs to.
-    pub id: SessionId,
+    pub(crate) id: SessionId,
     /// How often to re-check.
-    pub every: Duration,
+    pub(crate) every: Duration,
 }
 
 async fn relay(client: OnUpgrade, upstream: OnUpgrade, watch: SessionWatch) {
@@ -138,7 +129,10 @@ async fn session_ended(watch: &SessionWatch) {
 }
 
 /// Rejects a handshake from an untrusted or missing `Origin` (403).
-pub fn check_origin(trusted: impl Fn(&str) -> bool, headers: &HeaderMap) -> Result<(), Error> {
+pub(crate) fn check_origin(
+    trusted: impl Fn(&str) -> bool,
+    headers: &HeaderMap,
+) -> Result<(), Error> {
     match header_str(headers, header::ORIGIN) {
         Some(origin) if trusted(origin) => Ok(()),
         _ => Err(Error::Forbidden(

@@ -46,23 +46,18 @@ impl CookieNames {
     }
 
     /// `Set-Cookie` value for a new session, living `max_age_secs`.
-    pub fn session_cookie(&self, value: &str, max_age_secs: u64) -> String {
+    pub(crate) fn session_cookie(&self, value: &str, max_age_secs: u64) -> String {
         self.build(&self.session, value, SameSite::Strict, max_age_secs)
     }
 
     /// `Set-Cookie` value that deletes the session cookie.
-    pub fn clear_session(&self) -> String {
+    pub(crate) fn clear_session(&self) -> String {
         self.build(&self.session, "", SameSite::Strict, 0)
     }
 
     /// `Set-Cookie` value for the login-binding cookie (10 minutes).
-    pub fn login_cookie(&self, value: &str) -> String {
+    pub(crate) fn login_cookie(&self, value: &str) -> String {
         self.build(&self.login, value, SameSite::Lax, 600)
-    }
-
-    /// `Set-Cookie` value that deletes the login-binding cookie.
-    pub fn clear_login(&self) -> String {
-        self.build(&self.login, "", SameSite::Lax, 0)
     }
 
     fn build(&self, name: &str, value: &str, same_site: SameSite, max_age_secs: u64) -> String {
@@ -80,7 +75,7 @@ impl CookieNames {
 
     /// Whether `name` is one of bff's cookies (never forwarded upstream,
     /// never accepted from upstream).
-    pub fn is_ours(&self, name: &str) -> bool {
+    pub(crate) fn is_ours(&self, name: &str) -> bool {
         name == self.session || name == self.login
     }
 }
@@ -101,7 +96,7 @@ pub fn lookup(headers: &HeaderMap, name: &str) -> Lookup {
 
 /// Every cookie in the request's `Cookie` headers (unparsable pieces are
 /// skipped).
-pub fn request_cookies(headers: &HeaderMap) -> impl Iterator<Item = Cookie<'static>> + '_ {
+pub(crate) fn request_cookies(headers: &HeaderMap) -> impl Iterator<Item = Cookie<'static>> + '_ {
     headers
         .get_all(COOKIE)
         .iter()

@@ -68,17 +68,17 @@ impl std::fmt::Debug for SessionData {
 impl SessionData {
     /// MessagePack encoding (field names kept, so records stay readable by
     /// later versions that add fields).
-    pub fn to_bytes(&self) -> Result<zeroize::Zeroizing<Vec<u8>>, rmp_serde::encode::Error> {
+    pub(crate) fn to_bytes(&self) -> Result<zeroize::Zeroizing<Vec<u8>>, rmp_serde::encode::Error> {
         rmp_serde::to_vec_named(self).map(zeroize::Zeroizing::new)
     }
 
     /// Decodes [`SessionData::to_bytes`] output.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, rmp_serde::decode::Error> {
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Result<Self, rmp_serde::decode::Error> {
         rmp_serde::from_slice(bytes)
     }
 
     /// Seconds of absolute lifetime left (0 when over).
-    pub fn remaining_secs(&self, now: i64) -> u64 {
+    pub(crate) fn remaining_secs(&self, now: i64) -> u64 {
         u64::try_from(self.absolute_expires_at.saturating_sub(now)).unwrap_or(0)
     }
 }

@@ -4,12 +4,13 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::TryRng as _;
-use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use super::keys;
 
 const LEN: usize = 32;
 /// Length of the base64url form (no padding).
-pub const ENCODED_LEN: usize = 43;
+pub(crate) const ENCODED_LEN: usize = 43;
 
 /// An opaque session ID (OWASP ASVS 5 §7.2.3: ≥ 128 bits from a CSPRNG;
 /// we use 256). Zeroized on drop; `Debug` prints only the hash prefix.
@@ -49,33 +50,26 @@ impl SessionId {
     }
 
     /// Raw bytes; the HKDF salt for this session's record key.
-    pub fn as_bytes(&self) -> &[u8] {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
         &self.0
     }
 
     /// The store key `bff:s:{<h>}`, `h = base64url(SHA-256(id))[..22]`.
     /// An unkeyed hash suffices: the ID has 256 bits of entropy. The braces
     /// are a Redis Cluster hash tag.
-    pub fn store_key(&self) -> String {
-        super::index::record_key(&self.hash())
+    pub(crate) fn store_key(&self) -> String {
+        keys::record(&self.hash())
     }
 
     /// The 22-character hash that names this session in stores.
-    pub fn hash(&self) -> String {
-        hash22(&self.0)
+    pub(crate) fn hash(&self) -> String {
+        keys::hash22(&self.0)
     }
 
     /// A short prefix of the hash, safe for logs.
-    pub fn log_id(&self) -> String {
+    pub(crate) fn log_id(&self) -> String {
         self.hash()[..8].to_owned()
     }
-}
-
-/// `base64url(SHA-256(bytes))[..22]` (132 bits): how secrets name records.
-pub fn hash22(bytes: &[u8]) -> String {
-    let mut encoded = URL_SAFE_NO_PAD.encode(Sha256::digest(bytes));
-    encoded.truncate(22);
-    encoded
 }
 
 #[cfg(test)]

@@ -2,21 +2,23 @@
 //! cookie codec, and the stores that hold sealed records.
 //!
 //! Invariants: the raw session ID exists only in the browser's cookie and
-//! in memory while a request runs; stores see `bff:s:{<hash>}` keys and
+//! in memory while a request runs; stores see the key names of [`keys`] and
 //! AES-256-GCM envelopes ([`crate::crypto`]). Lifetimes are absolute: a
 //! session's store TTL is set at login and never extended.
 
-pub mod cookie;
-pub mod data;
-pub mod id;
-pub mod index;
-pub mod store;
-pub mod vault;
+pub(crate) mod cookie;
+pub(crate) mod data;
+pub(crate) mod id;
+pub(crate) mod keys;
+pub(crate) mod meta;
+pub(crate) mod store;
+pub(crate) mod vault;
 
 pub use data::{DisplayClaims, SessionData};
 pub use id::SessionId;
-pub use store::{SessionStore, StoreError};
-pub use vault::{PendingLogin, Vault};
+pub(crate) use store::SessionStore;
+pub use store::StoreError;
+pub(crate) use vault::{PendingLogin, Vault};
 
 /// Seconds since the Unix epoch (session timestamps are stored this way).
 pub fn now_unix() -> i64 {

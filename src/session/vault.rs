@@ -7,38 +7,38 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use super::id::hash22;
-use super::index::{SessionMeta, sid_index, subject_index};
+use super::keys::{self, sid_index, subject_index};
+use super::meta::SessionMeta;
 use super::store::{Cas, NewSession, Swap};
 use super::{SessionData, SessionId, SessionStore, StoreError, now_unix};
 use crate::crypto::Keyring;
 
 /// How long a started login may take (architecture: pending logins, 10 min).
-pub const PENDING_LOGIN_TTL: Duration = Duration::from_secs(600);
+pub(crate) const PENDING_LOGIN_TTL: Duration = Duration::from_secs(600);
 
 /// A started login, parked server-side between `/auth/login` and
 /// `/auth/callback` (RFC 9700 §2.1.1: verifier and nonce per transaction,
 /// bound to the browser).
 #[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
-pub struct PendingLogin {
+pub(crate) struct PendingLogin {
     /// PKCE code verifier (RFC 7636 §4.1).
-    pub pkce_verifier: String,
+    pub(crate) pkce_verifier: String,
     /// The `nonce` sent in the authorization request.
-    pub nonce: String,
+    pub(crate) nonce: String,
     /// Validated local path to return to.
-    pub return_to: String,
+    pub(crate) return_to: String,
     /// `hash22` of the browser-binding cookie value.
-    pub binding_hash: String,
+    pub(crate) binding_hash: String,
     /// Hash of the session the browser had when the login started: ended
     /// at the callback, whose cross-site redirect carries no `SameSite=Strict`
     /// cookie (session fixation, ASVS 5 §7.2.4).
     #[serde(default)]
-    pub previous_session: Option<String>,
+    pub(crate) previous_session: Option<String>,
 }
 
 /// Sealed records in a store.
 #[derive(Clone)]
-pub struct Vault {
+pub(crate) struct Vault {
     store: Arc<dyn SessionStore>,
     keys: Keyring,
     /// The provider's issuer: index keys are scoped to it.
@@ -52,7 +52,7 @@ pub struct Vault {
 impl Vault {
     /// A vault over `store`, sealing with `keys`; indexes are scoped to
     /// `issuer`; `idle` enables the idle timeout.
-    pub fn new(
+    pub(crate) fn new(
         store: Arc<dyn SessionStore>,
         keys: Keyring,
         issuer: String,
@@ -67,7 +67,7 @@ impl Vault {
     }
 
     /// The idle timeout, if enabled.
-    pub fn idle_timeout(&self) -> Option<Duration> {
+    pub(crate) fn idle_timeout(&self) -> Option<Duration> {
         self.idle
     }
 
@@ -89,13 +89,13 @@ impl Vault {
     }
 
     /// The underlying store (readiness checks).
-    pub fn store(&self) -> &dyn SessionStore {
+    pub(crate) fn store(&self) -> &dyn SessionStore {
         self.store.as_ref()
     }
 
     /// Stores a new session under a fresh ID with TTL = remaining absolute
     /// lifetime. Always a new ID (ASVS 5 §7.2.4: new session at login).
-    pub async fn create(&self, data: &SessionData) -> Result<SessionId, StoreError> {
+    pub(crate) async fn create(&self, data: &SessionData) -> Result<SessionId, StoreError> {
         let id = SessionId::generate().map_err(|_err| StoreError("no OS randomness".into()))?;
         self.save(&id, data).await?;
         Ok(id)
@@ -129,7 +129,7 @@ impl Vault {
     /// Replaces the session written at `previous_version` with `data`
     /// (whose version must be higher), keeping the store TTL: the absolute
     /// lifetime never moves. A concurrent newer write wins (`Cas::Conflict`).
-    pub async fn replace(
+    pub(crate) async fn replace(
         &self,
         id: &SessionId,
         previous_version: u64,
@@ -140,7 +140,7 @@ impl Vault {
 
     /// Records activity: `last_seen = now` and, with an idle timeout, a
     /// store TTL of min(remaining absolute, idle). Never past the absolute end.
-    pub async fn touch(
+    pub(crate) async fn touch(
         &self,
         id: &SessionId,
         current: &SessionData,
@@ -222,7 +222,7 @@ impl Vault {
     /// Loads and opens the session for `id`. A record that fails to open
     /// (tampered, copied, retired key) counts as no session and is logged
     /// as an integrity event (security cases R5, R6, R7).
-    pub async fn load(&self, id: &SessionId) -> Result<Option<SessionData>, StoreError> {
+    pub(crate) async fn load(&self, id: &SessionId) -> Result<Option<SessionData>, StoreError> {
         let key = id.store_key();
         let Some(record) = self.store.get(&key).await? else {
             return Ok(None);
@@ -247,17 +247,17 @@ impl Vault {
     }
 
     /// Ends the session for `id` (record, metadata, index entries).
-    pub async fn end(&self, id: &SessionId) -> Result<bool, StoreError> {
+    pub(crate) async fn end(&self, id: &SessionId) -> Result<bool, StoreError> {
         self.store.remove_session(&id.hash()).await
     }
 
     /// Ends the session named by its hash (operators, back-channel logout).
-    pub async fn end_by_hash(&self, hash: &str) -> Result<bool, StoreError> {
+    pub(crate) async fn end_by_hash(&self, hash: &str) -> Result<bool, StoreError> {
         self.store.remove_session(hash).await
     }
 
     /// Ends every session of `sub`; returns how many there were.
-    pub async fn end_subject(&self, sub: &str) -> Result<usize, StoreError> {
+    pub(crate) async fn end_subject(&self, sub: &str) -> Result<usize, StoreError> {
         let members = self
             .store
             .index_members(&subject_index(&self.issuer, sub))
@@ -267,7 +267,7 @@ impl Vault {
 
     /// Ends the sessions of provider session `sid` (only those of `sub`
     /// when given: OIDC Back-Channel Logout §2.7).
-    pub async fn end_provider_session(
+    pub(crate) async fn end_provider_session(
         &self,
         sid: &str,
         sub: Option<&str>,
@@ -295,7 +295,10 @@ impl Vault {
     }
 
     /// The live sessions of `sub`: hash and metadata.
-    pub async fn list_subject(&self, sub: &str) -> Result<Vec<(String, SessionMeta)>, StoreError> {
+    pub(crate) async fn list_subject(
+        &self,
+        sub: &str,
+    ) -> Result<Vec<(String, SessionMeta)>, StoreError> {
         let hashes = self
             .store
             .index_members(&subject_index(&self.issuer, sub))
@@ -309,13 +312,17 @@ impl Vault {
     }
 
     /// Number of live sessions.
-    pub async fn count(&self) -> Result<u64, StoreError> {
+    pub(crate) async fn count(&self) -> Result<u64, StoreError> {
         self.store.count_sessions().await
     }
 
     /// Parks a pending login under `bff:login:{hash(state)}` for 10 minutes.
-    pub async fn put_pending(&self, state: &str, pending: &PendingLogin) -> Result<(), StoreError> {
-        let key = pending_key(state);
+    pub(crate) async fn put_pending(
+        &self,
+        state: &str,
+        pending: &PendingLogin,
+    ) -> Result<(), StoreError> {
+        let key = keys::pending_login(state);
         let plain = zeroize::Zeroizing::new(
             rmp_serde::to_vec_named(pending)
                 .map_err(|_err| StoreError("cannot encode login".into()))?,
@@ -328,8 +335,11 @@ impl Vault {
     }
 
     /// Takes (reads and deletes, one use) the pending login for `state`.
-    pub async fn take_pending(&self, state: &str) -> Result<Option<PendingLogin>, StoreError> {
-        let key = pending_key(state);
+    pub(crate) async fn take_pending(
+        &self,
+        state: &str,
+    ) -> Result<Option<PendingLogin>, StoreError> {
+        let key = keys::pending_login(state);
         let Some(sealed) = self.store.take(&key).await? else {
             return Ok(None);
         };
@@ -339,11 +349,6 @@ impl Vault {
         };
         Ok(rmp_serde::from_slice(&plain).ok())
     }
-}
-
-/// Store key of a pending login: never the raw `state`.
-pub fn pending_key(state: &str) -> String {
-    format!("bff:login:{{{}}}", hash22(state.as_bytes()))
 }
 
 /// AAD of a session record: its store key and its version prefix.

@@ -214,10 +214,7 @@ async fn r1_redis_down_means_not_ready_and_recovery_needs_no_restart() {
     assert_eq!(down.status, 503);
     assert_eq!(down.json()["store"], false);
     let mut browser = crate::support::harness::Browser::default();
-    browser.set_cookie(
-        "__Host-bff",
-        &bff::session::SessionId::generate().unwrap().encode(),
-    );
+    browser.set_cookie("__Host-bff", &bff::SessionId::generate().unwrap().encode());
     let r2 = browser.get(&stack, "/app", &API).await;
     assert_eq!(
         r2.status, 503,

@@ -3,7 +3,7 @@
 //! survive into the upstream's `Cookie`, a duplicated session cookie is
 //! never resolved to one value, and a single one is found exactly.
 
-use bff::session::cookie::{CookieNames, Lookup, lookup, without_ours};
+use bff::cookie::{CookieNames, Lookup, lookup, without_ours};
 use http::{HeaderMap, HeaderValue, header::COOKIE};
 use proptest::prelude::*;
 

@@ -30,7 +30,7 @@ async fn i5_jwks_rotation_is_picked_up_once_and_rediscovery_is_rate_limited() {
     stack.idp.set(|b| b.signing = SigningMode::OtherKey);
     assert_eq!(other.get(&stack, &callback, &NAVIGATION).await.status, 400);
     assert!(
-        !stack.bff.state.provider.rediscover_on_unknown_key().await,
+        !stack.bff.rediscover_on_unknown_key().await,
         "re-discovery not rate-limited"
     );
 }
@@ -42,14 +42,11 @@ async fn i6_discovery_issuer_mismatch_is_never_used() {
         .idp
         .set(|b| b.discovery_issuer = Some("https://evil.example".into()));
     let args = harness::args(stack.idp.issuer(), &stack.upstream.url(), None, &[]);
-    let bff = bff::app::start(bff::config::Config::load(&args).unwrap())
+    let bff = bff::start(bff::config::Config::load(&args).unwrap())
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(
-        bff.state.provider.current().is_none(),
-        "mismatched issuer accepted"
-    );
+    assert!(!bff.provider_discovered(), "mismatched issuer accepted");
     let ready = test_http::get(&format!("http://{}/readyz", bff.admin_addr), &[]).await;
     assert_eq!(ready.status, 503);
     let login = test_http::get(&format!("http://{}/auth/login", bff.public_addr), &[]).await;
@@ -63,7 +60,7 @@ async fn i7_provider_down_at_start_is_not_ready_then_recovers_with_backoff() {
         .idp
         .set(|b| b.discovery_issuer = Some("https://down.example".into()));
     let args = harness::args(stack.idp.issuer(), &stack.upstream.url(), None, &[]);
-    let bff = bff::app::start(bff::config::Config::load(&args).unwrap())
+    let bff = bff::start(bff::config::Config::load(&args).unwrap())
         .await
         .unwrap();
     let readyz = format!("http://{}/readyz", bff.admin_addr);
@@ -78,7 +75,7 @@ async fn i7_provider_down_at_start_is_not_ready_then_recovers_with_backoff() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let closed = harness::args("http://127.0.0.1:1", &stack.upstream.url(), None, &[]);
-    let orphan = bff::app::start(bff::config::Config::load(&closed).unwrap())
+    let orphan = bff::start(bff::config::Config::load(&closed).unwrap())
         .await
         .unwrap();
     assert_eq!(
@@ -162,7 +159,7 @@ async fn c3_random_session_ids_all_get_401() {
         tasks.spawn(async move {
             let mut statuses = Vec::new();
             for _ in 0..250 {
-                let id = bff::session::SessionId::generate().unwrap().encode();
+                let id = bff::SessionId::generate().unwrap().encode();
                 let cookie = format!("{COOKIE}={id}");
                 statuses.push(
                     test_http::get(&url, &[("accept", "application/json"), ("cookie", &cookie)])
@@ -287,7 +284,7 @@ async fn r8_wrong_redis_password_refuses_to_start() {
         format!("redis://127.0.0.1:{}/", redis.port()),
     ] {
         let args = harness::args(stack.idp.issuer(), &stack.upstream.url(), Some(&url), &[]);
-        let started = bff::app::start(bff::config::Config::load(&args).unwrap()).await;
+        let started = bff::start(bff::config::Config::load(&args).unwrap()).await;
         let err = started
             .err()
             .expect("bff started with bad Redis credentials");
@@ -296,7 +293,7 @@ async fn r8_wrong_redis_password_refuses_to_start() {
     let good = format!("redis://:right-password@127.0.0.1:{}/", redis.port());
     let args = harness::args(stack.idp.issuer(), &stack.upstream.url(), Some(&good), &[]);
     assert!(
-        bff::app::start(bff::config::Config::load(&args).unwrap())
+        bff::start(bff::config::Config::load(&args).unwrap())
             .await
             .is_ok()
     );

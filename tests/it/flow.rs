@@ -26,7 +26,7 @@ async fn full_flow(stack: &Stack) {
     assert_eq!(body["sub"], "user-0001");
     assert_eq!(body["name"], "Ada Lovelace");
     assert_eq!(body["preferred_username"], "ada");
-    assert!(body["expires_at"].as_i64().unwrap() > bff::session::now_unix() + 7 * 3600);
+    assert!(body["expires_at"].as_i64().unwrap() > bff::now_unix() + 7 * 3600);
     assert!(
         !info.text().contains("eyJ"),
         "a JWT leaked into /auth/session"

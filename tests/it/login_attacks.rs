@@ -32,10 +32,7 @@ async fn l2_callback_from_another_browser_is_rejected() {
     let callback = stack.idp_step(&started).await;
     let mut attacker = Browser::default();
     assert_rejected(&attacker.get(&stack, &callback, &NAVIGATION).await);
-    attacker.set_cookie(
-        LOGIN_COOKIE,
-        &bff::session::SessionId::generate().unwrap().encode(),
-    );
+    attacker.set_cookie(LOGIN_COOKIE, &bff::SessionId::generate().unwrap().encode());
     assert_rejected(&attacker.get(&stack, &callback, &NAVIGATION).await);
     assert_eq!(stack.idp.token_requests(), 0);
 }

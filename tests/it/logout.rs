@@ -13,7 +13,7 @@ use crate::support::jwt;
 const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
 fn now() -> i64 {
-    bff::session::now_unix()
+    bff::now_unix()
 }
 
 /// A valid logout-token claim set for `idp`, with `extra` merged in
@@ -291,7 +291,7 @@ async fn o7_rp_logout_deletes_first_and_redirects_with_hint_uri_and_state() {
 async fn o7_without_end_session_endpoint_logout_is_local() {
     let stack = Stack::start(Store::Memory).await.unwrap();
     stack.idp.set(|b| b.end_session_endpoint = false);
-    stack.bff.state.provider.discover().await.unwrap();
+    assert!(stack.bff.discover_provider().await, "discovery failed");
     let mut browser = stack.logged_in_browser().await;
     let out = browser
         .send(

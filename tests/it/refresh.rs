@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use bff::app::Running;
-use bff::metrics::RefreshOutcome;
+use bff::RefreshOutcome;
+use bff::Running;
 
 use crate::support::harness::{API, Browser, COOKIE, NAVIGATION, Stack, Store};
 use crate::support::http as test_http;
@@ -67,14 +67,7 @@ async fn f1_expired_access_token_is_refreshed_once_and_rotation_is_saved() {
         assert_eq!(browser.get(&stack, "/app", &API).await.status, 200);
     }
     assert_eq!(stack.idp.token_requests_for(REFRESH), 2);
-    assert_eq!(
-        stack
-            .bff
-            .state
-            .metrics
-            .refresh_count(RefreshOutcome::Success),
-        2
-    );
+    assert_eq!(stack.bff.refresh_count(RefreshOutcome::Success), 2);
 }
 
 #[tokio::test]
@@ -103,14 +96,7 @@ async fn f2_revoked_refresh_token_ends_the_session_with_401_json() {
         "session not deleted"
     );
     assert_eq!(stack.upstream.request_count(), 0);
-    assert_eq!(
-        stack
-            .bff
-            .state
-            .metrics
-            .refresh_count(RefreshOutcome::InvalidGrant),
-        1
-    );
+    assert_eq!(stack.bff.refresh_count(RefreshOutcome::InvalidGrant), 1);
 }
 
 #[tokio::test]
@@ -291,14 +277,7 @@ async fn f6_provider_failure_during_refresh_is_503_and_keeps_the_session() {
         200,
         "session lost after the outage"
     );
-    assert!(
-        stack
-            .bff
-            .state
-            .metrics
-            .refresh_count(RefreshOutcome::TransientFailure)
-            >= 2
-    );
+    assert!(stack.bff.refresh_count(RefreshOutcome::TransientFailure) >= 2);
 }
 
 #[tokio::test]
@@ -350,14 +329,7 @@ async fn redis_outage_during_refresh_is_503_and_the_session_survives() {
     let after = browser.get(&stack, "/auth/session", &API).await;
     assert_eq!(after.status, 200, "session lost: {}", after.text());
     assert_eq!(browser.get(&stack, "/app", &API).await.status, 200);
-    assert_eq!(
-        stack
-            .bff
-            .state
-            .metrics
-            .refresh_count(RefreshOutcome::InvalidGrant),
-        0
-    );
+    assert_eq!(stack.bff.refresh_count(RefreshOutcome::InvalidGrant), 0);
 }
 
 #[tokio::test]
@@ -391,23 +363,13 @@ async fn refreshed_id_token_signed_with_a_rotated_key_keeps_the_session() {
         res.text()
     );
     assert_eq!(stack.idp.token_requests_for(REFRESH), 1);
-    assert_eq!(
-        stack
-            .bff
-            .state
-            .metrics
-            .refresh_count(RefreshOutcome::InvalidGrant),
-        0
-    );
+    assert_eq!(stack.bff.refresh_count(RefreshOutcome::InvalidGrant), 0);
 }
 
 /// The session ID and data behind a browser's cookie.
-async fn session_of(
-    stack: &Stack,
-    browser: &Browser,
-) -> (bff::session::SessionId, bff::session::SessionData) {
-    let id = bff::session::SessionId::parse(browser.cookie(COOKIE).unwrap()).unwrap();
-    let data = stack.bff.state.vault.load(&id).await.unwrap().unwrap();
+async fn session_of(stack: &Stack, browser: &Browser) -> (bff::SessionId, bff::SessionData) {
+    let id = bff::SessionId::parse(browser.cookie(COOKIE).unwrap()).unwrap();
+    let data = stack.bff.load_session(&id).await.unwrap().unwrap();
     (id, data)
 }
 
@@ -424,14 +386,7 @@ async fn an_activity_touch_racing_a_refresh_does_not_lose_the_rotated_refresh_to
     let touch = async {
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert!(
-            stack
-                .bff
-                .state
-                .vault
-                .touch(&id, &data)
-                .await
-                .unwrap()
-                .is_some(),
+            stack.bff.touch_session(&id, &data).await.unwrap().is_some(),
             "touch did not land"
         );
     };

@@ -48,7 +48,7 @@ async fn a_logout_is_seen_at_once_by_kept_alive_connections_on_every_worker() {
     let Some(stack) = Stack::start_with(Store::Redis, &["--workers", "4"]).await else {
         return;
     };
-    assert_eq!(stack.bff.state.config.workers, 4);
+    assert_eq!(stack.bff.config().workers, 4);
     let mut browser = stack.logged_in_browser().await;
     let cookie = browser.cookie_header();
     // Round-robin hand-off: 8 connections cover all 4 workers twice.

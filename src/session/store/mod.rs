@@ -5,8 +5,8 @@
 //! Stores only ever see store keys (`bff:…`) and ciphertext; sealing and
 //! opening happen in [`super::vault`].
 
-pub mod memory;
-pub mod redis;
+pub(crate) mod memory;
+pub(crate) mod redis;
 mod redis_scripts;
 
 use std::future::Future;
@@ -20,7 +20,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// callers fail closed with 503 (security case R2).
 #[derive(Debug, thiserror::Error)]
 #[error("session store error: {0}")]
-pub struct StoreError(pub String);
+pub struct StoreError(pub(crate) String);
 
 /// Result of a compare-and-swap write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +40,7 @@ pub struct NewSession<'a> {
     pub hash: &'a str,
     /// The sealed record.
     pub record: Vec<u8>,
-    /// Plaintext metadata (no tokens): see [`crate::session::index::SessionMeta`].
+    /// Plaintext metadata (no tokens): see [`crate::session::meta::SessionMeta`].
     pub meta: String,
     /// Index keys the hash is added to (subject, provider session).
     pub indexes: Vec<String>,
@@ -78,8 +78,6 @@ pub trait SessionStore: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<(), StoreError>>;
     /// Atomically reads and deletes `key` (one-time records: pending logins).
     fn take<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>>;
-    /// Deletes `key`; deleting a missing key is not an error.
-    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
     /// Stores a new session record, its metadata and its index entries
     /// in one atomic step.
     fn put_session<'a>(&'a self, new: NewSession<'a>) -> BoxFuture<'a, Result<(), StoreError>>;

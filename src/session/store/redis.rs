@@ -12,7 +12,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use super::redis_scripts as lua;
 use super::{BoxFuture, Cas, NewSession, SessionStore, StoreError, Swap};
 use crate::per_worker::PerWorker;
-use crate::session::index::{meta_key, record_key};
+use crate::session::keys;
 
 /// A Redis-backed store shared by all bff pods.
 pub struct RedisStore {
@@ -97,14 +97,10 @@ impl SessionStore for RedisStore {
         Box::pin(async move { self.conn().get_del(key).await.map_err(redis_error) })
     }
 
-    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move { self.conn().del(key).await.map_err(redis_error) })
-    }
-
     fn put_session<'a>(&'a self, new: NewSession<'a>) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let mut call = self.scripts.put_session.key(record_key(new.hash));
-            call.key(meta_key(new.hash));
+            let mut call = self.scripts.put_session.key(keys::record(new.hash));
+            call.key(keys::meta(new.hash));
             for index in &new.indexes {
                 call.key(index);
             }
@@ -123,8 +119,8 @@ impl SessionStore for RedisStore {
 
     fn compare_and_swap<'a>(&'a self, swap: Swap<'a>) -> BoxFuture<'a, Result<Cas, StoreError>> {
         Box::pin(async move {
-            let mut call = self.scripts.cas.key(record_key(swap.hash));
-            call.key(meta_key(swap.hash));
+            let mut call = self.scripts.cas.key(keys::record(swap.hash));
+            call.key(keys::meta(swap.hash));
             let ttl = swap.ttl.map_or(0, millis);
             call.arg(swap.expected_prefix)
                 .arg(swap.record)
@@ -144,8 +140,8 @@ impl SessionStore for RedisStore {
 
     fn remove_session<'a>(&'a self, hash: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(async move {
-            let mut call = self.scripts.remove.prepare_invoke();
-            call.arg(hash);
+            let mut call = self.scripts.remove.key(keys::record(hash));
+            call.key(keys::meta(hash)).arg(hash);
             let deleted: i64 = call
                 .invoke_async(&mut self.conn())
                 .await
@@ -162,6 +158,7 @@ impl SessionStore for RedisStore {
             self.scripts
                 .members
                 .key(index)
+                .arg(keys::RECORD_PREFIX)
                 .invoke_async(&mut self.conn())
                 .await
                 .map_err(redis_error)
@@ -176,9 +173,9 @@ impl SessionStore for RedisStore {
             if hashes.is_empty() {
                 return Ok(Vec::new());
             }
-            let keys: Vec<String> = hashes.iter().map(|h| meta_key(h)).collect();
+            let metas: Vec<String> = hashes.iter().map(|h| keys::meta(h)).collect();
             redis::cmd("MGET")
-                .arg(keys)
+                .arg(metas)
                 .query_async(&mut self.conn())
                 .await
                 .map_err(redis_error)
@@ -194,7 +191,7 @@ impl SessionStore for RedisStore {
                 let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
                     .arg(cursor)
                     .arg("MATCH")
-                    .arg("bff:s:*")
+                    .arg(format!("{}*", keys::RECORD_PREFIX))
                     .arg("COUNT")
                     .arg(1000)
                     .query_async(&mut conn)

@@ -1,5 +1,5 @@
 //! Lua scripts that make the Redis store's multi-key updates atomic.
-//! Key names follow `crate::session::index` (`bff:s:{h}` record,
+//! Key names come from the caller ([`crate::session::keys`]: `bff:s:{h}` record,
 //! `bff:m:{h}` metadata, `bff:sub:{…}` / `bff:sid:{…}` index sets).
 //! Scripts that derive keys from values (remove, prune) need a standalone
 //! Redis or Sentinel; Redis Cluster would need them split per slot.
@@ -33,12 +33,12 @@ elseif ARGV[3] ~= '0' then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
 return 1
 ";
 
-/// ARGV: hash. Deletes record + metadata and removes the hash from the
-/// index sets named in the metadata.
+/// KEYS: record, meta; ARGV: hash. Deletes record + metadata and removes
+/// the hash from the index sets named in the metadata.
 pub(super) const REMOVE_SESSION: &str = r"
 local h = ARGV[1]
-local meta = redis.call('GET', 'bff:m:{' .. h .. '}')
-local n = redis.call('DEL', 'bff:s:{' .. h .. '}', 'bff:m:{' .. h .. '}')
+local meta = redis.call('GET', KEYS[2])
+local n = redis.call('DEL', KEYS[1], KEYS[2])
 if meta then
   local ok, m = pcall(cjson.decode, meta)
   if ok and type(m) == 'table' then
@@ -49,11 +49,12 @@ end
 return n
 ";
 
-/// KEYS: index. Returns live members, removing dead ones.
+/// KEYS: index; ARGV: record key prefix (`bff:s:`). Returns live members,
+/// removing dead ones.
 pub(super) const INDEX_MEMBERS: &str = r"
 local live = {}
 for _, h in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  if redis.call('EXISTS', 'bff:s:{' .. h .. '}') == 1 then table.insert(live, h)
+  if redis.call('EXISTS', ARGV[1] .. '{' .. h .. '}') == 1 then table.insert(live, h)
   else redis.call('SREM', KEYS[1], h) end
 end
 return live

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use bff::app::Running;
+use bff::Running;
 use bff::config::{Args, Config};
 use clap::Parser as _;
 use http::Method;
@@ -72,9 +72,9 @@ pub fn args(issuer: &str, upstream: &str, redis: Option<&str>, extra: &[&str]) -
 /// Starts bff and waits until it has discovered the provider.
 pub async fn start_bff(args: &Args) -> Running {
     let config = Config::load(args).expect("test config is valid");
-    let running = bff::app::start(config).await.expect("bff starts");
+    let running = bff::start(config).await.expect("bff starts");
     for _ in 0..200 {
-        if running.state.provider.current().is_some() {
+        if running.provider_discovered() {
             return running;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;

@@ -11,7 +11,7 @@
 //! origin-form; absolute-form authorities are dropped before this).
 
 /// The canonical form of `raw`, or `None` when the path is refused.
-pub fn normalize(raw: &str) -> Option<String> {
+pub(crate) fn normalize(raw: &str) -> Option<String> {
     let decoded = decode_unreserved(raw)?;
     let mut out = String::with_capacity(decoded.len());
     let mut segments = decoded.split('/');

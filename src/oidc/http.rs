@@ -14,12 +14,12 @@ use crate::http_client::HttpClient;
 use crate::http_util::full;
 
 /// Largest provider response bff reads (discovery, JWKS, tokens).
-pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+pub(crate) const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 
 /// Why a provider request failed (no URL or body is kept: they can carry
 /// codes and tokens).
 #[derive(Debug, thiserror::Error)]
-pub enum OidcHttpError {
+pub(crate) enum OidcHttpError {
     /// No answer within the timeout.
     #[error("provider request timed out")]
     Timeout,
@@ -33,19 +33,19 @@ pub enum OidcHttpError {
 
 /// Sends provider requests through the shared client.
 #[derive(Clone)]
-pub struct OidcHttp {
+pub(crate) struct OidcHttp {
     client: HttpClient,
     timeout: Duration,
 }
 
 impl OidcHttp {
     /// An adapter over `client` with a per-request `timeout`.
-    pub fn new(client: HttpClient, timeout: Duration) -> Self {
+    pub(crate) fn new(client: HttpClient, timeout: Duration) -> Self {
         Self { client, timeout }
     }
 
     /// Performs one request (openidconnect's `AsyncHttpClient` contract).
-    pub async fn send(&self, request: HttpRequest) -> Result<HttpResponse, OidcHttpError> {
+    pub(crate) async fn send(&self, request: HttpRequest) -> Result<HttpResponse, OidcHttpError> {
         let (parts, body) = request.into_parts();
         let request = http::Request::from_parts(parts, full(body));
         let exchange = async {

@@ -1,8 +1,14 @@
-//! Classifies each public request after screening it ([`inbound`]: size
-//! limits, `Host`, canonical path): CORS preflights are answered,
-//! `/auth/*` goes to the auth handlers, everything else to the proxy. Turns errors into responses (the 401-vs-
-//! 302 decision lives here, the same for every path) and writes one log
-//! line per request (never a query string, cookie or token).
+//! The front door of the public listener. Every request is screened
+//! ([`screen`]: size limits, `Host`, the canonical path of [`path`]), then
+//! classified: CORS preflights are answered ([`cors`]), `/auth/*` goes to
+//! the auth handlers, everything else to the proxy. Errors become
+//! responses here (the 401-vs-302 decision, the same for every path), the
+//! CORS policy is applied to every answer, and one log line is written per
+//! request (never a query string, cookie or token).
+
+pub(crate) mod cors;
+pub(crate) mod path;
+pub(crate) mod screen;
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -10,18 +16,14 @@ use std::time::Instant;
 use http::{HeaderValue, Method, Request, Response, header};
 use hyper::body::Incoming;
 
-use crate::app::AppState;
-use crate::auth::{backchannel, callback, login, logout, session_info};
+use crate::auth::{LOGIN_PATH, backchannel, callback, login, logout, session_info};
 use crate::error::Error;
 use crate::http_util::{Body, is_navigation, redirect};
-use crate::inbound;
-use crate::proxy::{self, cors};
-
-/// Path of the login endpoint (also the `login_url` of 401 bodies).
-pub const LOGIN_PATH: &str = "/auth/login";
+use crate::proxy;
+use crate::state::AppState;
 
 /// Handles one request on the public listener.
-pub async fn handle(
+pub(crate) async fn handle(
     state: &AppState,
     peer: SocketAddr,
     mut req: Request<Incoming>,
@@ -31,7 +33,7 @@ pub async fn handle(
     let navigation = is_navigation(&method, req.headers());
     let had_cookie = mentions_cookie(req.headers(), &state.cookies.session);
     let origin = cors::listed_origin(state, req.headers());
-    let screened = inbound::screen(&mut req);
+    let screened = screen::screen(&mut req);
     // After screening the URI is the canonical path: safe to log and to
     // send back as `return_to`.
     let path = if screened.is_ok() {

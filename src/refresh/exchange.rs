@@ -5,16 +5,18 @@
 //! its `sub` must not change (OIDC Core §12.2, security case F5). Missing
 //! new ID or refresh tokens keep the old ones.
 
+use std::sync::Arc;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use openidconnect::{Nonce, OAuth2TokenResponse, RefreshToken, TokenResponse as _};
 use subtle::ConstantTimeEq as _;
 
-use crate::auth::OidcError;
-use crate::auth::id_token;
-use crate::auth::oidc_http::OidcHttp;
-use crate::auth::provider::{Provider, ProviderHandle};
-use crate::auth::types::BffTokenResponse;
+use crate::oidc::OidcError;
+use crate::oidc::http::OidcHttp;
+use crate::oidc::id_token;
+use crate::oidc::provider::{Provider, ProviderHandle};
+use crate::oidc::types::BffTokenResponse;
 use crate::session::{SessionData, now_unix};
 
 /// `expires_in` assumed when the provider omits it (RFC 6749 §5.1 makes it optional).
@@ -22,7 +24,7 @@ const DEFAULT_EXPIRES_IN: i64 = 300;
 
 /// Why a refresh failed.
 #[derive(Debug)]
-pub enum RefreshFailure {
+pub(crate) enum RefreshFailure {
     /// The grant is dead (`invalid_grant`, `invalid_client`) or the new ID
     /// token is invalid: end the session.
     Fatal(String),
@@ -34,7 +36,7 @@ pub enum RefreshFailure {
 /// JWT `exp` if the token is a JWT and that is sooner. The `exp` is only a
 /// scheduling hint (the upstream validates the token), never trusted for
 /// access decisions.
-pub fn access_expiry(tokens: &BffTokenResponse, now: i64) -> i64 {
+pub(crate) fn access_expiry(tokens: &BffTokenResponse, now: i64) -> i64 {
     let from_response = tokens.expires_in().map_or(DEFAULT_EXPIRES_IN, |d| {
         i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
     });
@@ -54,36 +56,33 @@ fn jwt_exp(token: &str) -> Option<i64> {
 
 /// Runs the refresh grant for `current` and returns the next session
 /// (version + 1, same absolute expiry).
-pub async fn refresh(
+pub(crate) async fn refresh(
     handle: &ProviderHandle,
-    provider: &Provider,
+    provider: &Arc<Provider>,
     current: &SessionData,
 ) -> Result<SessionData, RefreshFailure> {
     let tokens = request(provider, handle.http(), current).await?;
     let mut next = next_tokens(current, &tokens);
     if tokens.id_token().is_some() {
-        next.id_token = match verify_refreshed(provider, current, &tokens) {
+        let checked = handle
+            .check_with_rediscovery(
+                Arc::clone(provider),
+                |p| verify_refreshed(p, current, &tokens),
+                |e| matches!(e, OidcError::UnknownSigningKey),
+            )
+            .await;
+        next.id_token = match checked {
             Ok(id_token) => id_token,
-            // A rotated signing key: re-discover once (OIDC Core §10.1.1).
-            // If it still cannot be checked, keep the previous ID token
-            // rather than lose the rotated refresh token.
-            Err(OidcError::UnknownSigningKey) => match rediscovered(handle).await {
-                Some(fresh) => verify_refreshed(&fresh, current, &tokens)
-                    .unwrap_or_else(|_err| current.id_token.clone()),
-                None => current.id_token.clone(),
-            },
+            // Still unverifiable after one re-discovery: keep the previous
+            // ID token rather than lose the rotated refresh token.
+            Err(OidcError::UnknownSigningKey) => current.id_token.clone(),
+            // A refreshed ID token that fails validation (also after a
+            // re-discovery found its key) ends the session (OIDC Core
+            // §12.2; security case F5).
             Err(err) => return Err(RefreshFailure::Fatal(err.to_string())),
         };
     }
     Ok(next)
-}
-
-async fn rediscovered(handle: &ProviderHandle) -> Option<std::sync::Arc<Provider>> {
-    if handle.rediscover_on_unknown_key().await {
-        handle.current()
-    } else {
-        None
-    }
 }
 
 async fn request(

@@ -2,23 +2,23 @@
 //! size limits (→ 431, RFC 6585 §5), a single well-formed `Host`
 //! (RFC 9112 §3.2: 400 otherwise), and the request target rewritten to its
 //! canonical origin-form path (absolute-form authorities are dropped;
-//! see [`crate::proxy::path`]). After [`screen`], every later phase sees the
+//! see [`super::path`]). After [`screen`], every later phase sees the
 //! one path that route matching uses and the upstream receives.
 
 use http::header::{self, HeaderMap};
 use http::uri::{Authority, Uri};
 use http::{Request, Version};
 
+use super::path;
 use crate::error::Error;
-use crate::proxy::path;
 
 /// Largest total size of one header field name's values (e.g. all
 /// `Cookie` lines together), in bytes. Browsers cap a cookie at 4096
 /// bytes (RFC 6265 §6.1), so 8 KiB leaves room without inviting abuse.
-pub const MAX_FIELD_BYTES: usize = 8 * 1024;
+pub(crate) const MAX_FIELD_BYTES: usize = 8 * 1024;
 
 /// Screens `req` in place; an error is the response to send.
-pub fn screen<B>(req: &mut Request<B>) -> Result<(), Error> {
+pub(crate) fn screen<B>(req: &mut Request<B>) -> Result<(), Error> {
     check_field_sizes(req.headers())?;
     check_host(req.version(), req.headers())?;
     let canonical = path::normalize(req.uri().path())

@@ -11,22 +11,22 @@
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Response, StatusCode};
 
-use crate::app::AppState;
 use crate::error::Error;
 use crate::http_util::{Body, empty};
+use crate::state::AppState;
 
 /// How long browsers may cache a preflight answer, in seconds.
 const PREFLIGHT_MAX_AGE: &str = "600";
 
 /// Whether the request is a CORS preflight.
-pub fn is_preflight(method: &Method, headers: &HeaderMap) -> bool {
+pub(crate) fn is_preflight(method: &Method, headers: &HeaderMap) -> bool {
     method == Method::OPTIONS
         && headers.contains_key(header::ORIGIN)
         && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
 }
 
 /// The request's `Origin`, if it is listed in `BFF_ALLOWED_ORIGINS`.
-pub fn listed_origin(state: &AppState, headers: &HeaderMap) -> Option<HeaderValue> {
+pub(crate) fn listed_origin(state: &AppState, headers: &HeaderMap) -> Option<HeaderValue> {
     let origin = headers.get(header::ORIGIN)?;
     let text = origin.to_str().ok()?;
     state
@@ -40,7 +40,7 @@ pub fn listed_origin(state: &AppState, headers: &HeaderMap) -> Option<HeaderValu
 
 /// Answers a preflight: 204 with the grant for a listed origin, 403
 /// without any CORS header otherwise.
-pub fn preflight(state: &AppState, headers: &HeaderMap) -> Result<Response<Body>, Error> {
+pub(crate) fn preflight(state: &AppState, headers: &HeaderMap) -> Result<Response<Body>, Error> {
     let Some(origin) = listed_origin(state, headers) else {
         return Err(Error::Forbidden(
             "Cross-origin requests from this origin are not allowed.",
@@ -73,7 +73,7 @@ pub fn preflight(state: &AppState, headers: &HeaderMap) -> Result<Response<Body>
 
 /// Applies bff's CORS policy to any response: upstream `Access-Control-*`
 /// fields are removed; a listed request origin gets its grant.
-pub fn decorate(state: &AppState, origin: Option<HeaderValue>, res: &mut Response<Body>) {
+pub(crate) fn decorate(state: &AppState, origin: Option<HeaderValue>, res: &mut Response<Body>) {
     let headers = res.headers_mut();
     let upstream: Vec<_> = headers
         .keys()

@@ -8,29 +8,24 @@ use std::time::Duration;
 
 use tokio_util::sync::{CancellationToken, DropGuard};
 
+use crate::session::keys;
 use crate::session::{SessionId, SessionStore, StoreError};
 
 /// A held lock; released by [`HeldLock::release`] (or by lease expiry).
-pub struct HeldLock {
+pub(crate) struct HeldLock {
     store: Arc<dyn SessionStore>,
     key: String,
     token: String,
     _renewal: DropGuard,
 }
 
-/// The lock key of a session: `bff:lock:{<hash>}` (same hash tag as the
-/// session, so both live in one Redis Cluster slot).
-pub fn lock_key(id: &SessionId) -> String {
-    format!("bff:lock:{{{}}}", id.hash())
-}
-
 /// Tries once to take the lock for `id`.
-pub async fn try_acquire(
+pub(crate) async fn try_acquire(
     store: &Arc<dyn SessionStore>,
     id: &SessionId,
     lease: Duration,
 ) -> Result<Option<HeldLock>, StoreError> {
-    let key = lock_key(id);
+    let key = keys::refresh_lock(&id.hash());
     let token = SessionId::generate()
         .map_err(|_err| StoreError("no OS randomness".into()))?
         .encode();
@@ -78,7 +73,7 @@ fn spawn_renewal(
 
 impl HeldLock {
     /// Stops renewing and deletes the lock if it is still ours.
-    pub async fn release(self) {
+    pub(crate) async fn release(self) {
         if let Err(err) = self.store.unlock(&self.key, &self.token).await {
             tracing::warn!(error = %err, "refresh lock release failed; it expires with its lease");
         }

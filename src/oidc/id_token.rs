@@ -16,7 +16,7 @@ use super::provider::Provider;
 use super::types::{BffIdTokenClaims, BffTokenResponse};
 
 /// Signature algorithms bff accepts for ID tokens (asymmetric only).
-pub const ALLOWED_ALGS: [Alg; 9] = [
+pub(crate) const ALLOWED_ALGS: [Alg; 9] = [
     Alg::RsaSsaPkcs1V15Sha256,
     Alg::RsaSsaPkcs1V15Sha384,
     Alg::RsaSsaPkcs1V15Sha512,
@@ -30,7 +30,7 @@ pub const ALLOWED_ALGS: [Alg; 9] = [
 
 /// Validates the ID token of a code exchange against `nonce`
 /// (OIDC Core §3.1.3.7) and returns its claims.
-pub fn verify_login(
+pub(crate) fn verify_login(
     provider: &Provider,
     tokens: &BffTokenResponse,
     nonce: &Nonce,
@@ -40,7 +40,7 @@ pub fn verify_login(
 
 /// Validates an ID token with any nonce rule (refresh: absent or equal,
 /// OIDC Core §12.2).
-pub fn verify<N: NonceVerifier>(
+pub(crate) fn verify<N: NonceVerifier>(
     provider: &Provider,
     tokens: &BffTokenResponse,
     nonce: N,

@@ -18,24 +18,24 @@ use serde::{Deserialize, Serialize};
 
 /// Extra ID-token claims bff reads: the provider session ID.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct SidClaim {
+pub(crate) struct SidClaim {
     /// Provider session ID (`sid`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sid: Option<String>,
+    pub(crate) sid: Option<String>,
 }
 impl AdditionalClaims for SidClaim {}
 
 /// Extra discovery metadata bff reads.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct ExtraMetadata {
+pub(crate) struct ExtraMetadata {
     /// RFC 9207 §3: the provider sends `iss` in authorization responses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authorization_response_iss_parameter_supported: Option<bool>,
+    pub(crate) authorization_response_iss_parameter_supported: Option<bool>,
 }
 impl AdditionalProviderMetadata for ExtraMetadata {}
 
 /// Discovery document.
-pub type Metadata = ProviderMetadata<
+pub(crate) type Metadata = ProviderMetadata<
     LogoutProviderMetadata<ExtraMetadata>,
     CoreAuthDisplay,
     CoreClientAuthMethod,
@@ -51,14 +51,14 @@ pub type Metadata = ProviderMetadata<
 >;
 
 /// ID token with `sid`.
-pub type BffIdToken =
+pub(crate) type BffIdToken =
     IdToken<SidClaim, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>;
 
 /// Verified ID-token claims.
-pub type BffIdTokenClaims = IdTokenClaims<SidClaim, CoreGenderClaim>;
+pub(crate) type BffIdTokenClaims = IdTokenClaims<SidClaim, CoreGenderClaim>;
 
 /// Token endpoint response.
-pub type BffTokenResponse = StandardTokenResponse<
+pub(crate) type BffTokenResponse = StandardTokenResponse<
     IdTokenFields<
         SidClaim,
         EmptyExtraTokenFields,
@@ -72,7 +72,7 @@ pub type BffTokenResponse = StandardTokenResponse<
 /// The client after discovery. Typestate positions: auth URL set; device,
 /// introspection, revocation not set; token and userinfo "maybe" (from
 /// discovery).
-pub type BffClient = Client<
+pub(crate) type BffClient = Client<
     SidClaim,
     CoreAuthDisplay,
     CoreGenderClaim,

@@ -11,8 +11,8 @@
 //!   end the session. Anything transient keeps it: the old access token is
 //!   used while still valid, else the request gets 503 + `Retry-After`.
 
-pub mod exchange;
-pub mod lock;
+pub(crate) mod exchange;
+pub(crate) mod lock;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 use moka::future::Cache;
 use tokio::sync::Mutex;
 
-use crate::auth::provider::ProviderHandle;
 use crate::error::Error;
 use crate::metrics::{Metrics, RefreshOutcome as Outcome};
+use crate::oidc::provider::ProviderHandle;
 use crate::session::store::Cas;
 use crate::session::{SessionData, SessionId, SessionStore, Vault, now_unix};
 use exchange::RefreshFailure;
@@ -32,18 +32,18 @@ const POLL_EVERY: Duration = Duration::from_millis(50);
 
 /// Refresh timing settings.
 #[derive(Debug, Clone, Copy)]
-pub struct RefreshSettings {
+pub(crate) struct RefreshSettings {
     /// Refresh when the access token expires within this window.
-    pub skew: Duration,
+    pub(crate) skew: Duration,
     /// Longest wait for another pod's refresh.
-    pub wait: Duration,
+    pub(crate) wait: Duration,
     /// Lease of the cross-pod lock.
-    pub lease: Duration,
+    pub(crate) lease: Duration,
 }
 
 /// Keeps sessions' access tokens fresh. Cheap to clone (shared parts).
 #[derive(Clone)]
-pub struct Refresher {
+pub(crate) struct Refresher {
     settings: RefreshSettings,
     vault: Vault,
     store: Arc<dyn SessionStore>,
@@ -61,7 +61,7 @@ pub struct Refresher {
 
 impl Refresher {
     /// A refresher over the app's store, provider and metrics.
-    pub fn new(
+    pub(crate) fn new(
         settings: RefreshSettings,
         vault: Vault,
         store: Arc<dyn SessionStore>,
@@ -102,7 +102,7 @@ impl Refresher {
 
     /// Returns `data` with an access token that is not about to expire,
     /// refreshing it if needed (see the module docs for the rules).
-    pub async fn ensure_fresh(
+    pub(crate) async fn ensure_fresh(
         &self,
         id: &SessionId,
         data: SessionData,

@@ -19,9 +19,9 @@ use super::id_token::ALLOWED_ALGS;
 use super::provider::Provider;
 
 /// The event a logout token must carry (§2.4).
-pub const BACKCHANNEL_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+pub(crate) const BACKCHANNEL_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 /// Largest logout token accepted.
-pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+pub(crate) const MAX_TOKEN_BYTES: usize = 8 * 1024;
 /// Clock-skew leeway for `iat` and `exp`.
 const LEEWAY_SECS: i64 = 60;
 /// Oldest `iat` accepted.
@@ -29,7 +29,7 @@ const MAX_AGE_SECS: i64 = 600;
 
 /// Why a logout token was refused.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub enum LogoutTokenError {
+pub(crate) enum LogoutTokenError {
     /// Malformed or failing a check (the reason is safe to log).
     #[error("invalid logout token: {0}")]
     Invalid(&'static str),
@@ -40,15 +40,15 @@ pub enum LogoutTokenError {
 
 /// A validated logout token.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogoutToken {
+pub(crate) struct LogoutToken {
     /// Subject, if present.
-    pub sub: Option<String>,
+    pub(crate) sub: Option<String>,
     /// Provider session ID, if present.
-    pub sid: Option<String>,
+    pub(crate) sid: Option<String>,
     /// Token ID, for replay blocking.
-    pub jti: Option<String>,
+    pub(crate) jti: Option<String>,
     /// Expiry (Unix seconds).
-    pub exp: i64,
+    pub(crate) exp: i64,
 }
 
 #[derive(Deserialize)]
@@ -74,7 +74,7 @@ struct Claims {
 use LogoutTokenError::Invalid;
 
 /// Validates `token` for `client_id` against `provider` at time `now`.
-pub fn validate(
+pub(crate) fn validate(
     provider: &Provider,
     client_id: &str,
     token: &str,

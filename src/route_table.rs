@@ -1,5 +1,5 @@
-//! The route table: longest-prefix match over canonical paths (see
-//! [`super::path`]), the outbound client of each route (the shared one, or
+//! The route table: longest-prefix match over canonical paths (the
+//! front door has already canonicalised them), the outbound client of each route (the shared one, or
 //! one trusting only the route's private CA), and the upstream URI for a
 //! matched request. Only the route's configured upstream is ever contacted:
 //! the request's authority and `Host` never take part (no SSRF, case H7).
@@ -13,15 +13,15 @@ use crate::per_worker::PerWorker;
 
 /// A route and, for private-CA upstreams, its own client.
 #[derive(Debug)]
-pub struct Route {
+pub(crate) struct Route {
     /// The validated route settings.
-    pub config: RouteConfig,
+    pub(crate) config: RouteConfig,
     client: Option<PerWorker<HttpClient>>,
 }
 
 /// Routes, longest prefix first.
 #[derive(Debug)]
-pub struct RouteTable {
+pub(crate) struct RouteTable {
     routes: Vec<Route>,
 }
 
@@ -30,7 +30,7 @@ pub struct RouteTable {
 impl RouteTable {
     /// A table over `routes` (sorted longest prefix first); private-CA
     /// routes get a client per worker thread.
-    pub fn new(mut routes: Vec<RouteConfig>, workers: usize) -> Self {
+    pub(crate) fn new(mut routes: Vec<RouteConfig>, workers: usize) -> Self {
         routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
         let routes = routes
             .into_iter()
@@ -49,7 +49,7 @@ impl RouteTable {
     /// Segment parameters (`/admin;x/…`) are ignored for matching, since
     /// some upstreams (Tomcat, Spring) strip them: `/admin;x/secret` is
     /// served by the `/admin/` route, never by a less protected one.
-    pub fn classify(&self, path: &str) -> Result<&Route, Error> {
+    pub(crate) fn classify(&self, path: &str) -> Result<&Route, Error> {
         let key = without_segment_params(path);
         self.routes
             .iter()
@@ -62,12 +62,12 @@ impl RouteTable {
 
 impl Route {
     /// The client to reach this route's upstream with.
-    pub fn client<'a>(&'a self, shared: &'a PerWorker<HttpClient>) -> &'a HttpClient {
+    pub(crate) fn client<'a>(&'a self, shared: &'a PerWorker<HttpClient>) -> &'a HttpClient {
         self.client.as_ref().unwrap_or(shared).get()
     }
 
     /// Whether this route allows `method` (empty list = all).
-    pub fn allows(&self, method: &Method) -> bool {
+    pub(crate) fn allows(&self, method: &Method) -> bool {
         self.config.methods.is_empty() || self.config.methods.contains(method)
     }
 }
@@ -93,7 +93,11 @@ fn prefix_matches(prefix: &str, path: &str) -> bool {
 
 /// The upstream URI: the route's base URL joined with the (optionally
 /// prefix-stripped) canonical path and the original query.
-pub fn upstream_uri(route: &RouteConfig, path: &str, query: Option<&str>) -> Result<Uri, Error> {
+pub(crate) fn upstream_uri(
+    route: &RouteConfig,
+    path: &str,
+    query: Option<&str>,
+) -> Result<Uri, Error> {
     let rest = if route.strip_prefix {
         path.strip_prefix(route.prefix.trim_end_matches('/'))
             .unwrap_or(path)

@@ -17,7 +17,7 @@ use openidconnect::{
 };
 use tokio_util::sync::CancellationToken;
 
-use super::oidc_http::OidcHttp;
+use super::http::OidcHttp;
 use super::types::{BffClient, Metadata};
 use crate::config::OidcConfig;
 use crate::session::now_unix;
@@ -28,26 +28,26 @@ const REDISCOVER_EVERY: Duration = Duration::from_secs(15 * 60);
 const MIN_ON_DEMAND_SECS: i64 = 30;
 
 /// A discovered provider.
-pub struct Provider {
+pub(crate) struct Provider {
     /// The configured client (auth URL, token URL, JWKS).
-    pub client: BffClient,
+    pub(crate) client: BffClient,
     /// RP-Initiated Logout endpoint, if advertised.
-    pub end_session: Option<EndSessionUrl>,
+    pub(crate) end_session: Option<EndSessionUrl>,
     /// Whether the provider sends RFC 9207 `iss` in authorization responses.
-    pub iss_parameter_supported: bool,
+    pub(crate) iss_parameter_supported: bool,
     /// The exact issuer string.
-    pub issuer: String,
+    pub(crate) issuer: String,
     /// The provider's signing keys (logout-token verification).
-    pub jwks: JsonWebKeySet<CoreJsonWebKey>,
+    pub(crate) jwks: JsonWebKeySet<CoreJsonWebKey>,
 }
 
 /// Why discovery failed (logged; the provider stays "not ready").
 #[derive(Debug, thiserror::Error)]
 #[error("discovery failed: {0}")]
-pub struct DiscoveryError(String);
+pub(crate) struct DiscoveryError(String);
 
 /// The current provider, swapped atomically on re-discovery.
-pub struct ProviderHandle {
+pub(crate) struct ProviderHandle {
     current: ArcSwapOption<Provider>,
     config: OidcConfig,
     http: OidcHttp,
@@ -58,7 +58,7 @@ pub struct ProviderHandle {
 
 impl ProviderHandle {
     /// A handle with no provider yet; call [`ProviderHandle::spawn`].
-    pub fn new(config: OidcConfig, http: OidcHttp) -> Arc<Self> {
+    pub(crate) fn new(config: OidcConfig, http: OidcHttp) -> Arc<Self> {
         Arc::new(Self {
             current: ArcSwapOption::empty(),
             config,
@@ -68,19 +68,19 @@ impl ProviderHandle {
     }
 
     /// The provider, once discovered.
-    pub fn current(&self) -> Option<Arc<Provider>> {
+    pub(crate) fn current(&self) -> Option<Arc<Provider>> {
         self.current.load_full()
     }
 
     /// The HTTP adapter for token requests.
-    pub fn http(&self) -> &OidcHttp {
+    pub(crate) fn http(&self) -> &OidcHttp {
         &self.http
     }
 
     /// Discovers the provider and swaps it in. Discovery checks that the
     /// document's `issuer` equals the configured one (OIDC Discovery §4.3,
     /// security case I6).
-    pub async fn discover(&self) -> Result<(), DiscoveryError> {
+    pub(crate) async fn discover(&self) -> Result<(), DiscoveryError> {
         let issuer = IssuerUrl::new(self.config.issuer_url.clone())
             .map_err(|e| DiscoveryError(e.to_string()))?;
         let metadata = Metadata::discover_async(issuer, &self.http)
@@ -117,7 +117,7 @@ impl ProviderHandle {
     }
 
     /// Re-discovers at most once per 30 s (a token named an unknown key).
-    pub async fn rediscover_on_unknown_key(&self) -> bool {
+    pub(crate) async fn rediscover_on_unknown_key(&self) -> bool {
         let now = now_unix();
         let last = self.last_on_demand.load(Ordering::Relaxed);
         if now - last < MIN_ON_DEMAND_SECS
@@ -137,9 +137,30 @@ impl ProviderHandle {
         }
     }
 
+    /// Runs `check` against `provider`; when it fails because a token names
+    /// a signing key the cached JWKS lacks, re-discovers once (rate-limited,
+    /// OIDC Core §10.1.1: providers rotate keys) and checks again against
+    /// the fresh keys. Otherwise the first result stands.
+    pub(crate) async fn check_with_rediscovery<T, E>(
+        &self,
+        provider: Arc<Provider>,
+        check: impl Fn(&Provider) -> Result<T, E>,
+        unknown_key: impl Fn(&E) -> bool,
+    ) -> Result<T, E> {
+        match check(&provider) {
+            Err(err) if unknown_key(&err) && self.rediscover_on_unknown_key().await => {
+                check(&self.current().unwrap_or(provider))
+            }
+            other => other,
+        }
+    }
+
     /// Discovers now and keeps retrying with backoff (1 s doubling to 30 s)
     /// until it works (security case I7), then re-discovers every 15 min.
-    pub fn spawn(self: &Arc<Self>, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+    pub(crate) fn spawn(
+        self: &Arc<Self>,
+        shutdown: CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
         let handle = Arc::clone(self);
         tokio::spawn(async move {
             let mut backoff = Duration::from_secs(1);

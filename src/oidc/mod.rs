@@ -1,0 +1,68 @@
+//! Talking to the OpenID provider: discovery and the hot-swappable
+//! client ([`provider`]), its HTTP client ([`http`]), ID-token and
+//! logout-token validation, and the failures those can have.
+
+pub(crate) mod http;
+pub(crate) mod id_token;
+pub(crate) mod logout_token;
+pub(crate) mod provider;
+pub(crate) mod types;
+
+use crate::error::Error;
+
+/// An OpenID Connect failure, classified for the error page.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum OidcError {
+    /// The token endpoint refused (`invalid_grant`, `invalid_client`, …).
+    #[error("token endpoint refused: {0}")]
+    Rejected(String),
+    /// The provider did not answer in time.
+    #[error("provider timed out")]
+    Timeout,
+    /// The provider could not be reached or answered garbage.
+    #[error("provider failed: {0}")]
+    Unavailable(&'static str),
+    /// The ID token names a key the cached JWKS lacks (re-discover once).
+    #[error("ID token signed with an unknown key")]
+    UnknownSigningKey,
+    /// The ID token failed validation (reason has no token material).
+    #[error("invalid ID token: {0}")]
+    InvalidIdToken(String),
+}
+
+impl OidcError {
+    /// Classifies a token-endpoint failure from openidconnect.
+    pub(crate) fn from_token_error<RE: std::error::Error + 'static>(
+        err: &openidconnect::RequestTokenError<
+            RE,
+            openidconnect::StandardErrorResponse<openidconnect::core::CoreErrorResponseType>,
+        >,
+    ) -> Self {
+        use openidconnect::RequestTokenError as E;
+        match err {
+            E::ServerResponse(resp) => Self::Rejected(resp.error().as_ref().to_owned()),
+            E::Request(source) if is_timeout(source) => Self::Timeout,
+            E::Request(_) => Self::Unavailable("token endpoint unreachable"),
+            E::Parse(..) => Self::Unavailable("unparsable token response"),
+            E::Other(_) => Self::Unavailable("unexpected token response"),
+        }
+    }
+
+    /// The request-path error for a failed login step.
+    pub(crate) fn into_login_error(self) -> Error {
+        match self {
+            Self::Rejected(_) | Self::InvalidIdToken(_) | Self::UnknownSigningKey => {
+                Error::BadRequest("Sign-in could not be completed. Please try again.")
+            }
+            Self::Timeout => Error::ProviderTimeout,
+            Self::Unavailable(what) => Error::ProviderUnavailable(what),
+        }
+    }
+}
+
+fn is_timeout(err: &(dyn std::error::Error + 'static)) -> bool {
+    matches!(
+        err.downcast_ref::<http::OidcHttpError>(),
+        Some(http::OidcHttpError::Timeout)
+    )
+}
