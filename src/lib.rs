@@ -17,6 +17,7 @@ pub mod config;
 mod crypto;
 mod edge;
 mod error;
+mod forwarded;
 mod http_client;
 mod http_util;
 mod metrics;

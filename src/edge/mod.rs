@@ -18,6 +18,7 @@ use hyper::body::Incoming;
 
 use crate::auth::{LOGIN_PATH, backchannel, callback, login, logout, session_info};
 use crate::error::Error;
+use crate::forwarded;
 use crate::http_util::{Body, is_navigation, redirect};
 use crate::proxy;
 use crate::state::AppState;
@@ -33,6 +34,8 @@ pub(crate) async fn handle(
     let navigation = is_navigation(&method, req.headers());
     let had_cookie = mentions_cookie(req.headers(), &state.cookies.session);
     let origin = cors::listed_origin(state, req.headers());
+    let trusted = &state.config.proxy.trusted_proxies;
+    let client = forwarded::client_ip(peer.ip(), req.headers(), trusted);
     let screened = screen::screen(&mut req);
     // After screening the URI is the canonical path: safe to log and to
     // send back as `return_to`.
@@ -66,7 +69,7 @@ pub(crate) async fn handle(
         cors::decorate(state, origin, &mut response);
     }
     tracing::info!(
-        %method, path = %path, status = response.status().as_u16(),
+        %method, path = %path, status = response.status().as_u16(), %client,
         latency_us = started.elapsed().as_micros() as u64, "request"
     );
     response

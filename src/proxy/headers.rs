@@ -2,18 +2,20 @@
 //!
 //! Requests (RFC 9110 §7.6.1, BCP RFC 9700 §4.13): drop hop-by-hop fields
 //! and every field named in `Connection`, drop the client's
-//! `Authorization`, bff's cookies, `Host`, and forwarding / identity
-//! headers unless the peer is a trusted proxy; only then inject the bearer
-//! and `X-Forwarded-For/Proto/Host` (security cases H1–H3, C9).
+//! `Authorization`, bff's cookies, `Host`, every identity header from
+//! everyone, and the forwarding chain unless a trusted proxy sent it
+//! well-formed ([`crate::forwarded`]); only then inject the bearer and
+//! `X-Forwarded-For/Proto/Host` (security cases H1–H3, C9, T1).
 //! `X-Forwarded-Host` is bff's public host, never the client's `Host`, so a
 //! forged `Host` cannot poison links the upstream builds (H7).
 //! Responses: drop hop-by-hop fields and any `Set-Cookie` using bff's
 //! cookie names (H4).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
+use crate::forwarded::{self, Kind};
 use crate::session::cookie::{CookieNames, without_ours};
 
 /// Hop-by-hop fields (RFC 9110 §7.6.1, plus the legacy ones proxies drop).
@@ -61,28 +63,6 @@ fn is_hop_by_hop(name: &HeaderName, listed: &[String]) -> bool {
     HOP_BY_HOP.contains(&name.as_str()) || listed.iter().any(|l| l == name.as_str())
 }
 
-/// Client-sent fields that claim identity or network facts; kept only
-/// from trusted proxies (BCP RFC 9700 §4.13, security case H2).
-fn is_spoofable(name: &HeaderName) -> bool {
-    let n = name.as_str();
-    n.starts_with("x-forwarded-")
-        || n.starts_with("x-auth-request-")
-        || matches!(
-            n,
-            "forwarded"
-                | "x-real-ip"
-                | "x-client-ip"
-                | "true-client-ip"
-                | "x-remote-user"
-                | "remote-user"
-        )
-        || matches!(n, "x-user" | "x-user-id" | "x-email" | "x-remote-addr")
-        || matches!(
-            n,
-            "client-ip" | "x-cluster-client-ip" | "cf-connecting-ip" | "x-original-host" | "x-host"
-        )
-}
-
 /// Fields that would let a client override the method or path the route
 /// table and CSRF checks saw; never forwarded (cases X5, H7).
 fn is_override(name: &HeaderName) -> bool {
@@ -109,7 +89,9 @@ pub(crate) fn upstream_request_headers(
             || name == header::AUTHORIZATION
             || name == header::COOKIE
             || is_override(name)
-            || (is_spoofable(name) && !ctx.trusted_peer);
+            // Identity and network claims from anyone, and the forwarding
+            // chain (re-set below from its validated values): case T1.
+            || forwarded::kind(name) != Kind::Other;
         if !dropped {
             out.append(name.clone(), value.clone());
         }
@@ -135,36 +117,58 @@ pub(crate) fn upstream_request_headers(
     out
 }
 
+/// Sets `X-Forwarded-For/-Proto/-Host` (and extends `Forwarded`): a
+/// trusted peer's well-formed values are kept and the chain extended with
+/// the peer; anything else is replaced by what bff itself knows.
 fn set_forwarded(incoming: &HeaderMap, out: &mut HeaderMap, ctx: &RequestContext<'_>) {
-    let peer_ip = ctx.peer.ip().to_string();
-    let prior = if ctx.trusted_peer {
-        incoming
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
+    let trusted = |name: &str, valid: fn(&str) -> bool| {
+        let value = incoming.get(name).filter(|_| ctx.trusted_peer)?;
+        value.to_str().ok().filter(|v| valid(v)).map(str::to_owned)
+    };
+    let peer_ip = ctx.peer.ip();
+    let chain = forwarded::forwarded_for(incoming).filter(|_| ctx.trusted_peer);
+    let xff = match chain {
+        Some(hops) => {
+            let hops: Vec<String> = hops.iter().map(ToString::to_string).collect();
+            format!("{}, {peer_ip}", hops.join(", "))
+        }
+        None => peer_ip.to_string(),
+    };
+    let public_proto = if ctx.public_scheme == "https" {
+        "https"
     } else {
-        None
+        "http"
     };
-    let xff = match prior {
-        Some(prior) => format!("{prior}, {peer_ip}"),
-        None => peer_ip,
-    };
-    if let Ok(v) = HeaderValue::from_str(&xff) {
-        out.insert("x-forwarded-for", v);
-    }
-    if !(ctx.trusted_peer && out.contains_key("x-forwarded-proto")) {
-        out.insert(
+    let proto = trusted("x-forwarded-proto", forwarded::valid_proto);
+    let host = trusted("x-forwarded-host", forwarded::valid_host);
+    let values = [
+        ("x-forwarded-for", Some(xff)),
+        (
             "x-forwarded-proto",
-            HeaderValue::from_static(if ctx.public_scheme == "https" {
-                "https"
-            } else {
-                "http"
-            }),
-        );
+            Some(proto.unwrap_or_else(|| public_proto.to_owned())),
+        ),
+        (
+            "x-forwarded-host",
+            Some(host.unwrap_or_else(|| ctx.public_host.to_owned())),
+        ),
+        (
+            "forwarded",
+            trusted("forwarded", forwarded::valid_forwarded).map(|f| extend(&f, peer_ip)),
+        ),
+    ];
+    for (name, value) in values {
+        if let Some(value) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            out.insert(name, value);
+        }
     }
-    if !(ctx.trusted_peer && out.contains_key("x-forwarded-host"))
-        && let Ok(host) = HeaderValue::from_str(ctx.public_host)
-    {
-        out.insert("x-forwarded-host", host);
+}
+
+/// A trusted `Forwarded` with bff's hop appended (RFC 7239 §4, §6: IPv6
+/// nodes are quoted and bracketed).
+fn extend(forwarded: &str, peer: IpAddr) -> String {
+    match peer {
+        IpAddr::V4(ip) => format!("{forwarded}, for={ip}"),
+        IpAddr::V6(ip) => format!("{forwarded}, for=\"[{ip}]\""),
     }
 }
 

@@ -35,6 +35,7 @@ use crate::auth::LOGIN_PATH;
 use crate::auth::authenticate::{self, Authenticated};
 use crate::config::AuthMode;
 use crate::error::Error;
+use crate::forwarded;
 use crate::http_util::{Body, empty, is_navigation};
 use crate::route_table::{self, Route};
 use crate::session::SessionData;
@@ -181,12 +182,7 @@ fn upstream_request(
         .unwrap_or(("https", ""));
     let ctx = RequestContext {
         peer,
-        trusted_peer: state
-            .config
-            .proxy
-            .trusted_proxies
-            .iter()
-            .any(|c| c.contains(peer.ip())),
+        trusted_peer: forwarded::is_trusted(&state.config.proxy.trusted_proxies, peer.ip()),
         public_scheme,
         public_host,
         cookies: &state.cookies,

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["crypto", "per_worker", "http_util", "metrics"],
     &["pages", "config", "http_client", "server"],
+    &["forwarded"],
     &["session", "worker"],
     &["error"],
     &["oidc", "route_table"],

@@ -32,5 +32,6 @@ mod refresh;
 mod sessions;
 mod store_contract;
 mod stress;
+mod trusted_proxy;
 mod websocket;
 mod workers;

@@ -1,0 +1,104 @@
+//! Behind a trusted proxy (`BFF_TRUSTED_PROXIES` covering the peer): the
+//! forwarding chain is kept only when well-formed, and no identity header
+//! reaches the upstream from anyone (cases T1, H2).
+
+use crate::support::harness::{Stack, Store};
+
+const ROUTES: &str = "[[routes]]\nprefix = \"/api/\"\nupstream = \"{upstream}\"\n";
+
+/// A stack whose test client (on 127.0.0.1) is a trusted proxy.
+async fn trusting_loopback() -> Stack {
+    Stack::start_with_config(Store::Memory, ROUTES, &["--trusted-proxies", "127.0.0.0/8"])
+        .await
+        .unwrap()
+}
+
+/// What a client behind the trusted proxy might claim about itself.
+const IDENTITY: [(&str, &str); 11] = [
+    ("x-forwarded-user", "admin"),
+    ("x-forwarded-email", "admin@example.test"),
+    ("x-forwarded-groups", "admins"),
+    ("x-forwarded-preferred-username", "admin"),
+    ("x-auth-request-user", "admin"),
+    ("x-auth-request-email", "admin@example.test"),
+    ("x-auth-request-groups", "admins"),
+    ("x-remote-user", "root"),
+    ("remote-user", "root"),
+    ("x-user", "root"),
+    ("x-email", "root@example.test"),
+];
+
+#[tokio::test]
+async fn t1_identity_headers_never_reach_the_upstream_through_a_trusted_proxy() {
+    let stack = trusting_loopback().await;
+    let mut browser = stack.logged_in_browser().await;
+    let mut sent: Vec<(&str, &str)> = IDENTITY.to_vec();
+    sent.extend([
+        ("x-real-ip", "6.6.6.6"),
+        ("true-client-ip", "6.6.6.6"),
+        ("x-custom", "kept"),
+    ]);
+    assert_eq!(browser.get(&stack, "/api/me", &sent).await.status, 200);
+    let seen = stack.upstream.last_request().unwrap();
+    for (name, _) in IDENTITY
+        .iter()
+        .chain(&[("x-real-ip", ""), ("true-client-ip", "")])
+    {
+        assert!(
+            seen.header(name).is_none(),
+            "{name} reached the upstream from a trusted proxy"
+        );
+    }
+    assert_eq!(
+        seen.header("x-custom"),
+        Some("kept"),
+        "ordinary headers are forwarded"
+    );
+    assert!(
+        seen.header("authorization")
+            .is_some_and(|a| a.starts_with("Bearer "))
+    );
+}
+
+#[tokio::test]
+async fn h2_a_trusted_proxys_chain_is_kept_only_when_well_formed() {
+    let stack = trusting_loopback().await;
+    let mut browser = stack.logged_in_browser().await;
+    let good = [
+        ("x-forwarded-for", "203.0.113.7, 10.0.0.1"),
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "public.example.test"),
+        ("forwarded", "for=203.0.113.7;proto=https"),
+    ];
+    assert_eq!(browser.get(&stack, "/api/me", &good).await.status, 200);
+    let seen = stack.upstream.last_request().unwrap();
+    assert_eq!(
+        seen.header_all("x-forwarded-for"),
+        ["203.0.113.7, 10.0.0.1, 127.0.0.1"]
+    );
+    assert_eq!(seen.header("x-forwarded-host"), Some("public.example.test"));
+    assert_eq!(
+        seen.header("forwarded"),
+        Some("for=203.0.113.7;proto=https, for=127.0.0.1")
+    );
+
+    let forged = [
+        ("x-forwarded-for", "<script>, 1.1.1.1"),
+        ("x-forwarded-proto", "javascript"),
+        ("x-forwarded-host", "evil@example.test"),
+        ("forwarded", "for=1.1.1.1;user=admin"),
+    ];
+    assert_eq!(browser.get(&stack, "/api/me", &forged).await.status, 200);
+    let seen = stack.upstream.last_request().unwrap();
+    assert_eq!(
+        seen.header_all("x-forwarded-for"),
+        ["127.0.0.1"],
+        "a malformed chain was kept"
+    );
+    assert_eq!(seen.header("x-forwarded-proto"), Some("https"));
+    assert_eq!(seen.header("x-forwarded-host"), Some("app.example.test"));
+    assert!(
+        seen.header("forwarded").is_none(),
+        "a malformed Forwarded was kept"
+    );
+}
