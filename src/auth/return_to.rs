@@ -1,7 +1,11 @@
 //! Validation of post-login return paths (RFC 9700 §4.11.1: no open
-//! redirector). Only a local absolute path is accepted: it must start with
-//! a single `/`, and contain no backslash, no control character or space
-//! (before or after percent-decoding), and no scheme or authority.
+//! redirector). Only a local absolute path is accepted. The *raw*
+//! candidate (as it will appear in `Location`) must start with one `/`
+//! whose next byte is not `/` or `\`, and contain no control character,
+//! whitespace, backslash or non-ASCII byte. Its path part, percent-decoded,
+//! must still not start with `//` or `/\` nor hold a control character or
+//! backslash. Any well-formed percent-escape is allowed in the query and
+//! fragment, so deep links such as `/search?q=a%20b` survive the login.
 
 /// The default landing path.
 pub(crate) const DEFAULT: &str = "/";
@@ -10,29 +14,32 @@ const MAX_LEN: usize = 1024;
 
 /// Returns the path if it is a safe local target, else `None`.
 pub(crate) fn validate(candidate: &str) -> Option<String> {
-    if candidate.is_empty() || candidate.len() > MAX_LEN {
+    let raw = candidate.as_bytes();
+    let structure_ok = !candidate.is_empty()
+        && candidate.len() <= MAX_LEN
+        && raw[0] == b'/'
+        && !matches!(raw.get(1), Some(b'/' | b'\\'))
+        && raw.iter().all(|b| b.is_ascii_graphic() && *b != b'\\');
+    if !structure_ok || !escapes_well_formed(raw) {
         return None;
     }
-    let decoded = percent_encoding::percent_decode_str(candidate)
-        .decode_utf8()
-        .ok()?;
-    for text in [candidate, decoded.as_ref()] {
-        let unsafe_char = text
-            .chars()
-            .any(|c| c.is_control() || c.is_whitespace() || c == '\\');
-        if unsafe_char
-            || !text.starts_with('/')
-            || text.starts_with("//")
-            || text.starts_with("/\\")
-        {
-            return None;
-        }
-    }
-    // A path that still parses as an absolute URL on its own is refused.
-    if url::Url::parse(candidate).is_ok() {
-        return None;
-    }
-    Some(candidate.to_owned())
+    let path = candidate.split(['?', '#']).next().unwrap_or("");
+    let decoded: Vec<u8> = percent_encoding::percent_decode_str(path).collect();
+    let decoded_ok = !decoded.starts_with(b"//")
+        && !decoded.starts_with(b"/\\")
+        && !decoded.iter().any(|b| b.is_ascii_control() || *b == b'\\');
+    decoded_ok.then(|| candidate.to_owned())
+}
+
+/// Every `%` starts a `%XX` escape with two hex digits.
+fn escapes_well_formed(raw: &[u8]) -> bool {
+    raw.iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'%')
+        .all(|(at, _)| {
+            raw.get(at + 1..at + 3)
+                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+        })
 }
 
 #[cfg(test)]
@@ -43,6 +50,29 @@ mod tests {
     fn local_paths_pass() {
         for ok in ["/", "/app", "/app/page?x=1&y=%2F", "/a#frag"] {
             assert_eq!(validate(ok).as_deref(), Some(ok), "{ok}");
+        }
+    }
+
+    #[test]
+    fn l8_deep_links_with_encoded_characters_in_the_query_pass() {
+        for ok in [
+            "/search?q=a%20b",
+            "/search?q=a%5Cb",
+            "/search?q=line%0Abreak",
+            "/search?q=caf%E9",
+            "/search?q=caf%C3%A9&x=%00",
+            "/files/my%20doc?x=%2F%2Fevil",
+            "/a?b=c#frag%20x",
+        ] {
+            assert_eq!(validate(ok).as_deref(), Some(ok), "{ok} was refused");
+            let resolved = url::Url::parse("https://app.example.test")
+                .unwrap()
+                .join(ok)
+                .unwrap();
+            assert_eq!(
+                resolved.origin().ascii_serialization(),
+                "https://app.example.test"
+            );
         }
     }
 
@@ -67,6 +97,14 @@ mod tests {
             "/%E0%A4%A",
             "//",
             "/\t/evil",
+            "/caf\u{e9}",
+            "/x?q=a b",
+            "/x?q=a\\b",
+            "/x?q=%zz",
+            "/x?q=%4",
+            "/%2f/evil.example",
+            "/%5c%5cevil",
+            "/x/%0a",
         ];
         for bad in corpus {
             assert_eq!(validate(bad), None, "{bad:?} was accepted");

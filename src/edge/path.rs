@@ -6,7 +6,7 @@
 //! decoded (so `%2e%2e` *is* `..`, and `%61pi` *is* `api`), other escapes
 //! are upper-cased; empty segments (`//`) collapse. Refused outright: dot
 //! segments (`.`, `..`, also `..;x`, which some servlet containers treat as
-//! `..`), encoded `/` or `\`, raw `\`, control characters (raw or encoded),
+//! `..`), encoded `/`, `\` or `;`, raw `\`, control characters (raw or encoded),
 //! malformed escapes, and anything not starting with `/` (RFC 9112 §3.2.1
 //! origin-form; absolute-form authorities are dropped before this).
 
@@ -51,7 +51,10 @@ fn decode_unreserved(raw: &str) -> Option<String> {
             let value = hex(*bytes.get(i + 1)?)? << 4 | hex(*bytes.get(i + 2)?)?;
             if value.is_ascii_alphanumeric() || matches!(value, b'-' | b'.' | b'_' | b'~') {
                 out.push(char::from(value));
-            } else if value < 0x20 || value == 0x7f || value == b'/' || value == b'\\' {
+            } else if value < 0x20 || matches!(value, 0x7f | b'/' | b'\\' | b';') {
+                // An encoded `;` is refused like an encoded `/`: an upstream
+                // that decodes it would see a segment parameter the route
+                // table did not (`/admin%3Bx/secret`).
                 return None;
             } else {
                 out.push_str(&format!("%{value:02X}"));
@@ -99,9 +102,16 @@ mod tests {
             "/a/%2F/b",
             "/a/%0d%0aX: y",
             "/a/..%3Bx/b",
+            "/admin%3Bx/secret",
+            "/admin%3bx/secret",
         ] {
             assert_eq!(normalize(bad), None, "{bad}");
         }
+        // A raw `;` stays: the route table matches without segment parameters.
+        assert_eq!(
+            normalize("/admin;x/secret").as_deref(),
+            Some("/admin;x/secret")
+        );
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub(crate) mod websocket;
 
 use std::net::SocketAddr;
 
-use http::{HeaderMap, HeaderValue, Request, Response, Version, header};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, Version, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
@@ -51,7 +51,7 @@ pub(crate) async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Error> {
     let route = state.routes.classify(req.uri().path())?;
-    if !route.allows(req.method()) {
+    if !route.allows(req.method()) || is_never_proxied(req.method()) {
         return Ok(method_not_allowed(route, &req));
     }
     if route.config.websocket && websocket::is_upgrade(&req) {
@@ -115,16 +115,38 @@ async fn refresh_if_needed(
     }
 }
 
+/// What `Allow` lists for a route that takes every method.
+const ANY_METHOD: [Method; 7] = [
+    Method::GET,
+    Method::HEAD,
+    Method::POST,
+    Method::PUT,
+    Method::PATCH,
+    Method::DELETE,
+    Method::OPTIONS,
+];
+
+/// `TRACE` would echo the injected bearer back to the caller (RFC 9110
+/// §9.3.8 warns against sensitive fields in it) and `CONNECT` would turn
+/// bff into a tunnel: neither is ever proxied, whatever the route allows.
+fn is_never_proxied(method: &Method) -> bool {
+    *method == Method::TRACE || *method == Method::CONNECT
+}
+
 /// 405 with the `Allow` list the route permits (RFC 9110 §15.5.6).
 fn method_not_allowed(route: &Route, req: &Request<Incoming>) -> Response<Body> {
     let navigation = is_navigation(req.method(), req.headers());
     let mut res = Error::MethodNotAllowed.into_response(navigation, LOGIN_PATH);
-    let allow: Vec<&str> = route
-        .config
-        .methods
-        .iter()
-        .map(http::Method::as_str)
-        .collect();
+    let methods = &route.config.methods;
+    let allow: Vec<&str> = if methods.is_empty() {
+        &ANY_METHOD[..]
+    } else {
+        methods
+    }
+    .iter()
+    .filter(|m| !is_never_proxied(m))
+    .map(Method::as_str)
+    .collect();
     if let Ok(value) = HeaderValue::from_str(&allow.join(", ")) {
         res.headers_mut().insert(header::ALLOW, value);
     }

@@ -174,3 +174,33 @@ async fn logged_out_page_needs_no_session_and_ignores_state() {
     assert!(res.text().contains("signed out"));
     assert_eq!(path_and_query("http://x/a?b=c"), "/a?b=c");
 }
+
+#[tokio::test]
+async fn l8_deep_links_with_encoded_characters_survive_the_login() {
+    let stack = Stack::start(Store::Memory).await.unwrap();
+    for deep_link in [
+        "/search?q=a%20b",
+        "/search?q=a%5Cb%0A",
+        "/s?q=caf%E9&x=%C3%A9",
+    ] {
+        let mut browser = Browser::default();
+        let res = browser.get(&stack, deep_link, &NAVIGATION).await;
+        assert_eq!(res.status, 302, "{deep_link}");
+        let login = browser
+            .get(&stack, res.location().unwrap(), &NAVIGATION)
+            .await;
+        assert_eq!(
+            login.status,
+            302,
+            "{deep_link}: login refused: {}",
+            login.text()
+        );
+        let callback = stack.idp_step(&login).await;
+        let done = browser.get(&stack, &callback, &NAVIGATION).await;
+        assert_eq!(done.location(), Some(deep_link), "{deep_link}");
+    }
+    // A non-ASCII return path is refused cleanly, never a 302 without Location.
+    let mut browser = Browser::default();
+    let res = stack.start_login(&mut browser, "/caf\u{e9}").await;
+    assert_eq!(res.status, 400);
+}

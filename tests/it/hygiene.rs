@@ -149,6 +149,8 @@ async fn h7_traversal_absolute_form_and_bad_host_cannot_escape_the_allow_list() 
         "/open/%2E%2e/api",
         "/open/..;/api/me",
         "/open/..%2fapi",
+        "/api%3Bx/me",
+        "/open%3b/../api/me",
         "/open/%5c..%5capi",
         "/open/%00",
     ] {

@@ -100,6 +100,45 @@ async fn route_table_strips_prefix_and_enforces_methods() {
 }
 
 #[tokio::test]
+async fn trace_and_connect_are_never_proxied_with_the_bearer() {
+    let stack = Stack::start(Store::Memory).await.unwrap();
+    let mut browser = stack.logged_in_browser().await;
+    let before = stack.upstream.request_count();
+    let trace = browser
+        .send(&stack, http::Method::TRACE, "/app", &[("x-csrf", "1")], "")
+        .await;
+    assert_eq!(
+        trace.status, 405,
+        "TRACE on a route that allows every method"
+    );
+    let allow = trace.header("allow").unwrap_or_default().to_owned();
+    assert!(
+        allow.contains("GET") && !allow.contains("TRACE"),
+        "Allow: {allow}"
+    );
+    let addr = stack.bff.public_addr;
+    let connect = crate::support::http::raw(
+        addr,
+        b"CONNECT /app HTTP/1.1\r\nHost: app.example.test\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    let status = String::from_utf8_lossy(&connect)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        status.contains(" 405") || status.contains(" 400"),
+        "CONNECT: {status}"
+    );
+    assert_eq!(
+        stack.upstream.request_count(),
+        before,
+        "TRACE or CONNECT reached the upstream"
+    );
+}
+
+#[tokio::test]
 async fn forwarding_and_hop_by_hop_headers_are_rewritten() {
     let stack = Stack::start(Store::Memory).await.unwrap();
     let mut browser = stack.logged_in_browser().await;
