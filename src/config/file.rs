@@ -1,47 +1,8 @@
-//! The optional TOML configuration file (`--config`): the same settings as
-//! the flags (keys are the env names without `BFF_`, lowercased) plus the
-//! route table, which only the file can express.
+//! One `[[routes]]` entry of the TOML configuration file, which only the
+//! file can express. The rest of the file, [`FileConfig`](super::FileConfig)
+//! (every setting under its key), is generated from the settings table.
 
 use serde::Deserialize;
-
-/// Settings read from the TOML file; unknown keys are an error so typos
-/// are caught at start-up.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileConfig {
-    pub listen: Option<String>,
-    pub admin_listen: Option<String>,
-    pub public_url: Option<String>,
-    pub issuer_url: Option<String>,
-    pub client_id: Option<String>,
-    pub client_secret: Option<String>,
-    pub client_secret_file: Option<String>,
-    pub scopes: Option<String>,
-    pub upstream: Option<String>,
-    pub redis_url: Option<String>,
-    pub session_keys: Option<String>,
-    pub session_keys_file: Option<String>,
-    pub session_ttl: Option<String>,
-    pub session_idle_timeout: Option<String>,
-    pub admin_token: Option<String>,
-    pub admin_token_file: Option<String>,
-    pub refresh_skew: Option<String>,
-    pub refresh_wait: Option<String>,
-    pub provider_timeout: Option<String>,
-    pub refresh_lock_lease: Option<String>,
-    pub cookie_name: Option<String>,
-    pub insecure_dev_cookies: Option<bool>,
-    pub allowed_origins: Option<String>,
-    pub trusted_proxies: Option<String>,
-    pub post_logout_redirect: Option<String>,
-    pub csrf_header: Option<String>,
-    pub log_format: Option<String>,
-    pub client_idle_timeout: Option<String>,
-    pub ws_session_check: Option<String>,
-    pub workers: Option<String>,
-    #[serde(default)]
-    pub routes: Vec<FileRoute>,
-}
 
 /// One `[[routes]]` entry.
 #[derive(Debug, Clone, Default, Deserialize)]

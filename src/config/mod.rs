@@ -1,27 +1,32 @@
 //! The one validated configuration tree.
 //!
-//! Pipeline (sozu/linkerd style): [`Args`] (flags + `BFF_*` env, strings)
-//! and an optional TOML [`file::FileConfig`] are merged (flag > env > file
-//! \> default), then [`Config::load`] validates everything up front (URLs,
-//! key sizes, durations, cookie-prefix rules) into an immutable [`Config`].
-//! A bad setting is a [`ConfigError`] naming the setting; `main` exits 64.
+//! Every setting is declared once, in the table of `settings.rs`: flag,
+//! `BFF_*` variable, TOML key, default, secrecy and doc. Pipeline
+//! (sozu/linkerd style): [`Args`] (flags + env, strings) and an optional
+//! TOML [`FileConfig`] are merged (flag > env > file > default), then
+//! [`Config::load`] validates everything up front (URLs, key sizes,
+//! durations, cookie-prefix rules) into an immutable [`Config`]. A bad
+//! setting is a [`ConfigError`] naming the setting; `main` exits 64.
 
 mod args;
+mod declare;
 mod file;
 pub mod parse;
 mod redact;
 mod routes;
 mod secret;
+mod settings;
 mod validate;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-pub use args::{Args, Command, SessionsAction};
-pub use file::{FileConfig, FileRoute};
+pub use args::{Command, SessionsAction};
+pub use file::FileRoute;
 pub use parse::Cidr;
 pub use routes::{AuthMode, DEFAULT_MAX_BODY, DEFAULT_ROUTE_TIMEOUT, RouteConfig};
 pub use secret::Secret;
+pub use settings::{Args, FileConfig};
 
 use crate::crypto::Keyring;
 
@@ -154,7 +159,7 @@ impl Config {
             }
             None => FileConfig::default(),
         };
-        validate::build(args, file)
+        validate::build(&args.merge(file))
     }
 
     /// The effective configuration as TOML-like text, secrets redacted.

@@ -1,6 +1,7 @@
 //! Small parsers for setting values: durations (`8h`, `60s`, `500ms`),
 //! comma lists, CIDR blocks, and secrets read from `*_FILE` paths.
 
+use std::fmt;
 use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -108,6 +109,12 @@ impl Cidr {
             }
             _ => false,
         }
+    }
+}
+
+impl fmt::Display for Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.network, self.prefix)
     }
 }
 

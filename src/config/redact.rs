@@ -1,87 +1,122 @@
-//! Renders the effective configuration for `--check-config`, with every
-//! secret replaced by `<redacted>`.
+//! `--check-config` output: every setting's effective value (one line per
+//! row of the settings table), a few derived values, and the routes, with
+//! every secret as `<redacted>`. How a value may be rendered is decided by
+//! its type: plain values through [`Show`], secrets only through [`Redact`].
 
 use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::time::Duration;
 
-use super::Config;
+use super::{Cidr, Config, LogFormat, Secret, settings};
+use crate::crypto::Keyring;
 
+/// How a plain (non-secret) effective value is printed; `None` = unset.
+/// Deliberately not implemented for [`Secret`] or [`Keyring`].
+pub(super) trait Show {
+    /// The value as `--check-config` prints it.
+    fn show(&self) -> Option<String>;
+}
+
+/// How a secret's effective value is printed: never the secret itself.
+pub(super) trait Redact {
+    /// `<redacted>`, perhaps with what is safe to know; `None` = unset.
+    fn redacted(&self) -> Option<String>;
+}
+
+macro_rules! show_by_display {
+    ($($type:ty),+) => {$(
+        impl Show for $type {
+            fn show(&self) -> Option<String> {
+                Some(self.to_string())
+            }
+        }
+    )+};
+}
+
+show_by_display!(str, String, bool, usize, SocketAddr, Cidr, http::HeaderName);
+
+impl<T: Show + ?Sized> Show for &T {
+    fn show(&self) -> Option<String> {
+        (**self).show()
+    }
+}
+
+impl<T: Show> Show for Option<T> {
+    fn show(&self) -> Option<String> {
+        self.as_ref().and_then(Show::show)
+    }
+}
+
+/// A list, comma-separated as the settings take it.
+impl<T: Show> Show for Vec<T> {
+    fn show(&self) -> Option<String> {
+        Some(
+            self.iter()
+                .filter_map(Show::show)
+                .collect::<Vec<_>>()
+                .join(","),
+        )
+    }
+}
+
+/// Whole seconds as `…s`, anything finer as `…ms`.
+impl Show for Duration {
+    fn show(&self) -> Option<String> {
+        Some(if self.subsec_millis() == 0 {
+            format!("{}s", self.as_secs())
+        } else {
+            format!("{}ms", self.as_millis())
+        })
+    }
+}
+
+impl Show for LogFormat {
+    fn show(&self) -> Option<String> {
+        Some(format!("{self:?}").to_lowercase())
+    }
+}
+
+impl Redact for Secret {
+    fn redacted(&self) -> Option<String> {
+        Some("<redacted>".into())
+    }
+}
+
+impl<T: Redact> Redact for Option<T> {
+    fn redacted(&self) -> Option<String> {
+        self.as_ref().and_then(Redact::redacted)
+    }
+}
+
+impl Redact for Keyring {
+    fn redacted(&self) -> Option<String> {
+        Some(format!(
+            "{} key(s), current id `{}`, values <redacted>",
+            self.len(),
+            self.current_id()
+        ))
+    }
+}
+
+/// The `--check-config` text of `config`.
 pub(super) fn render(config: &Config) -> String {
     let mut out = String::new();
-    let o = &config.oidc;
-    let s = &config.session;
-    let lines: [(&str, String); 25] = [
-        ("listen", config.listen.to_string()),
-        ("admin_listen", config.admin_listen.to_string()),
-        ("public_url", config.public_origin.clone()),
-        ("issuer_url", o.issuer_url.clone()),
-        ("client_id", o.client_id.clone()),
-        ("client_secret", "<redacted>".into()),
-        ("scopes", o.scopes.join(" ")),
-        ("redirect_url", o.redirect_url.clone()),
-        ("post_logout_redirect", o.post_logout_redirect.clone()),
-        ("refresh_skew", format!("{}s", o.refresh_skew.as_secs())),
-        (
-            "provider_timeout",
-            format!("{}ms", o.provider_timeout.as_millis()),
-        ),
-        ("refresh_wait", format!("{}ms", o.refresh_wait.as_millis())),
-        (
-            "refresh_lock_lease",
-            format!("{}ms", o.refresh_lock_lease.as_millis()),
-        ),
-        (
-            "session_store",
-            if s.redis_url.is_some() {
-                "redis (url <redacted>)".into()
-            } else {
-                "memory".into()
-            },
-        ),
-        (
-            "session_keys",
-            format!(
-                "{} key(s), current id `{}`, values <redacted>",
-                s.keys.len(),
-                s.keys.current_id()
-            ),
-        ),
-        ("session_ttl", format!("{}s", s.ttl.as_secs())),
-        (
-            "session_idle_timeout",
-            s.idle_timeout
-                .map_or_else(|| "off".into(), |d| format!("{}s", d.as_secs())),
-        ),
-        (
-            "admin_api",
-            if config.admin_token.is_some() {
-                "enabled (token <redacted>)".into()
-            } else {
-                "disabled".into()
-            },
-        ),
-        (
-            "cookie",
-            format!("{} (secure: {})", s.cookie_name, s.secure_cookies),
-        ),
-        ("csrf_header", config.proxy.csrf_header.to_string()),
-        ("allowed_origins", config.proxy.allowed_origins.join(",")),
-        (
-            "client_idle_timeout",
-            format!("{}ms", config.client_idle_timeout.as_millis()),
-        ),
-        (
-            "ws_session_check",
-            format!("{}ms", config.proxy.ws_session_check.as_millis()),
-        ),
-        ("workers", config.workers.to_string()),
-        (
-            "log_format",
-            format!("{:?}", config.log_format).to_lowercase(),
-        ),
-    ];
-    for (key, value) in lines {
-        let _ = writeln!(out, "{key} = {value:?}");
+    for (key, value) in settings::shown(config) {
+        let _ = match value {
+            Some(value) => writeln!(out, "{key} = {value:?}"),
+            None => writeln!(out, "# {key} is unset"),
+        };
     }
+    let store = if config.session.redis_url.is_some() {
+        "redis"
+    } else {
+        "memory"
+    };
+    let _ = write!(
+        out,
+        "\n# derived\nredirect_url = {:?}\nsession_store = {store:?}\n",
+        config.oidc.redirect_url
+    );
     for route in &config.proxy.routes {
         let _ = writeln!(
             out,
