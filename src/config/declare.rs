@@ -11,8 +11,8 @@
 //!
 //! A row's kind is `String`, `bool` or `Secret`. A `Secret` is a string whose
 //! environment value clap never prints and whose effective value can only be
-//! rendered by [`Redact`](super::redact::Redact) (`<redacted>`); plain kinds
-//! render through [`Show`](super::redact::Show), which no secret implements.
+//! rendered by [`Redact`](super::show::Redact) (`<redacted>`); plain kinds
+//! render through [`Show`](super::show::Show), which no secret implements.
 //! `file <key> = "<ENV>"` adds the setting's `*_FILE` variant (a path).
 
 use super::ConfigError;
@@ -71,8 +71,8 @@ macro_rules! settings {
         $value.unwrap_or_else(|| String::from($default))
     };
     (@merge $kind:ident, $value:expr) => { $value };
-    (@show Secret, $value:expr) => { $crate::config::redact::Redact::redacted(&$value) };
-    (@show $kind:ident, $value:expr) => { $crate::config::redact::Show::show(&$value) };
+    (@show Secret, $value:expr) => { $crate::config::show::Redact::redacted(&$value) };
+    (@show $kind:ident, $value:expr) => { $crate::config::show::Show::show(&$value) };
     (@default) => { None };
     (@default $default:literal) => { Some(concat!($default)) };
     (@file_doc $env:literal) => { concat!("File holding the value of `", $env, "`") };

@@ -10,160 +10,23 @@
 
 mod args;
 mod declare;
+mod error;
 mod file;
+mod load;
+mod model;
 pub mod parse;
 mod redact;
 mod routes;
 mod secret;
 mod settings;
+mod show;
 mod validate;
 
-use std::net::SocketAddr;
-use std::time::Duration;
-
 pub use args::{Command, SessionsAction};
+pub use error::ConfigError;
 pub use file::FileRoute;
+pub use model::{Config, LogFormat, OidcConfig, ProxyConfig, SessionConfig};
 pub use parse::Cidr;
 pub use routes::{AuthMode, DEFAULT_MAX_BODY, DEFAULT_ROUTE_TIMEOUT, RouteConfig};
 pub use secret::Secret;
 pub use settings::{Args, FileConfig};
-
-use crate::crypto::Keyring;
-
-/// A configuration error: which setting, and what is wrong with it.
-#[derive(Debug, thiserror::Error)]
-#[error("{setting}: {message}")]
-pub struct ConfigError {
-    /// The environment name of the setting, e.g. `BFF_PUBLIC_URL`.
-    pub setting: &'static str,
-    /// What is wrong, without the secret value.
-    pub message: String,
-}
-
-impl ConfigError {
-    pub(crate) fn new(setting: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            setting,
-            message: message.into(),
-        }
-    }
-}
-
-/// The validated configuration.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Public listener (`BFF_LISTEN`, default `0.0.0.0:8080`).
-    pub listen: SocketAddr,
-    /// Admin listener (`BFF_ADMIN_LISTEN`, default `127.0.0.1:9091`).
-    pub admin_listen: SocketAddr,
-    /// External origin, without a trailing slash (`BFF_PUBLIC_URL`).
-    pub public_origin: String,
-    /// OpenID Connect client settings.
-    pub oidc: OidcConfig,
-    /// Session settings.
-    pub session: SessionConfig,
-    /// Proxy settings.
-    pub proxy: ProxyConfig,
-    /// Bearer token for the admin session API (`None` = API disabled).
-    pub admin_token: Option<Secret>,
-    /// `json` or `pretty` (`BFF_LOG_FORMAT`).
-    pub log_format: LogFormat,
-    /// Longest client silence while sending headers, between kept-alive
-    /// requests, or mid-body (`BFF_CLIENT_IDLE_TIMEOUT`, default 10 s).
-    pub client_idle_timeout: Duration,
-    /// Worker threads serving the public listener (`BFF_WORKERS`,
-    /// default 1, `auto` = one per CPU).
-    pub workers: usize,
-}
-
-/// OpenID Connect client settings.
-#[derive(Debug, Clone)]
-pub struct OidcConfig {
-    /// Issuer URL, compared exactly with discovery's `issuer` (OIDC Discovery §4.3).
-    pub issuer_url: String,
-    /// OAuth client ID.
-    pub client_id: String,
-    /// OAuth client secret (confidential client, BBA §6.1.3.1).
-    pub client_secret: Secret,
-    /// Scopes requested at login (always includes `openid`).
-    pub scopes: Vec<String>,
-    /// `<public origin>/auth/callback`.
-    pub redirect_url: String,
-    /// Where the provider returns the browser after logout (from config only).
-    pub post_logout_redirect: String,
-    /// Refresh when the access token expires within this window.
-    pub refresh_skew: Duration,
-    /// Timeout of each provider request (→ 504 at login, 503 on refresh).
-    pub provider_timeout: Duration,
-    /// Longest wait for another pod's refresh of the same session.
-    pub refresh_wait: Duration,
-    /// Lease of the cross-pod refresh lock.
-    pub refresh_lock_lease: Duration,
-}
-
-/// Session settings.
-#[derive(Debug, Clone)]
-pub struct SessionConfig {
-    /// Encryption keys; the first encrypts, all decrypt.
-    pub keys: Keyring,
-    /// Absolute lifetime from login; never extended.
-    pub ttl: Duration,
-    /// Idle timeout (`None` = off); activity slides it, never past `ttl`.
-    pub idle_timeout: Option<Duration>,
-    /// Cookie name (`__Host-bff` unless insecure dev mode).
-    pub cookie_name: String,
-    /// `Secure` attribute on cookies (off only in insecure dev mode).
-    pub secure_cookies: bool,
-    /// Redis URL; `None` selects the in-memory store.
-    pub redis_url: Option<Secret>,
-}
-
-/// Proxy settings.
-#[derive(Debug, Clone)]
-pub struct ProxyConfig {
-    /// Routes, longest prefix first.
-    pub routes: Vec<RouteConfig>,
-    /// Origins allowed to send credentialed cross-origin requests.
-    pub allowed_origins: Vec<String>,
-    /// Peers whose `X-Forwarded-*` headers are trusted.
-    pub trusted_proxies: Vec<Cidr>,
-    /// Anti-CSRF header name (lowercase), default `x-csrf`.
-    pub csrf_header: http::HeaderName,
-    /// How often an open WebSocket re-checks its session
-    /// (`BFF_WS_SESSION_CHECK`, default 5 s).
-    pub ws_session_check: Duration,
-}
-
-/// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    /// One JSON object per line (default).
-    Json,
-    /// Human-readable lines.
-    Pretty,
-}
-
-// === impl Config ===
-
-impl Config {
-    /// Merges `args` with the TOML file it names (if any) and validates.
-    pub fn load(args: &Args) -> Result<Self, ConfigError> {
-        let file = match &args.config {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    ConfigError::new("BFF_CONFIG", format!("cannot read {}: {e}", path.display()))
-                })?;
-                toml::from_str(&text).map_err(|e| {
-                    ConfigError::new("BFF_CONFIG", format!("{}: {}", path.display(), e.message()))
-                })?
-            }
-            None => FileConfig::default(),
-        };
-        validate::build(&args.merge(file))
-    }
-
-    /// The effective configuration as TOML-like text, secrets redacted.
-    pub fn redacted(&self) -> String {
-        redact::render(self)
-    }
-}

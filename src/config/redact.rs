@@ -1,102 +1,11 @@
 //! `--check-config` output: every setting's effective value (one line per
-//! row of the settings table), a few derived values, and the routes, with
-//! every secret as `<redacted>`. How a value may be rendered is decided by
-//! its type: plain values through [`Show`], secrets only through [`Redact`].
+//! row of the settings table, printed as [`super::show`] allows), a few
+//! derived values, and the routes, with every secret as `<redacted>`.
 
 use std::fmt::Write as _;
-use std::net::SocketAddr;
-use std::time::Duration;
 
-use super::{Cidr, Config, LogFormat, Secret, settings};
-use crate::crypto::Keyring;
-
-/// How a plain (non-secret) effective value is printed; `None` = unset.
-/// Deliberately not implemented for [`Secret`] or [`Keyring`].
-pub(super) trait Show {
-    /// The value as `--check-config` prints it.
-    fn show(&self) -> Option<String>;
-}
-
-/// How a secret's effective value is printed: never the secret itself.
-pub(super) trait Redact {
-    /// `<redacted>`, perhaps with what is safe to know; `None` = unset.
-    fn redacted(&self) -> Option<String>;
-}
-
-macro_rules! show_by_display {
-    ($($type:ty),+) => {$(
-        impl Show for $type {
-            fn show(&self) -> Option<String> {
-                Some(self.to_string())
-            }
-        }
-    )+};
-}
-
-show_by_display!(str, String, bool, usize, SocketAddr, Cidr, http::HeaderName);
-
-impl<T: Show + ?Sized> Show for &T {
-    fn show(&self) -> Option<String> {
-        (**self).show()
-    }
-}
-
-impl<T: Show> Show for Option<T> {
-    fn show(&self) -> Option<String> {
-        self.as_ref().and_then(Show::show)
-    }
-}
-
-/// A list, comma-separated as the settings take it.
-impl<T: Show> Show for Vec<T> {
-    fn show(&self) -> Option<String> {
-        Some(
-            self.iter()
-                .filter_map(Show::show)
-                .collect::<Vec<_>>()
-                .join(","),
-        )
-    }
-}
-
-/// Whole seconds as `…s`, anything finer as `…ms`.
-impl Show for Duration {
-    fn show(&self) -> Option<String> {
-        Some(if self.subsec_millis() == 0 {
-            format!("{}s", self.as_secs())
-        } else {
-            format!("{}ms", self.as_millis())
-        })
-    }
-}
-
-impl Show for LogFormat {
-    fn show(&self) -> Option<String> {
-        Some(format!("{self:?}").to_lowercase())
-    }
-}
-
-impl Redact for Secret {
-    fn redacted(&self) -> Option<String> {
-        Some("<redacted>".into())
-    }
-}
-
-impl<T: Redact> Redact for Option<T> {
-    fn redacted(&self) -> Option<String> {
-        self.as_ref().and_then(Redact::redacted)
-    }
-}
-
-impl Redact for Keyring {
-    fn redacted(&self) -> Option<String> {
-        Some(format!(
-            "{} key(s), current id `{}`, values <redacted>",
-            self.len(),
-            self.current_id()
-        ))
-    }
-}
+use super::model::Config;
+use super::settings;
 
 /// The `--check-config` text of `config`.
 pub(super) fn render(config: &Config) -> String {

@@ -55,26 +55,9 @@ pub struct RouteConfig {
 /// Validates one route; errors name the `routes` setting and the prefix.
 pub(super) fn route(raw: &FileRoute) -> Result<RouteConfig, ConfigError> {
     let err = |m: String| ConfigError::new("routes", format!("route `{}`: {m}", raw.prefix));
-    if !raw.prefix.starts_with('/')
-        || raw.prefix.contains("..")
-        || raw.prefix.contains("//")
-        || raw.prefix.contains('%')
-    {
-        return Err(err(
-            "prefix must start with `/` and contain no `..`, `//` or `%`".into(),
-        ));
-    }
+    check_prefix(&raw.prefix).map_err(err)?;
     let upstream = upstream_url(&raw.upstream).map_err(err)?;
-    let auth = match raw.auth.as_deref().unwrap_or("required") {
-        "required" => AuthMode::Required,
-        "optional" => AuthMode::Optional,
-        "none" => AuthMode::None,
-        other => {
-            return Err(err(format!(
-                "auth `{other}` is not required, optional or none"
-            )));
-        }
-    };
+    let auth = auth_mode(raw.auth.as_deref()).map_err(err)?;
     if raw.websocket && auth == AuthMode::None {
         return Err(err(
             "websocket routes need a session: use auth = \"required\" or \"optional\"".into(),
@@ -83,10 +66,7 @@ pub(super) fn route(raw: &FileRoute) -> Result<RouteConfig, ConfigError> {
     let methods = raw
         .methods
         .iter()
-        .map(|m| {
-            http::Method::from_bytes(m.to_ascii_uppercase().as_bytes())
-                .map_err(|_err| err(format!("bad method `{m}`")))
-        })
+        .map(|m| method(m).map_err(err))
         .collect::<Result<_, _>>()?;
     let timeout = raw
         .timeout
@@ -116,6 +96,34 @@ pub(super) fn route(raw: &FileRoute) -> Result<RouteConfig, ConfigError> {
         websocket: raw.websocket,
         tls,
     })
+}
+
+/// A route prefix starts with `/` and has no `..`, `//` or escapes.
+fn check_prefix(prefix: &str) -> Result<(), String> {
+    let clean = prefix.starts_with('/')
+        && !prefix.contains("..")
+        && !prefix.contains("//")
+        && !prefix.contains('%');
+    if clean {
+        Ok(())
+    } else {
+        Err("prefix must start with `/` and contain no `..`, `//` or `%`".into())
+    }
+}
+
+/// `required` (the default), `optional` or `none`.
+fn auth_mode(text: Option<&str>) -> Result<AuthMode, String> {
+    match text.unwrap_or("required") {
+        "required" => Ok(AuthMode::Required),
+        "optional" => Ok(AuthMode::Optional),
+        "none" => Ok(AuthMode::None),
+        other => Err(format!("auth `{other}` is not required, optional or none")),
+    }
+}
+
+fn method(text: &str) -> Result<http::Method, String> {
+    http::Method::from_bytes(text.to_ascii_uppercase().as_bytes())
+        .map_err(|_err| format!("bad method `{text}`"))
 }
 
 /// A rustls client config (ring provider, safe default protocol versions)
