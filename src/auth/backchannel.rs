@@ -41,11 +41,15 @@ pub(crate) async fn handle(
         Ok(logout) => logout,
         Err(refused) => return Ok(refused),
     };
-    if !first_use(state, &logout).await? {
+    if already_used(state, &logout).await? {
         tracing::info!("back-channel logout token replayed");
         return Ok(bad_request("logout token already used"));
     }
     let ended = end_sessions(state, &logout).await?;
+    // Recorded only once its sessions are gone: after a store failure the
+    // provider's retry of the same token must still work (§2.6 forbids
+    // replays of *accepted* tokens, not retries of failed ones).
+    record_used(state, &logout).await?;
     tracing::info!(ended, by_sid = logout.sid.is_some(), "back-channel logout");
     Ok(response(
         StatusCode::OK,
@@ -115,18 +119,35 @@ async fn read_token(parts: &Parts, body: Incoming) -> Result<String, &'static st
     }
 }
 
-/// Records the token's `jti` until it expires; false if already seen.
-async fn first_use(state: &AppState, logout: &LogoutToken) -> Result<bool, Error> {
+/// Whether the token's `jti` was already accepted (OIDC Back-Channel
+/// Logout §2.6: a logout token is used once).
+async fn already_used(state: &AppState, logout: &LogoutToken) -> Result<bool, Error> {
     let Some(jti) = &logout.jti else {
-        return Ok(true);
+        return Ok(false);
     };
-    let ttl = Duration::from_secs(
-        u64::try_from(logout.exp - now_unix() + 120)
-            .unwrap_or(120)
-            .max(60),
-    );
+    Ok(state
+        .vault
+        .store()
+        .get(&keys::logout_jti(jti))
+        .await?
+        .is_some())
+}
+
+/// Records the token's `jti` until shortly after it expires.
+async fn record_used(state: &AppState, logout: &LogoutToken) -> Result<(), Error> {
+    let Some(jti) = &logout.jti else {
+        return Ok(());
+    };
+    let ttl = u64::try_from(logout.exp - now_unix() + 120)
+        .unwrap_or(120)
+        .max(60);
     let key = keys::logout_jti(jti);
-    Ok(state.vault.store().try_lock(&key, "seen", ttl).await?)
+    state
+        .vault
+        .store()
+        .put(&key, b"seen".to_vec(), Duration::from_secs(ttl))
+        .await?;
+    Ok(())
 }
 
 fn bad_request(reason: &'static str) -> Response<Body> {

@@ -1,8 +1,8 @@
 //! `GET /auth/callback`: completes the login.
 //!
 //! Order matters (RFC 9700 §2.1, §4.7.1; RFC 9207 §2.4): reject duplicate
-//! parameters, consume the one-time `state`, check the browser binding in
-//! constant time, check `iss`, and only then exchange the code (with the
+//! parameters, find the one-time `state`, check the browser binding in
+//! constant time, only then use the `state` up, check `iss`, and only then exchange the code (with the
 //! PKCE verifier) and validate the ID token. A new session ID is issued
 //! and any session the browser already had is destroyed (ASVS 5 §7.2.4,
 //! security case C4).
@@ -35,14 +35,7 @@ pub(crate) async fn finish(state: &AppState, parts: &Parts) -> Result<Response<B
     let csrf = param(&pairs, "state")
         .filter(|s| !s.is_empty())
         .ok_or(Error::BadRequest("The sign-in response has no state."))?;
-    let pending = state
-        .vault
-        .take_pending(csrf)
-        .await?
-        .ok_or(Error::BadRequest(
-            "This sign-in attempt is unknown, expired or already used.",
-        ))?;
-    check_binding(state, parts, &pending)?;
+    let pending = one_time_login(state, parts, csrf).await?;
     if param(&pairs, "error").is_some() {
         // The provider's error text is never reflected (security case L9).
         return Err(Error::BadRequest(
@@ -74,6 +67,29 @@ pub(crate) async fn finish(state: &AppState, parts: &Parts) -> Result<Response<B
         HeaderValue::from_str(&cookie).map_err(|_err| Error::Internal("cookie"))?,
     );
     Ok(res)
+}
+
+/// The pending login of `csrf`, used up. The browser binding is checked
+/// on a read first (RFC 9700 §4.7.1, case L2) and the record deleted only
+/// then: a stranger who learns the `state` cannot burn the login.
+async fn one_time_login(
+    state: &AppState,
+    parts: &Parts,
+    csrf: &str,
+) -> Result<PendingLogin, Error> {
+    const UNKNOWN: &str = "This sign-in attempt is unknown, expired or already used.";
+    let peeked = state
+        .vault
+        .peek_pending(csrf)
+        .await?
+        .ok_or(Error::BadRequest(UNKNOWN))?;
+    check_binding(state, parts, &peeked)?;
+    // GETDEL: of two concurrent callbacks only one gets it (L3).
+    state
+        .vault
+        .take_pending(csrf)
+        .await?
+        .ok_or(Error::BadRequest(UNKNOWN))
 }
 
 /// The callback must come from the browser that started the login (L2).

@@ -334,6 +334,20 @@ impl Vault {
         self.store.put(&key, sealed, PENDING_LOGIN_TTL).await
     }
 
+    /// Reads the pending login for `state` without using it up, so the
+    /// callback can check its browser binding before spending it (a
+    /// stranger who saw the `state` cannot burn the victim's login).
+    pub(crate) async fn peek_pending(
+        &self,
+        state: &str,
+    ) -> Result<Option<PendingLogin>, StoreError> {
+        let key = keys::pending_login(state);
+        let Some(sealed) = self.store.get(&key).await? else {
+            return Ok(None);
+        };
+        Ok(self.open_pending(state, &key, &sealed))
+    }
+
     /// Takes (reads and deletes, one use) the pending login for `state`.
     pub(crate) async fn take_pending(
         &self,
@@ -343,11 +357,15 @@ impl Vault {
         let Some(sealed) = self.store.take(&key).await? else {
             return Ok(None);
         };
-        let Ok(plain) = self.keys.open(state.as_bytes(), key.as_bytes(), &sealed) else {
+        Ok(self.open_pending(state, &key, &sealed))
+    }
+
+    fn open_pending(&self, state: &str, key: &str, sealed: &[u8]) -> Option<PendingLogin> {
+        let Ok(plain) = self.keys.open(state.as_bytes(), key.as_bytes(), sealed) else {
             tracing::warn!("pending login failed integrity check");
-            return Ok(None);
+            return None;
         };
-        Ok(rmp_serde::from_slice(&plain).ok())
+        rmp_serde::from_slice(&plain).ok()
     }
 }
 

@@ -33,8 +33,23 @@ async fn l2_callback_from_another_browser_is_rejected() {
     let mut attacker = Browser::default();
     assert_rejected(&attacker.get(&stack, &callback, &NAVIGATION).await);
     attacker.set_cookie(LOGIN_COOKIE, &bff::SessionId::generate().unwrap().encode());
-    assert_rejected(&attacker.get(&stack, &callback, &NAVIGATION).await);
+    let wrong_binding = attacker.get(&stack, &callback, &NAVIGATION).await;
+    assert_rejected(&wrong_binding);
+    assert!(
+        wrong_binding.text().contains("started in another browser"),
+        "the binding comparison was not reached: {}",
+        wrong_binding.text()
+    );
     assert_eq!(stack.idp.token_requests(), 0);
+    // The stranger's attempts did not burn the victim's login.
+    let done = victim.get(&stack, &callback, &NAVIGATION).await;
+    assert_eq!(
+        done.status,
+        302,
+        "the victim's login was burnt: {}",
+        done.text()
+    );
+    assert!(victim.cookie(COOKIE).is_some());
 }
 
 #[tokio::test]

@@ -15,6 +15,7 @@ pub mod support;
 
 mod abuse;
 mod admin_api;
+mod backchannel;
 mod cli;
 mod cookie_props;
 mod csrf;
