@@ -285,3 +285,31 @@ async fn locks_are_exclusive_owned_and_leased(store: &dyn SessionStore) {
     );
     store.ping().await.unwrap();
 }
+
+/// Case A4 / issue item: index sets are pruned on write, not only on read
+/// (checked on Redis's own view of the set; the memory store has a unit
+/// test of its own bookkeeping).
+#[tokio::test]
+async fn redis_index_sets_are_pruned_on_write() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let store = redis_store(&server);
+    for hash in ["a", "b", "c"] {
+        let mut short = new_session(hash, &["bff:sub:{frequent}"]);
+        short.ttl = Duration::from_millis(30);
+        store.put_session(short).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    store
+        .put_session(new_session("d", &["bff:sub:{frequent}"]))
+        .await
+        .unwrap();
+    let mut conn = server.connection().await;
+    let size: u64 = redis::cmd("SCARD")
+        .arg("bff:sub:{frequent}")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(size, 1, "dead members were kept on write");
+}

@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use moka::Expiry;
@@ -44,7 +45,12 @@ pub struct MemoryStore {
     cas: tokio::sync::Mutex<()>,
     locks: Mutex<HashMap<String, (String, Instant)>>,
     indexes: Mutex<HashMap<String, HashSet<String>>>,
+    /// Session writes so far (every [`SWEEP_EVERY`]th sweeps all indexes).
+    writes: AtomicU64,
 }
+
+/// How many session writes between sweeps of every index.
+const SWEEP_EVERY: u64 = 1024;
 
 impl MemoryStore {
     /// An empty store holding at most `capacity` records.
@@ -57,6 +63,7 @@ impl MemoryStore {
             cas: tokio::sync::Mutex::new(()),
             locks: Mutex::new(HashMap::new()),
             indexes: Mutex::new(HashMap::new()),
+            writes: AtomicU64::new(0),
         }
     }
 
@@ -69,6 +76,40 @@ impl MemoryStore {
             .lock()
             .map_err(|_poisoned| StoreError("index table poisoned".into()))?;
         Ok(f(&mut indexes))
+    }
+
+    /// The live members of `index`, removing dead ones (and the set, once
+    /// empty).
+    async fn prune(&self, index: &str) -> Result<Vec<String>, StoreError> {
+        let members: Vec<String> = self.with_indexes(|i| {
+            i.get(index)
+                .map(|s| s.iter().cloned().collect())
+                .unwrap_or_default()
+        })?;
+        let mut live = Vec::with_capacity(members.len());
+        for hash in members {
+            if self.cache.contains_key(&keys::record(&hash)) {
+                live.push(hash);
+            } else {
+                self.with_indexes(|i| i.get_mut(index).map(|s| s.remove(&hash)))?;
+            }
+        }
+        self.with_indexes(|i| {
+            if i.get(index).is_some_and(HashSet::is_empty) {
+                i.remove(index);
+            }
+        })?;
+        Ok(live)
+    }
+
+    /// Prunes every index: sets of users who never log in again would
+    /// otherwise outlive their sessions forever.
+    async fn sweep(&self) -> Result<(), StoreError> {
+        let all: Vec<String> = self.with_indexes(|i| i.keys().cloned().collect())?;
+        for index in all {
+            self.prune(&index).await?;
+        }
+        Ok(())
     }
 
     async fn insert(&self, key: String, value: Vec<u8>, deadline: Instant) {
@@ -126,13 +167,22 @@ impl SessionStore for MemoryStore {
             self.insert(keys::meta(new.hash), new.meta.into_bytes(), deadline)
                 .await;
             self.with_indexes(|indexes| {
-                for index in new.indexes {
+                for index in &new.indexes {
                     indexes
-                        .entry(index)
+                        .entry(index.clone())
                         .or_default()
                         .insert(new.hash.to_owned());
                 }
-            })
+            })?;
+            // Pruned on write, not only on read: a user who logs in often
+            // would otherwise grow their index without bound (case A4).
+            for index in &new.indexes {
+                self.prune(index).await?;
+            }
+            if self.writes.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
+                self.sweep().await?;
+            }
+            Ok(())
         })
     }
 
@@ -193,22 +243,7 @@ impl SessionStore for MemoryStore {
         &'a self,
         index: &'a str,
     ) -> BoxFuture<'a, Result<Vec<String>, StoreError>> {
-        Box::pin(async move {
-            let members: Vec<String> = self.with_indexes(|i| {
-                i.get(index)
-                    .map(|s| s.iter().cloned().collect())
-                    .unwrap_or_default()
-            })?;
-            let mut live = Vec::with_capacity(members.len());
-            for hash in members {
-                if self.cache.contains_key(&keys::record(&hash)) {
-                    live.push(hash);
-                } else {
-                    self.with_indexes(|i| i.get_mut(index).map(|s| s.remove(&hash)))?;
-                }
-            }
-            Ok(live)
-        })
+        Box::pin(self.prune(index))
     }
 
     fn session_meta<'a>(
@@ -329,6 +364,50 @@ mod tests {
         assert!(
             store.indexes.lock().unwrap().is_empty(),
             "empty index sets left behind"
+        );
+    }
+
+    #[tokio::test]
+    async fn index_sets_are_pruned_on_write_and_swept() {
+        let store = MemoryStore::new(10_000);
+        let new = |hash, index: &str, ttl| NewSession {
+            hash,
+            record: b"r".to_vec(),
+            meta: String::new(),
+            indexes: vec![index.to_owned()],
+            ttl,
+            index_ttl: ttl,
+        };
+        let short = Duration::from_millis(30);
+        for hash in ["a", "b", "c"] {
+            store
+                .put_session(new(hash, "frequent", short))
+                .await
+                .unwrap();
+        }
+        store
+            .put_session(new("x", "gone-user", short))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        store
+            .put_session(new("d", "frequent", Duration::from_secs(60)))
+            .await
+            .unwrap();
+        let size = |index: &str| store.indexes.lock().unwrap().get(index).map(HashSet::len);
+        assert_eq!(size("frequent"), Some(1), "dead members kept on write");
+        assert_eq!(size("gone-user"), Some(1), "swept before its time");
+        let hashes: Vec<String> = (0..SWEEP_EVERY).map(|i| format!("h{i}")).collect();
+        for hash in &hashes {
+            store
+                .put_session(new(hash, hash, Duration::from_secs(60)))
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            size("gone-user"),
+            None,
+            "an abandoned index was never swept"
         );
     }
 }

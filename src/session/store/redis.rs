@@ -108,7 +108,8 @@ impl SessionStore for RedisStore {
                 .arg(new.meta)
                 .arg(millis(new.ttl))
                 .arg(new.hash)
-                .arg(millis(new.index_ttl.max(new.ttl)));
+                .arg(millis(new.index_ttl.max(new.ttl)))
+                .arg(keys::RECORD_PREFIX);
             let _done: i64 = call
                 .invoke_async(&mut self.conn())
                 .await

@@ -5,12 +5,17 @@
 //! Redis or Sentinel; Redis Cluster would need them split per slot.
 
 /// KEYS: record, meta, index…; ARGV: record, meta, ttl ms, hash, index
-/// ttl ms. Index sets live as long as their longest-lived member can (its
-/// absolute lifetime: idle-timeout touches extend the record, not the index).
+/// ttl ms, record key prefix. Index sets live as long as their longest-lived
+/// member can (its absolute lifetime: idle-timeout touches extend the
+/// record, not the index), and are pruned of dead members on every write,
+/// so a user who logs in often does not grow them without bound.
 pub(super) const PUT_SESSION: &str = r"
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 for i = 3, #KEYS do
+  for _, h in ipairs(redis.call('SMEMBERS', KEYS[i])) do
+    if redis.call('EXISTS', ARGV[6] .. '{' .. h .. '}') == 0 then redis.call('SREM', KEYS[i], h) end
+  end
   redis.call('SADD', KEYS[i], ARGV[4])
   if redis.call('PTTL', KEYS[i]) < tonumber(ARGV[5]) then redis.call('PEXPIRE', KEYS[i], ARGV[5]) end
 end
