@@ -35,12 +35,20 @@ pub enum Lookup {
 // === impl CookieNames ===
 
 impl CookieNames {
-    /// Names for a session cookie called `session`; the login cookie is
-    /// `<session>-login`.
+    /// Names for a session cookie called `session`; the login-binding
+    /// cookie is `<session>-login`, always `__Host-`-prefixed when cookies
+    /// are `Secure`: a binding cookie a sibling subdomain could plant would
+    /// let an attacker bind a victim's browser to the attacker's login
+    /// (login CSRF; RFC 6265bis §4.1.3.2).
     pub fn new(session: &str, secure: bool) -> Self {
+        let login = if secure && !session.starts_with("__Host-") {
+            format!("__Host-{session}-login")
+        } else {
+            format!("{session}-login")
+        };
         Self {
             session: session.to_owned(),
-            login: format!("{session}-login"),
+            login,
             secure,
         }
     }
@@ -152,6 +160,31 @@ mod tests {
                 && login.contains("SameSite=Lax")
                 && login.contains("Secure")
         );
+    }
+
+    #[test]
+    fn c1_the_binding_cookie_is_host_prefixed_whatever_the_session_cookie_is_called() {
+        assert_eq!(
+            CookieNames::new("__Host-bff", true).login,
+            "__Host-bff-login"
+        );
+        assert_eq!(
+            CookieNames::new("session", true).login,
+            "__Host-session-login"
+        );
+        assert_eq!(
+            CookieNames::new("__Secure-s", true).login,
+            "__Host-__Secure-s-login"
+        );
+        assert_eq!(
+            CookieNames::new("bff", false).login,
+            "bff-login",
+            "insecure dev mode"
+        );
+        let names = CookieNames::new("session", true);
+        let login = names.login_cookie("v");
+        assert!(login.starts_with("__Host-session-login=v") && login.contains("Path=/"));
+        assert!(login.contains("Secure") && !login.contains("Domain"));
     }
 
     #[test]

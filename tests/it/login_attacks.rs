@@ -214,3 +214,35 @@ fn query_value(path_and_query: &str, name: &str) -> String {
         .map(|(_, v)| v.into_owned())
         .unwrap()
 }
+
+#[tokio::test]
+async fn l2_a_custom_cookie_name_still_gets_a_host_prefixed_binding_cookie() {
+    let stack = Stack::start_with(Store::Memory, &["--cookie-name", "session"])
+        .await
+        .unwrap();
+    let mut browser = Browser::default();
+    let started = stack.start_login(&mut browser, "/").await;
+    assert!(
+        browser.cookie("__Host-session-login").is_some(),
+        "binding cookie not __Host-"
+    );
+    assert!(
+        browser.cookie("session-login").is_none(),
+        "a plantable binding cookie was set"
+    );
+    let callback = stack.idp_step(&started).await;
+    let done = browser.get(&stack, &callback, &NAVIGATION).await;
+    assert_eq!(done.status, 302, "{}", done.text());
+    assert!(browser.cookie("session").is_some());
+    // A binding cookie planted under the unprefixed name is ignored.
+    let mut victim = Browser::default();
+    victim.set_cookie(
+        "session-login",
+        &bff::SessionId::generate().unwrap().encode(),
+    );
+    assert_eq!(stack.start_login(&mut victim, "/").await.status, 302);
+    assert!(
+        victim.cookie("__Host-session-login").is_some(),
+        "the planted cookie was adopted"
+    );
+}
