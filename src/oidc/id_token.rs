@@ -90,6 +90,9 @@ fn classify(err: openidconnect::ClaimsVerificationError) -> OidcError {
     use openidconnect::{ClaimsVerificationError as C, SignatureVerificationError as S};
     match err {
         C::SignatureVerification(S::NoMatchingKey) => OidcError::UnknownSigningKey,
+        // openidconnect checks signature, `iss` and `aud` before `exp` and
+        // `iat` (OIDC Core §3.1.3.7 steps 2–10), so these passed.
+        C::Expired(reason) => OidcError::StaleIdToken(reason),
         other => OidcError::InvalidIdToken(other.to_string()),
     }
 }

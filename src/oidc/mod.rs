@@ -25,6 +25,10 @@ pub(crate) enum OidcError {
     /// The ID token names a key the cached JWKS lacks (re-discover once).
     #[error("ID token signed with an unknown key")]
     UnknownSigningKey,
+    /// The ID token is outside its time window (`exp` passed, `iat` too
+    /// old or in the future) but its signature, `iss` and `aud` held.
+    #[error("stale ID token: {0}")]
+    StaleIdToken(String),
     /// The ID token failed validation (reason has no token material).
     #[error("invalid ID token: {0}")]
     InvalidIdToken(String),
@@ -51,7 +55,10 @@ impl OidcError {
     /// The request-path error for a failed login step.
     pub(crate) fn into_login_error(self) -> Error {
         match self {
-            Self::Rejected(_) | Self::InvalidIdToken(_) | Self::UnknownSigningKey => {
+            Self::Rejected(_)
+            | Self::InvalidIdToken(_)
+            | Self::StaleIdToken(_)
+            | Self::UnknownSigningKey => {
                 Error::BadRequest("Sign-in could not be completed. Please try again.")
             }
             Self::Timeout => Error::ProviderTimeout,

@@ -76,6 +76,16 @@ pub(crate) async fn refresh(
             // Still unverifiable after one re-discovery: keep the previous
             // ID token rather than lose the rotated refresh token.
             Err(OidcError::UnknownSigningKey) => current.id_token.clone(),
+            // Only its time window failed (clock skew between bff and the
+            // provider): the grant itself is good, so keep the previous ID
+            // token; never end a session over a clock.
+            Err(OidcError::StaleIdToken(reason)) => {
+                tracing::warn!(
+                    reason,
+                    "refreshed ID token outside its time window; keeping the previous one"
+                );
+                current.id_token.clone()
+            }
             // A refreshed ID token that fails validation (also after a
             // re-discovery found its key) ends the session (OIDC Core
             // §12.2; security case F5).

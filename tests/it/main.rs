@@ -30,6 +30,7 @@ mod login_attacks;
 mod logout;
 mod proxy;
 mod refresh;
+mod refresh_id_token;
 mod sessions;
 mod store_contract;
 mod stress;
