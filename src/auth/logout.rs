@@ -17,6 +17,7 @@ use subtle::ConstantTimeEq as _;
 use super::authenticate::{self, Authenticated};
 use crate::error::Error;
 use crate::http_util::{Body, header_str, param, query_pairs, redirect};
+use crate::oidc::revoke;
 use crate::oidc::types::BffIdToken;
 use crate::pages;
 use crate::session::SessionData;
@@ -52,9 +53,19 @@ pub(crate) async fn logout(state: &AppState, parts: &Parts) -> Result<Response<B
         }
     }
     state.vault.end(&id).await?;
+    if let Some(refresh_token) = data.refresh_token.clone() {
+        revoke::revoke_in_background(&state.provider, refresh_token);
+    }
     tracing::info!(session = %id.log_id(), "logged out");
     let target = end_session_url(state, &data).unwrap_or_else(|| LOGGED_OUT_PATH.to_owned());
-    Ok(with_cleared_cookie(state, redirect(&target)))
+    let mut res = with_cleared_cookie(state, redirect(&target));
+    // Clear Site Data §3.1: the browser drops this origin's cookies and
+    // storage too, so nothing a page kept about the user survives.
+    res.headers_mut().insert(
+        "clear-site-data",
+        HeaderValue::from_static("\"cookies\", \"storage\""),
+    );
+    Ok(res)
 }
 
 /// Handles `GET /auth/logged-out` (never needs a session; its `state`

@@ -6,6 +6,7 @@ pub(crate) mod http;
 pub(crate) mod id_token;
 pub(crate) mod logout_token;
 pub(crate) mod provider;
+pub(crate) mod revoke;
 pub(crate) mod types;
 
 use crate::error::Error;

@@ -31,6 +31,10 @@ const MIN_ON_DEMAND_SECS: i64 = 30;
 pub(crate) struct Provider {
     /// The configured client (auth URL, token URL, JWKS).
     pub(crate) client: BffClient,
+    /// The RFC 7009 revocation endpoint, if advertised.
+    pub(crate) revocation: Option<url::Url>,
+    /// Whether the client authenticates with HTTP Basic (else in the body).
+    pub(crate) basic_auth: bool,
     /// RP-Initiated Logout endpoint, if advertised.
     pub(crate) end_session: Option<EndSessionUrl>,
     /// Whether the provider sends RFC 9207 `iss` in authorization responses.
@@ -72,6 +76,11 @@ impl ProviderHandle {
         self.current.load_full()
     }
 
+    /// The client's credentials (`client_id`, `client_secret`).
+    pub(crate) fn credentials(&self) -> (&str, &str) {
+        (&self.config.client_id, self.config.client_secret.expose())
+    }
+
     /// The HTTP adapter for token requests.
     pub(crate) fn http(&self) -> &OidcHttp {
         &self.http
@@ -92,9 +101,15 @@ impl ProviderHandle {
             .additional_metadata
             .authorization_response_iss_parameter_supported
             == Some(true);
+        let revocation = logout
+            .additional_metadata
+            .revocation_endpoint
+            .clone()
+            .and_then(|url| url::Url::parse(&url).ok());
         let issuer = metadata.issuer().as_str().to_owned();
         let jwks = metadata.jwks().clone();
         let auth_type = client_auth_type(metadata.token_endpoint_auth_methods_supported());
+        let basic_auth = matches!(auth_type, AuthType::BasicAuth);
         let redirect = RedirectUrl::new(self.config.redirect_url.clone())
             .map_err(|e| DiscoveryError(e.to_string()))?;
         let client = BffClient::from_provider_metadata(
@@ -108,6 +123,8 @@ impl ProviderHandle {
         .set_auth_type(auth_type);
         self.current.store(Some(Arc::new(Provider {
             client,
+            revocation,
+            basic_auth,
             end_session,
             iss_parameter_supported,
             issuer,

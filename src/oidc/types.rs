@@ -31,6 +31,9 @@ pub(crate) struct ExtraMetadata {
     /// RFC 9207 §3: the provider sends `iss` in authorization responses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) authorization_response_iss_parameter_supported: Option<bool>,
+    /// RFC 8414 §2 / RFC 7009 §2: where refresh tokens are revoked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) revocation_endpoint: Option<String>,
 }
 impl AdditionalProviderMetadata for ExtraMetadata {}
 
@@ -69,10 +72,10 @@ pub(crate) type BffTokenResponse = StandardTokenResponse<
     CoreTokenType,
 >;
 
-/// The client after discovery. Typestate positions: auth URL set; device,
-/// introspection, revocation not set; token and userinfo "maybe" (from
-/// discovery).
-pub(crate) type BffClient = Client<
+/// The openidconnect client with its revocation endpoint in typestate `R`.
+/// Positions: auth URL set; device and introspection not set; revocation
+/// `R`; token and userinfo "maybe" (from discovery).
+pub(crate) type ClientWith<R> = Client<
     SidClaim,
     CoreAuthDisplay,
     CoreGenderClaim,
@@ -87,7 +90,10 @@ pub(crate) type BffClient = Client<
     EndpointSet,
     EndpointNotSet,
     EndpointNotSet,
-    EndpointNotSet,
+    R,
     EndpointMaybeSet,
     EndpointMaybeSet,
 >;
+
+/// The client after discovery.
+pub(crate) type BffClient = ClientWith<EndpointNotSet>;

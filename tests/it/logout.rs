@@ -170,3 +170,76 @@ async fn c4_session_held_when_login_started_is_ended_even_if_the_callback_lacks_
         "previous session survived the new login"
     );
 }
+
+#[tokio::test]
+async fn logout_revokes_the_refresh_token_without_waiting_and_clears_site_data() {
+    let stack = Stack::start(Store::Memory).await.unwrap();
+    let mut browser = stack.logged_in_browser().await;
+    // A slow provider never holds up the local logout.
+    stack
+        .idp
+        .set(|b| b.revocation_delay = Duration::from_secs(5));
+    let started = std::time::Instant::now();
+    let res = browser
+        .send(
+            &stack,
+            http::Method::POST,
+            "/auth/logout",
+            &[("x-csrf", "1")],
+            "",
+        )
+        .await;
+    assert_eq!(res.status, 302);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "logout waited for the revocation"
+    );
+    assert_eq!(
+        res.header("clear-site-data"),
+        Some("\"cookies\", \"storage\"")
+    );
+    assert_eq!(browser.get(&stack, "/app", &API).await.status, 401);
+    // RFC 7009 §2.1: the refresh token, with its type hint and client auth.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let revoked = loop {
+        if let Some(form) = stack.idp.revocations().pop() {
+            break form;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no revocation request"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        revoked.get("token_type_hint").map(String::as_str),
+        Some("refresh_token")
+    );
+    let token = revoked.get("token").expect("a token").clone();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        !stack.idp.refresh_token_active(&token),
+        "the refresh token is still active"
+    );
+}
+
+#[tokio::test]
+async fn logout_without_a_revocation_endpoint_is_still_complete() {
+    let stack = Stack::start(Store::Memory).await.unwrap();
+    stack.idp.set(|b| b.revocation_endpoint = false);
+    assert!(stack.bff.discover_provider().await);
+    let mut browser = stack.logged_in_browser().await;
+    let res = browser
+        .send(
+            &stack,
+            http::Method::POST,
+            "/auth/logout",
+            &[("x-csrf", "1")],
+            "",
+        )
+        .await;
+    assert_eq!(res.status, 302);
+    assert_eq!(browser.get(&stack, "/app", &API).await.status, 401);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(stack.idp.revocations().is_empty());
+}

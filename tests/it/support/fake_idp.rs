@@ -9,6 +9,7 @@
 //! State lives behind `std::sync::Mutex`es that are never held across an await.
 
 mod behaviour;
+mod revoke;
 mod token;
 
 use std::collections::{BTreeMap, HashMap};
@@ -72,6 +73,7 @@ struct State {
     grants: Vec<Grant>,
     authorize_queries: Vec<Params>,
     end_session_queries: Vec<Params>,
+    revocations: Vec<Params>,
     token_requests: Vec<TokenRequest>,
 }
 
@@ -200,6 +202,11 @@ impl FakeIdp {
             .is_some_and(|t| t.active && !state.grants[t.grant].revoked)
     }
 
+    /// The forms posted to the revocation endpoint, in order.
+    pub fn revocations(&self) -> Vec<Params> {
+        self.shared.state().revocations.clone()
+    }
+
     /// Revokes every grant and refresh token (an admin or IdP-side logout).
     pub fn revoke_all_grants(&self) {
         let mut state = self.shared.state();
@@ -256,6 +263,7 @@ async fn route(shared: Arc<Shared>, req: Request<Bytes>) -> Response<Full<Bytes>
         (&Method::GET, "/jwks") => jwks(&shared),
         (&Method::GET, "/authorize") => authorize(&shared, &query(&req)),
         (&Method::POST, "/token") => token::handle(&shared, &req).await,
+        (&Method::POST, "/revoke") => revoke::handle(&shared, &req).await,
         (&Method::GET, "/logout") => end_session(&shared, query(&req)),
         _ => response(404, &[], "not found"),
     }
@@ -279,6 +287,9 @@ fn discovery(shared: &Shared) -> Response<Full<Bytes>> {
     });
     if b.end_session_endpoint {
         doc["end_session_endpoint"] = json!(format!("{base}/logout"));
+    }
+    if b.revocation_endpoint {
+        doc["revocation_endpoint"] = json!(format!("{base}/revoke"));
     }
     if b.iss_param_supported {
         doc["authorization_response_iss_parameter_supported"] = json!(true);

@@ -104,6 +104,10 @@ pub struct Behaviour {
     pub iss_param: IssParam,
     /// Discovery includes `end_session_endpoint`.
     pub end_session_endpoint: bool,
+    /// Discovery includes an RFC 7009 `revocation_endpoint`.
+    pub revocation_endpoint: bool,
+    /// Delay before the revocation endpoint answers.
+    pub revocation_delay: Duration,
     /// Replaces the `issuer` value in discovery (a mix-up / misconfiguration).
     pub discovery_issuer: Option<String>,
     /// ID token `nonce`.
@@ -147,6 +151,8 @@ impl Default for Behaviour {
             iss_param_supported: true,
             iss_param: IssParam::Correct,
             end_session_endpoint: true,
+            revocation_endpoint: true,
+            revocation_delay: Duration::ZERO,
             discovery_issuer: None,
             nonce: NonceMode::Echo,
             id_token_iss: None,

@@ -59,6 +59,22 @@ fn answer(
     }
 }
 
+/// Client authentication of a request to another endpoint (revocation).
+pub(super) fn authenticate_request(
+    shared: &Shared,
+    req: &Request<Bytes>,
+    form: &Params,
+) -> Result<(), (u16, &'static str)> {
+    let auth = if req.headers().contains_key(http::header::AUTHORIZATION) {
+        ClientAuth::Basic
+    } else if form.contains_key("client_secret") {
+        ClientAuth::Post
+    } else {
+        ClientAuth::None
+    };
+    authenticate(shared, req, form, auth)
+}
+
 /// Logs the request and returns how the client authenticated.
 fn record(shared: &Shared, req: &Request<Bytes>, form: &Params) -> ClientAuth {
     let client_auth = if req.headers().contains_key(http::header::AUTHORIZATION) {
