@@ -12,14 +12,12 @@
 //!    refresh, the idle-timer touch). The proxy runs them only after the
 //!    CSRF check, so a forged request changes nothing in the store.
 
-use std::time::Duration;
-
 use http::HeaderMap;
 
 use crate::error::Error;
 use crate::metrics::RejectReason;
 use crate::session::cookie::{Lookup, lookup};
-use crate::session::{SessionData, SessionId, now_unix};
+use crate::session::{SessionData, SessionId};
 use crate::state::AppState;
 
 /// A request's live session.
@@ -101,10 +99,11 @@ pub(crate) async fn refresh_if_needed(
 /// request). A failed write is logged and the request goes on: the session
 /// is still valid.
 pub(crate) async fn record_activity(state: &AppState, session: Authenticated) -> Authenticated {
-    if !touch_due(session.data.last_seen, state.vault.idle_timeout()) {
-        return session;
-    }
-    match state.vault.touch(&session.id, &session.data).await {
+    match state
+        .vault
+        .record_activity(&session.id, &session.data)
+        .await
+    {
         Ok(Some(data)) => Authenticated {
             id: session.id,
             data,
@@ -114,30 +113,5 @@ pub(crate) async fn record_activity(state: &AppState, session: Authenticated) ->
             tracing::warn!(error = %err, "could not record session activity");
             session
         }
-    }
-}
-
-/// Whether `last_seen` is old enough to record again: once a minute, or
-/// every tenth of the idle timeout if that is shorter.
-fn touch_due(last_seen: i64, idle: Option<Duration>) -> bool {
-    let every = idle.map_or(60, |idle| (idle.as_secs() / 10).clamp(1, 60));
-    now_unix().saturating_sub(last_seen) >= i64::try_from(every).unwrap_or(60)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn seen_ago(secs: i64) -> i64 {
-        now_unix() - secs
-    }
-
-    #[test]
-    fn activity_is_recorded_once_a_minute_or_a_tenth_of_the_idle_timeout() {
-        assert!(!touch_due(seen_ago(30), None));
-        assert!(touch_due(seen_ago(61), None));
-        let idle = Some(Duration::from_secs(100));
-        assert!(!touch_due(seen_ago(5), idle));
-        assert!(touch_due(seen_ago(11), idle));
     }
 }

@@ -8,8 +8,14 @@
 //! hop-by-hop, so they are re-added explicitly on both legs. After both
 //! sides switched protocols, bytes are copied both ways unchanged, and the
 //! session is re-checked in the store every `BFF_WS_SESSION_CHECK`: once it
-//! is logged out or expired, both sockets are closed.
+//! is logged out or expired, both sockets are closed. Frames the browser
+//! sends count as activity for `BFF_SESSION_IDLE_TIMEOUT`, recorded at
+//! most as often as for plain requests.
 
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::header::{self, HeaderMap, HeaderValue};
@@ -17,6 +23,7 @@ use http::{Method, Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::error::Error;
 use crate::http_util::{Body, empty, header_str};
@@ -98,14 +105,19 @@ async fn relay(client: OnUpgrade, upstream: OnUpgrade, watch: SessionWatch) {
             return;
         }
     };
-    let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
+    let seen = Arc::new(AtomicBool::new(false));
+    let mut client = Active {
+        inner: TokioIo::new(client),
+        seen: Arc::clone(&seen),
+    };
+    let mut upstream = TokioIo::new(upstream);
     tokio::select! {
         copied = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {
             if let Err(err) = copied {
                 tracing::debug!(error = %err, "websocket relay ended with an error");
             }
         }
-        () = session_ended(&watch) => {
+        () = session_ended(&watch, &seen) => {
             tracing::info!(session = %watch.id.log_id(), "closing websocket: session ended");
         }
     }
@@ -114,17 +126,64 @@ async fn relay(client: OnUpgrade, upstream: OnUpgrade, watch: SessionWatch) {
 
 /// Resolves once the session is gone (logged out, expired, deleted). A
 /// store error is not proof of logout: the check is retried next tick.
-async fn session_ended(watch: &SessionWatch) {
+/// Frames the browser sent since the last tick count as activity for the
+/// idle timeout (recorded at most as often as for plain requests), so an
+/// actively used socket keeps its session alive.
+async fn session_ended(watch: &SessionWatch, seen: &AtomicBool) {
     let mut ticks = tokio::time::interval(watch.every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticks.tick().await;
     loop {
         ticks.tick().await;
         match watch.vault.load(&watch.id).await {
+            Ok(Some(data)) if seen.swap(false, Ordering::Relaxed) => {
+                if let Err(err) = watch.vault.record_activity(&watch.id, &data).await {
+                    tracing::warn!(error = %err, "could not record websocket activity");
+                }
+            }
             Ok(Some(_)) => {}
             Ok(None) => return,
             Err(err) => tracing::warn!(error = %err, "websocket session re-check failed; retrying"),
         }
+    }
+}
+
+/// The client half of a relay, noting when the browser sends anything.
+struct Active<T> {
+    inner: T,
+    seen: Arc<AtomicBool>,
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Active<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.seen.store(true, Ordering::Relaxed);
+        }
+        polled
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Active<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 

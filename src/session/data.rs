@@ -81,4 +81,32 @@ impl SessionData {
     pub(crate) fn remaining_secs(&self, now: i64) -> u64 {
         u64::try_from(self.absolute_expires_at.saturating_sub(now)).unwrap_or(0)
     }
+
+    /// Whether `last_seen` is old enough to record activity again: once a
+    /// minute, or every tenth of the idle timeout if that is shorter (not
+    /// a store write per request).
+    pub(crate) fn activity_due(&self, idle: Option<std::time::Duration>) -> bool {
+        due(self.last_seen, idle, super::now_unix())
+    }
+}
+
+fn due(last_seen: i64, idle: Option<std::time::Duration>, now: i64) -> bool {
+    let every = idle.map_or(60, |idle| (idle.as_secs() / 10).clamp(1, 60));
+    now.saturating_sub(last_seen) >= i64::try_from(every).unwrap_or(60)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::due;
+
+    #[test]
+    fn activity_is_recorded_once_a_minute_or_a_tenth_of_the_idle_timeout() {
+        assert!(!due(970, None, 1000));
+        assert!(due(939, None, 1000));
+        let idle = Some(Duration::from_secs(100));
+        assert!(!due(995, idle, 1000));
+        assert!(due(989, idle, 1000));
+    }
 }

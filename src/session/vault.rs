@@ -138,6 +138,20 @@ impl Vault {
         self.swap(id, previous_version, data, None).await
     }
 
+    /// Records activity if it is due ([`SessionData::activity_due`]): the new
+    /// session if it was written, else `None` (not due, or a concurrent
+    /// write won).
+    pub(crate) async fn record_activity(
+        &self,
+        id: &SessionId,
+        current: &SessionData,
+    ) -> Result<Option<SessionData>, StoreError> {
+        if !current.activity_due(self.idle) {
+            return Ok(None);
+        }
+        self.touch(id, current).await
+    }
+
     /// Records activity: `last_seen = now` and, with an idle timeout, a
     /// store TTL of min(remaining absolute, idle). Never past the absolute end.
     pub(crate) async fn touch(

@@ -16,13 +16,19 @@ use crate::support::ws_upstream::WsUpstream;
 type Ws = WebSocketStream<TcpStream>;
 
 async fn ws_stack(store: Store) -> Option<(Stack, WsUpstream)> {
+    ws_stack_with(store, &[]).await
+}
+
+async fn ws_stack_with(store: Store, extra: &[&str]) -> Option<(Stack, WsUpstream)> {
     let ws = WsUpstream::start().await;
     let toml = format!(
         "[[routes]]\nprefix = \"/ws/\"\nupstream = \"{}\"\nwebsocket = true\n\n\
          [[routes]]\nprefix = \"/plain/\"\nupstream = \"{{upstream}}\"\n",
         ws.url()
     );
-    let stack = Stack::start_with_config(store, &toml, &["--ws-session-check", "200ms"]).await?;
+    let mut flags = vec!["--ws-session-check", "200ms"];
+    flags.extend(extra);
+    let stack = Stack::start_with_config(store, &toml, &flags).await?;
     Some((stack, ws))
 }
 
@@ -174,5 +180,46 @@ async fn h10_logout_closes_an_open_websocket_within_the_check_interval() {
     eprintln!(
         "websocket closed {:?} after logout (check interval 200ms)",
         logged_out.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn an_actively_used_websocket_keeps_its_session_alive_past_the_idle_timeout() {
+    let idle = ["--session-idle-timeout", "2s"];
+    let Some((stack, _ws)) = ws_stack_with(Store::Redis, &idle).await else {
+        return;
+    };
+    let mut browser = stack.logged_in_browser().await;
+    let mut socket = connect(&stack, "/ws/chat", Some(&browser), Some(PUBLIC_URL))
+        .await
+        .unwrap();
+    // Twice the idle timeout of traffic on the socket alone.
+    let until = Instant::now() + Duration::from_secs(4);
+    while Instant::now() < until {
+        assert_eq!(
+            echo(&mut socket, "still here").await,
+            "still here",
+            "socket closed"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let info = browser.get(&stack, "/auth/session?slide=false", &API).await;
+    assert_eq!(info.status, 200, "socket traffic did not count as activity");
+    // Without traffic the idle timeout still ends the session and the socket.
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(Ok(msg)) = socket.next().await {
+            if msg.is_close() {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "an idle socket outlived the idle timeout");
+    assert_eq!(
+        browser
+            .get(&stack, "/auth/session?slide=false", &API)
+            .await
+            .status,
+        401
     );
 }
