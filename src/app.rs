@@ -21,7 +21,7 @@ use crate::oidc::provider::ProviderHandle;
 use crate::per_worker::PerWorker;
 use crate::refresh::{RefreshSettings, Refresher};
 use crate::route_table::RouteTable;
-use crate::server::Handler;
+use crate::server::{ConnectionLimit, Handler};
 use crate::session::cookie::CookieNames;
 use crate::session::store::memory::MemoryStore;
 use crate::session::store::redis::RedisStore;
@@ -73,10 +73,21 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let idle = config.client_idle_timeout;
     let workers = WorkerPool::start(config.workers, &public_handler(&state), idle)
         .map_err(StartError::Workers)?;
+    let metrics = &state.metrics;
+    let (open, refused) = (
+        metrics.connections_open.clone(),
+        metrics.connections_refused.clone(),
+    );
+    let limit = ConnectionLimit::new(config.max_connections, open, refused);
     let shutdown = CancellationToken::new();
     let tasks = vec![
         state.provider.spawn(shutdown.clone()),
-        tokio::spawn(worker::serve_on_workers(public, workers, shutdown.clone())),
+        tokio::spawn(worker::serve_on_workers(
+            public,
+            workers,
+            limit,
+            shutdown.clone(),
+        )),
         tokio::spawn(server::serve(
             admin,
             admin_handler(&state),

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 /// How a refresh attempt ended (the `outcome` label).
@@ -76,6 +77,11 @@ pub(crate) struct Metrics {
     registry: Registry,
     refresh: Family<OutcomeLabel, Counter>,
     rejected: Family<ReasonLabel, Counter>,
+    /// Client connections open on the public listener.
+    pub(crate) connections_open: Gauge,
+    /// Client connections closed at once because `BFF_MAX_CONNECTIONS`
+    /// were open (security case A7).
+    pub(crate) connections_refused: Counter,
 }
 
 impl Default for Metrics {
@@ -114,10 +120,24 @@ impl Metrics {
         for reason in [RejectReason::Malformed, RejectReason::Unknown] {
             let _zero = rejected.get_or_create(&ReasonLabel { reason });
         }
+        let connections_open = Gauge::default();
+        registry.register(
+            "connections_open",
+            "Client connections open on the public listener",
+            connections_open.clone(),
+        );
+        let connections_refused = Counter::default();
+        registry.register(
+            "connections_refused",
+            "Client connections closed at once because BFF_MAX_CONNECTIONS were open",
+            connections_refused.clone(),
+        );
         Self {
             registry,
             refresh,
             rejected,
+            connections_open,
+            connections_refused,
         }
     }
 

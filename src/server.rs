@@ -11,17 +11,24 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
 use http::{Request, Response};
-use hyper::body::Incoming;
+use http_body_util::BodyExt as _;
+use hyper::body::{Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
-use hyper_util::server::graceful::GracefulShutdown;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-use crate::http_util::Body;
+use crate::http_util::{Body, BoxError};
 
 /// Largest request head (request line + headers) accepted; hyper answers
 /// 431 past it.
@@ -30,6 +37,9 @@ pub(crate) const MAX_HEADER_BYTES: usize = 64 * 1024;
 pub(crate) const MAX_HEADER_COUNT: usize = 100;
 /// How long in-flight requests may take to finish at shutdown.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Concurrent streams per HTTP/2 connection (hyper's default is 200; RFC
+/// 9113 §6.5.2 recommends no fewer than 100).
+pub(crate) const MAX_CONCURRENT_STREAMS: u32 = 100;
 
 /// What a handler returns: the response (errors are already responses).
 pub(crate) type HandlerFuture =
@@ -40,11 +50,125 @@ pub(crate) type HandlerFuture =
 /// admin listener to the admin endpoints; the server knows neither.
 pub(crate) type Handler = Arc<dyn Fn(SocketAddr, Request<Incoming>) -> HandlerFuture + Send + Sync>;
 
+/// The public listener's cap on open connections, shared by every worker.
+pub(crate) struct ConnectionLimit {
+    max: usize,
+    open: AtomicUsize,
+    gauge: Gauge,
+    refused: Counter,
+}
+
+/// One open connection's place under the cap; released on drop.
+pub(crate) struct Slot(Arc<ConnectionLimit>);
+
+// === impl ConnectionLimit ===
+
+impl ConnectionLimit {
+    /// At most `max` connections; `gauge` shows how many are open and
+    /// `refused` counts those closed at the cap.
+    pub(crate) fn new(max: usize, gauge: Gauge, refused: Counter) -> Arc<Self> {
+        Arc::new(Self {
+            max,
+            open: AtomicUsize::new(0),
+            gauge,
+            refused,
+        })
+    }
+
+    /// A slot for one more connection, or `None` (counted) at the cap.
+    fn acquire(self: &Arc<Self>) -> Option<Slot> {
+        if self.open.fetch_add(1, Ordering::AcqRel) >= self.max {
+            self.open.fetch_sub(1, Ordering::AcqRel);
+            self.refused.inc();
+            return None;
+        }
+        self.gauge.inc();
+        Some(Slot(Arc::clone(self)))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::AcqRel);
+        self.0.gauge.dec();
+    }
+}
+
+/// When a connection last had a request in flight.
+#[derive(Default)]
+struct Activity {
+    /// Requests whose response has not been sent to its end.
+    in_flight: AtomicUsize,
+    /// Milliseconds since the connection started, when the last one ended.
+    last_ms: AtomicU64,
+}
+
+impl Activity {
+    /// Whether nothing has been in flight for `idle` since `started`.
+    fn idle_for(&self, started: Instant, idle: Duration) -> bool {
+        let last = Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
+        self.in_flight.load(Ordering::Relaxed) == 0 && started.elapsed() >= last + idle
+    }
+}
+
+/// One request in flight, from the call until its response body is
+/// sent or dropped (a reset stream, a cancelled call).
+struct InFlight {
+    activity: Arc<Activity>,
+    started: Instant,
+}
+
+impl InFlight {
+    fn new(activity: &Arc<Activity>, started: Instant) -> Self {
+        activity.in_flight.fetch_add(1, Ordering::Relaxed);
+        Self {
+            activity: Arc::clone(activity),
+            started,
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.activity.last_ms.store(ms, Ordering::Relaxed);
+        self.activity.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A response body that keeps its request in flight until it is done.
+struct Tracked {
+    inner: Body,
+    _in_flight: InFlight,
+}
+
+impl hyper::body::Body for Tracked {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// One connection's service: the listener's handler and the peer.
 #[derive(Clone)]
 struct PeerService {
     handler: Handler,
     peer: SocketAddr,
+    activity: Arc<Activity>,
+    started: Instant,
 }
 
 impl hyper::service::Service<Request<Incoming>> for PeerService {
@@ -53,7 +177,18 @@ impl hyper::service::Service<Request<Incoming>> for PeerService {
     type Future = HandlerFuture;
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
-        (self.handler)(self.peer, req)
+        let in_flight = InFlight::new(&self.activity, self.started);
+        let response = (self.handler)(self.peer, req);
+        Box::pin(async move {
+            let response = response.await?;
+            Ok(response.map(|inner| {
+                Tracked {
+                    inner,
+                    _in_flight: in_flight,
+                }
+                .boxed()
+            }))
+        })
     }
 }
 
@@ -71,6 +206,7 @@ fn builder(idle: Duration) -> Builder<TokioExecutor> {
         .http2()
         .timer(TokioTimer::new())
         .max_header_list_size(u32::try_from(MAX_HEADER_BYTES).unwrap_or(u32::MAX))
+        .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
         .keep_alive_interval(Some(Duration::from_secs(30)));
     builder
 }
@@ -79,8 +215,10 @@ fn builder(idle: Duration) -> Builder<TokioExecutor> {
 /// own task, all drained together at shutdown.
 pub(crate) struct Connections {
     builder: Builder<TokioExecutor>,
-    graceful: GracefulShutdown,
     handler: Handler,
+    idle: Duration,
+    drain: CancellationToken,
+    tasks: TaskTracker,
 }
 
 impl Connections {
@@ -88,31 +226,70 @@ impl Connections {
     pub(crate) fn new(handler: Handler, idle: Duration) -> Self {
         Self {
             builder: builder(idle),
-            graceful: GracefulShutdown::new(),
             handler,
+            idle,
+            drain: CancellationToken::new(),
+            tasks: TaskTracker::new(),
         }
     }
 
-    /// Serves `stream` on a task of the current runtime.
-    pub(crate) fn serve(&self, stream: TcpStream, peer: SocketAddr) {
-        let handler = PeerService {
+    /// Serves `stream` on a task of the current runtime; `slot` (its place
+    /// under the connection cap, if any) is held until it closes.
+    pub(crate) fn serve(&self, stream: TcpStream, peer: SocketAddr, slot: Option<Slot>) {
+        let activity = Arc::new(Activity::default());
+        let started = Instant::now();
+        let service = PeerService {
             handler: Arc::clone(&self.handler),
             peer,
+            activity: Arc::clone(&activity),
+            started,
         };
         let conn = self
             .builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), handler);
-        let conn = self.graceful.watch(conn.into_owned());
-        tokio::spawn(async move {
-            if let Err(err) = conn.await {
-                tracing::debug!(error = %err, "connection ended with an error");
+            .serve_connection_with_upgrades(TokioIo::new(stream), service);
+        let conn = conn.into_owned();
+        let (drain, idle) = (self.drain.clone(), self.idle);
+        self.tasks.spawn(async move {
+            let _slot = slot;
+            let mut conn = std::pin::pin!(conn);
+            let mut check = tokio::time::interval(idle / 2);
+            check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut goaway_at: Option<Instant> = None;
+            loop {
+                tokio::select! {
+                    ended = conn.as_mut() => {
+                        if let Err(err) = ended {
+                            tracing::debug!(error = %err, "connection ended with an error");
+                        }
+                        return;
+                    }
+                    () = drain.cancelled(), if goaway_at.is_none() => {}
+                    _ = check.tick() => {
+                        if !activity.idle_for(started, idle) {
+                            continue;
+                        }
+                        // Still nothing in flight an idle period after the
+                        // GOAWAY (a frame that never ends): close it.
+                        if goaway_at.is_some_and(|at| at.elapsed() >= idle) {
+                            return;
+                        }
+                        if goaway_at.is_some() {
+                            continue;
+                        }
+                    }
+                }
+                // Finishes what is in flight, then closes (GOAWAY on h2).
+                conn.as_mut().graceful_shutdown();
+                goaway_at = Some(Instant::now());
             }
         });
     }
 
     /// Lets in-flight requests finish, for at most 10 s.
     pub(crate) async fn drain(self) {
-        if tokio::time::timeout(DRAIN_TIMEOUT, self.graceful.shutdown())
+        self.drain.cancel();
+        self.tasks.close();
+        if tokio::time::timeout(DRAIN_TIMEOUT, self.tasks.wait())
             .await
             .is_err()
         {
@@ -125,7 +302,8 @@ impl Connections {
 pub(crate) async fn accept_until(
     listener: TcpListener,
     shutdown: &CancellationToken,
-    mut adopt: impl FnMut(TcpStream, SocketAddr),
+    limit: Option<&Arc<ConnectionLimit>>,
+    mut adopt: impl FnMut(TcpStream, SocketAddr, Option<Slot>),
 ) {
     loop {
         let (stream, peer) = tokio::select! {
@@ -139,8 +317,14 @@ pub(crate) async fn accept_until(
                 }
             },
         };
+        let slot = match limit.map(ConnectionLimit::acquire) {
+            // At the cap: closed at once, before a byte is read.
+            Some(None) => continue,
+            Some(slot) => slot,
+            None => None,
+        };
         let _nodelay = stream.set_nodelay(true);
-        adopt(stream, peer);
+        adopt(stream, peer, slot);
     }
 }
 
@@ -152,8 +336,8 @@ pub(crate) async fn serve(
     shutdown: CancellationToken,
 ) {
     let connections = Connections::new(handler, idle);
-    accept_until(listener, &shutdown, |stream, peer| {
-        connections.serve(stream, peer);
+    accept_until(listener, &shutdown, None, |stream, peer, slot| {
+        connections.serve(stream, peer, slot);
     })
     .await;
     connections.drain().await;

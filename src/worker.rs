@@ -16,6 +16,7 @@
 //! (bounded, see [`crate::server`]) and exit.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
@@ -24,9 +25,9 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::per_worker;
-use crate::server::{self, Connections, Handler};
+use crate::server::{self, ConnectionLimit, Connections, Handler, Slot};
 
-type Accepted = (std::net::TcpStream, SocketAddr);
+type Accepted = (std::net::TcpStream, SocketAddr, Option<Slot>);
 
 /// The worker threads of one listener, fed round-robin.
 pub(crate) struct WorkerPool {
@@ -72,14 +73,19 @@ impl WorkerPool {
     }
 
     /// Hands an accepted connection to the next worker.
-    pub(crate) fn dispatch(&mut self, stream: tokio::net::TcpStream, peer: SocketAddr) {
+    pub(crate) fn dispatch(
+        &mut self,
+        stream: tokio::net::TcpStream,
+        peer: SocketAddr,
+        slot: Option<Slot>,
+    ) {
         let stream = match stream.into_std() {
             Ok(stream) => stream,
             Err(err) => return tracing::debug!(error = %err, "could not hand over a connection"),
         };
         let index = self.next % self.senders.len();
         self.next = self.next.wrapping_add(1);
-        if self.senders[index].send((stream, peer)).is_err() {
+        if self.senders[index].send((stream, peer, slot)).is_err() {
             tracing::warn!(worker = index, "a worker has stopped; connection dropped");
         }
     }
@@ -105,9 +111,9 @@ fn run_worker(
     runtime.block_on(async move {
         let _ticker = tokio::spawn(keep_timer_near());
         let connections = Connections::new(handler, idle);
-        while let Some((stream, peer)) = accepted.recv().await {
+        while let Some((stream, peer, slot)) = accepted.recv().await {
             match tokio::net::TcpStream::from_std(stream) {
-                Ok(stream) => connections.serve(stream, peer),
+                Ok(stream) => connections.serve(stream, peer, slot),
                 Err(err) => tracing::debug!(error = %err, "could not adopt a connection"),
             }
         }
@@ -133,10 +139,11 @@ async fn keep_timer_near() {
 pub(crate) async fn serve_on_workers(
     listener: TcpListener,
     mut workers: WorkerPool,
+    limit: Arc<ConnectionLimit>,
     shutdown: CancellationToken,
 ) {
-    server::accept_until(listener, &shutdown, |stream, peer| {
-        workers.dispatch(stream, peer);
+    server::accept_until(listener, &shutdown, Some(&limit), |stream, peer, slot| {
+        workers.dispatch(stream, peer, slot);
     })
     .await;
     workers.finish().await;

@@ -34,6 +34,9 @@ pub struct Config {
     /// Worker threads serving the public listener (`BFF_WORKERS`,
     /// default 1, `auto` = one per CPU).
     pub workers: usize,
+    /// Most client connections open at once on the public listener
+    /// (`BFF_MAX_CONNECTIONS`, default 10,000).
+    pub max_connections: usize,
 }
 
 /// OpenID Connect client settings.

@@ -90,6 +90,11 @@ settings! {
     /// own connections, Redis connection and upstream pool: a number from 1
     /// to 256, or `auto` for one per CPU (default 1; scale out with replicas).
     workers: String = "BFF_WORKERS", show |c| c.workers;
+    /// Advanced: most client connections open at once on the public
+    /// listener, from 1 to 1000000; beyond it new connections are closed at
+    /// once and counted in `bff_connections_refused_total` (default `10000`).
+    max_connections: String = "BFF_MAX_CONNECTIONS", default "10000",
+        show |c| c.max_connections;
 }
 
 #[cfg(test)]

@@ -42,7 +42,17 @@ pub(super) fn build(raw: &Raw) -> Result<Config, ConfigError> {
         log_format,
         client_idle_timeout: positive(&raw.client_idle_timeout)?,
         workers: workers(&raw.workers)?,
+        max_connections: max_connections(&raw.max_connections)?,
     })
+}
+
+/// A connection cap from 1 to 1,000,000.
+fn max_connections(setting: &Value<String>) -> Result<usize, ConfigError> {
+    let text = setting.value.trim();
+    match text.parse::<usize>() {
+        Ok(n @ 1..=1_000_000) => Ok(n),
+        _ => Err(setting.error(format!("`{text}` is not a number from 1 to 1000000"))),
+    }
 }
 
 fn required(setting: &Value<Option<String>>) -> Result<String, ConfigError> {
