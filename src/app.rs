@@ -27,6 +27,7 @@ use crate::session::store::memory::MemoryStore;
 use crate::session::store::redis::RedisStore;
 use crate::session::{SessionData, SessionId, SessionStore, StoreError, Vault};
 use crate::state::AppState;
+use crate::throttle::LoginThrottle;
 use crate::worker::{self, WorkerPool};
 use crate::{admin, edge, http_client, server};
 
@@ -142,6 +143,7 @@ async fn build_state(config: Arc<Config>) -> Result<Arc<AppState>, StartError> {
         // listener is always served on workers, so that is only a fallback).
         upstream: PerWorker::new(config.workers, client, || Some(http_client::build())),
         provider,
+        throttle: LoginThrottle::new(config.login_rate, config.login_burst),
         config,
     }))
 }
@@ -192,7 +194,10 @@ async fn store_for(config: &Config) -> Result<Arc<dyn SessionStore>, StartError>
 /// never fall back (security case R8).
 async fn check_redis_at_start(store: &RedisStore) -> Result<(), StartError> {
     match tokio::time::timeout(Duration::from_secs(3), store.ping()).await {
-        Ok(Ok(())) => Ok(()),
+        Ok(Ok(())) => {
+            warn_if_evicting(store.eviction_policy().await.as_deref());
+            Ok(())
+        }
         Ok(Err(err)) if is_config_error(&err.0) => {
             Err(StartError::Store(format!("Redis refused bff: {err}")))
         }
@@ -205,6 +210,23 @@ async fn check_redis_at_start(store: &RedisStore) -> Result<(), StartError> {
             Ok(())
         }
     }
+}
+
+/// An evicting `maxmemory-policy` silently drops session records and, worse,
+/// the index sets back-channel logout and operators use to find sessions.
+fn warn_if_evicting(policy: Option<&str>) {
+    if let Some(policy) = policy.filter(|p| evicts(p)) {
+        tracing::warn!(
+            policy,
+            "Redis maxmemory-policy evicts keys: sessions and their logout indexes can vanish \
+             under memory pressure; use noeviction for bff's Redis"
+        );
+    }
+}
+
+/// Whether a `maxmemory-policy` may evict bff's keys.
+fn evicts(policy: &str) -> bool {
+    policy.starts_with("allkeys-") || policy.starts_with("volatile-")
 }
 
 fn is_config_error(reason: &str) -> bool {
@@ -286,5 +308,24 @@ impl Running {
         current: &SessionData,
     ) -> Result<Option<SessionData>, StoreError> {
         self.state.vault.touch(id, current).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::evicts;
+
+    #[test]
+    fn a4_evicting_redis_policies_are_recognised() {
+        for policy in [
+            "allkeys-lru",
+            "allkeys-lfu",
+            "allkeys-random",
+            "volatile-lru",
+            "volatile-ttl",
+        ] {
+            assert!(evicts(policy), "{policy}");
+        }
+        assert!(!evicts("noeviction"));
     }
 }

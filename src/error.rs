@@ -55,6 +55,10 @@ pub(crate) enum Error {
     /// The client stopped sending its request body (RFC 9110 §15.5.9).
     #[error("request timeout")]
     RequestTimeout,
+    /// A login rate limit was hit (RFC 6585 §4); retry after this many
+    /// seconds.
+    #[error("too many requests")]
+    TooManyRequests(u64),
     /// The provider is not discovered yet or answered badly.
     #[error("provider unavailable: {0}")]
     ProviderUnavailable(&'static str),
@@ -100,7 +104,8 @@ impl Error {
             | Self::MethodNotAllowed
             | Self::PayloadTooLarge
             | Self::HeadersTooLarge
-            | Self::RequestTimeout => Side::Client,
+            | Self::RequestTimeout
+            | Self::TooManyRequests(_) => Side::Client,
             Self::ProviderUnavailable(_) | Self::ProviderTimeout => Side::Provider,
             Self::UpstreamUnavailable | Self::UpstreamTimeout => Side::Upstream,
             Self::StoreUnavailable => Side::Store,
@@ -120,6 +125,7 @@ impl Error {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::ProviderUnavailable(_) | Self::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
             Self::ProviderTimeout | Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Self::StoreUnavailable | Self::RefreshUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -138,6 +144,7 @@ impl Error {
             Self::PayloadTooLarge => "payload_too_large",
             Self::HeadersTooLarge => "request_header_fields_too_large",
             Self::RequestTimeout => "request_timeout",
+            Self::TooManyRequests(_) => "too_many_requests",
             Self::ProviderUnavailable(_) => "provider_unavailable",
             Self::ProviderTimeout => "provider_timeout",
             Self::StoreUnavailable => "session_store_unavailable",
@@ -158,6 +165,7 @@ impl Error {
             Self::PayloadTooLarge => "The request body is too large.",
             Self::HeadersTooLarge => "The request headers are too large.",
             Self::RequestTimeout => "The request body did not arrive in time.",
+            Self::TooManyRequests(_) => "Too many sign-in attempts. Please wait and try again.",
             Self::ProviderUnavailable(_) | Self::ProviderTimeout => {
                 "The sign-in service is not answering. Please try again."
             }
@@ -173,6 +181,10 @@ impl Error {
     /// `login_url` is added to 401 JSON bodies so SPAs know where to go.
     pub(crate) fn into_response(self, navigation: bool, login_url: &str) -> Response<Body> {
         let status = self.status();
+        let retry_after = match self {
+            Self::TooManyRequests(secs) => Some(secs.max(1)),
+            _ => (status == StatusCode::SERVICE_UNAVAILABLE).then_some(1),
+        };
         let mut res = if navigation {
             pages::error_page(status, self.public_message())
         } else {
@@ -183,9 +195,9 @@ impl Error {
             }
             json(status, &body)
         };
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(secs) = retry_after {
             res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         res
     }

@@ -30,6 +30,7 @@ mod route_table;
 mod server;
 mod session;
 mod state;
+mod throttle;
 mod worker;
 
 pub use app::{Running, StartError, install_crypto_provider, start};

@@ -72,11 +72,35 @@ struct ReasonLabel {
     reason: RejectReason,
 }
 
+/// Which login limit turned a request away (the `reason` label).
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+pub(crate) enum ThrottleReason {
+    /// The client address's rate (`BFF_LOGIN_RATE`).
+    Client,
+    /// Too many pending logins for one browser.
+    Browser,
+}
+
+impl EncodeLabelValue for ThrottleReason {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
+        encoder.write_str(match self {
+            Self::Client => "client",
+            Self::Browser => "browser",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ThrottleLabel {
+    reason: ThrottleReason,
+}
+
 /// The app's metrics.
 pub(crate) struct Metrics {
     registry: Registry,
     refresh: Family<OutcomeLabel, Counter>,
     rejected: Family<ReasonLabel, Counter>,
+    throttled: Family<ThrottleLabel, Counter>,
     /// Client connections open on the public listener.
     pub(crate) connections_open: Gauge,
     /// Client connections closed at once because `BFF_MAX_CONNECTIONS`
@@ -120,6 +144,15 @@ impl Metrics {
         for reason in [RejectReason::Malformed, RejectReason::Unknown] {
             let _zero = rejected.get_or_create(&ReasonLabel { reason });
         }
+        let throttled = Family::<ThrottleLabel, Counter>::default();
+        registry.register(
+            "login_throttled",
+            "Logins and callbacks answered 429 by a login limit, by reason",
+            throttled.clone(),
+        );
+        for reason in [ThrottleReason::Client, ThrottleReason::Browser] {
+            let _zero = throttled.get_or_create(&ThrottleLabel { reason });
+        }
         let connections_open = Gauge::default();
         registry.register(
             "connections_open",
@@ -136,6 +169,7 @@ impl Metrics {
             registry,
             refresh,
             rejected,
+            throttled,
             connections_open,
             connections_refused,
         }
@@ -144,6 +178,13 @@ impl Metrics {
     /// Counts one rejected session cookie.
     pub(crate) fn session_rejected(&self, reason: RejectReason) {
         self.rejected.get_or_create(&ReasonLabel { reason }).inc();
+    }
+
+    /// Counts one login turned away by a limit.
+    pub(crate) fn login_throttled(&self, reason: ThrottleReason) {
+        self.throttled
+            .get_or_create(&ThrottleLabel { reason })
+            .inc();
     }
 
     /// Counts one refresh outcome.

@@ -14,6 +14,7 @@ use crate::refresh::Refresher;
 use crate::route_table::RouteTable;
 use crate::session::Vault;
 use crate::session::cookie::CookieNames;
+use crate::throttle::LoginThrottle;
 
 /// Everything a request handler needs.
 pub(crate) struct AppState {
@@ -33,4 +34,6 @@ pub(crate) struct AppState {
     pub(crate) refresher: Refresher,
     /// Metrics registry.
     pub(crate) metrics: Arc<Metrics>,
+    /// Login flood limits.
+    pub(crate) throttle: LoginThrottle,
 }

@@ -7,6 +7,8 @@
 //! and any session the browser already had is destroyed (ASVS 5 §7.2.4,
 //! security case C4).
 
+use std::net::IpAddr;
+
 use http::request::Parts;
 use http::{HeaderValue, Response, header};
 use openidconnect::{
@@ -29,7 +31,12 @@ use crate::state::AppState;
 const UNIQUE: [&str; 5] = ["code", "state", "iss", "error", "error_description"];
 
 /// Handles `GET /auth/callback`.
-pub(crate) async fn finish(state: &AppState, parts: &Parts) -> Result<Response<Body>, Error> {
+pub(crate) async fn finish(
+    state: &AppState,
+    parts: &Parts,
+    client: IpAddr,
+) -> Result<Response<Body>, Error> {
+    super::check_login_limits(state, client, None)?;
     let pairs = query_pairs(parts.uri.query(), &UNIQUE)
         .ok_or(Error::BadRequest("Duplicate parameters."))?;
     let csrf = param(&pairs, "state")

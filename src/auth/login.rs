@@ -7,6 +7,8 @@
 //! already holds a binding cookie keeps it, so several tabs can log in at
 //! once (L11).
 
+use std::net::IpAddr;
+
 use http::request::Parts;
 use http::{HeaderValue, Response, header};
 use openidconnect::core::CoreAuthenticationFlow;
@@ -22,7 +24,11 @@ use crate::session::{PendingLogin, SessionId};
 use crate::state::AppState;
 
 /// Handles `GET /auth/login`.
-pub(crate) async fn start(state: &AppState, parts: &Parts) -> Result<Response<Body>, Error> {
+pub(crate) async fn start(
+    state: &AppState,
+    parts: &Parts,
+    client: IpAddr,
+) -> Result<Response<Body>, Error> {
     let pairs = query_pairs(parts.uri.query(), &["return_to"])
         .ok_or(Error::BadRequest("Duplicate parameters."))?;
     let return_to = match param(&pairs, "return_to") {
@@ -35,6 +41,8 @@ pub(crate) async fn start(state: &AppState, parts: &Parts) -> Result<Response<Bo
         .current()
         .ok_or(Error::ProviderUnavailable("provider not discovered yet"))?;
     let (binding, is_new) = browser_binding(state, parts)?;
+    let binding_hash = hash22(binding.as_bytes());
+    super::check_login_limits(state, client, (!is_new).then_some(binding_hash.as_str()))?;
 
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut request = provider
@@ -53,7 +61,7 @@ pub(crate) async fn start(state: &AppState, parts: &Parts) -> Result<Response<Bo
         pkce_verifier: verifier.secret().clone(),
         nonce: nonce.secret().clone(),
         return_to,
-        binding_hash: hash22(binding.as_bytes()),
+        binding_hash,
         previous_session: authenticate::presented(state, &parts.headers)
             .id()
             .map(|id| id.hash()),

@@ -37,6 +37,11 @@ pub struct Config {
     /// Most client connections open at once on the public listener
     /// (`BFF_MAX_CONNECTIONS`, default 10,000).
     pub max_connections: usize,
+    /// Logins and callbacks a second per client address (`BFF_LOGIN_RATE`,
+    /// default 10; 0 = no limit).
+    pub login_rate: u32,
+    /// Burst allowed before `login_rate` applies (`BFF_LOGIN_BURST`, default 50).
+    pub login_burst: u32,
 }
 
 /// OpenID Connect client settings.

@@ -95,6 +95,13 @@ settings! {
     /// once and counted in `bff_connections_refused_total` (default `10000`).
     max_connections: String = "BFF_MAX_CONNECTIONS", default "10000",
         show |c| c.max_connections;
+    /// Logins and callbacks a second per client address (resolved through
+    /// `BFF_TRUSTED_PROXIES`) beyond which bff answers 429; `0` = no limit
+    /// (default `10`).
+    login_rate: String = "BFF_LOGIN_RATE", default "10", show |c| c.login_rate;
+    /// Burst of logins and callbacks a client address may make at once
+    /// before `BFF_LOGIN_RATE` applies (default `50`).
+    login_burst: String = "BFF_LOGIN_BURST", default "50", show |c| c.login_burst;
 }
 
 #[cfg(test)]

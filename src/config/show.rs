@@ -34,7 +34,16 @@ macro_rules! show_by_display {
     )+};
 }
 
-show_by_display!(str, String, bool, usize, SocketAddr, Cidr, http::HeaderName);
+show_by_display!(
+    str,
+    String,
+    bool,
+    usize,
+    SocketAddr,
+    Cidr,
+    http::HeaderName,
+    u32
+);
 
 impl<T: Show + ?Sized> Show for &T {
     fn show(&self) -> Option<String> {

@@ -43,7 +43,18 @@ pub(super) fn build(raw: &Raw) -> Result<Config, ConfigError> {
         client_idle_timeout: positive(&raw.client_idle_timeout)?,
         workers: workers(&raw.workers)?,
         max_connections: max_connections(&raw.max_connections)?,
+        login_rate: count(&raw.login_rate, 0, 1_000_000)?,
+        login_burst: count(&raw.login_burst, 1, 1_000_000)?,
     })
+}
+
+/// A whole number from `min` to `max`.
+fn count(setting: &Value<String>, min: u32, max: u32) -> Result<u32, ConfigError> {
+    let text = setting.value.trim();
+    match text.parse::<u32>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(setting.error(format!("`{text}` is not a number from {min} to {max}"))),
+    }
 }
 
 /// A connection cap from 1 to 1,000,000.

@@ -10,7 +10,7 @@ pub(crate) mod cors;
 pub(crate) mod path;
 pub(crate) mod screen;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use http::{HeaderValue, Method, Request, Response, header};
@@ -53,7 +53,7 @@ pub(crate) async fn handle(
         Ok(()) if preflight => cors::preflight(state, req.headers()),
         Ok(()) if path == "/auth" || path.starts_with("/auth/") => {
             let (parts, body) = req.into_parts();
-            auth_endpoint(state, &parts, body).await
+            auth_endpoint(state, &parts, body, client).await
         }
         Ok(()) => proxy::handle(state, peer, req).await,
     };
@@ -80,10 +80,11 @@ async fn auth_endpoint(
     state: &AppState,
     parts: &http::request::Parts,
     body: Incoming,
+    client: IpAddr,
 ) -> Result<Response<Body>, Error> {
     match (parts.method.clone(), parts.uri.path()) {
-        (Method::GET, "/auth/login") => login::start(state, parts).await,
-        (Method::GET, "/auth/callback") => callback::finish(state, parts).await,
+        (Method::GET, "/auth/login") => login::start(state, parts, client).await,
+        (Method::GET, "/auth/callback") => callback::finish(state, parts, client).await,
         (Method::GET, "/auth/session") => session_info::show(state, parts).await,
         (Method::GET | Method::POST, "/auth/logout") => logout::logout(state, parts).await,
         (Method::GET, "/auth/logged-out") => Ok(logout::logged_out(state)),

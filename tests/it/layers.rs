@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 /// Top-level modules from the bottom up; a module may import only from
 /// strictly lower layers (and, inside itself, without cycles).
 const LAYERS: &[&[&str]] = &[
-    &["crypto", "per_worker", "http_util", "metrics"],
+    &["crypto", "per_worker", "http_util", "metrics", "throttle"],
     &["pages", "config", "http_client", "server"],
     &["forwarded"],
     &["session", "worker"],

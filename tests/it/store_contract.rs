@@ -313,3 +313,25 @@ async fn redis_index_sets_are_pruned_on_write() {
         .unwrap();
     assert_eq!(size, 1, "dead members were kept on write");
 }
+
+/// Case A4: bff can see whether its Redis evicts keys (and warns at start).
+#[tokio::test]
+async fn redis_eviction_policy_is_read() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let store = redis_store(&server);
+    assert_eq!(store.eviction_policy().await.as_deref(), Some("noeviction"));
+    let mut conn = server.connection().await;
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory-policy")
+        .arg("allkeys-lru")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.eviction_policy().await.as_deref(),
+        Some("allkeys-lru")
+    );
+}

@@ -84,9 +84,12 @@ async fn refresh_stress_200_sessions_two_pods_no_unexpected_401() {
         (refreshes as f64) <= most,
         "{refreshes} refreshes > {most}: duplicates"
     );
+    // Every use of an expired token refreshes it: at least half of the
+    // cycles that saw a request (all of them under full load).
+    let used_cycles = ideal.min(ok as f64);
     assert!(
-        (refreshes as f64) >= ideal * 0.5,
-        "{refreshes} refreshes: sessions were not refreshed"
+        (refreshes as f64) >= used_cycles * 0.5,
+        "{refreshes} refreshes for {used_cycles:.0} used cycles: sessions were not refreshed"
     );
 }
 

@@ -57,6 +57,18 @@ impl RedisStore {
         Ok(Self { conns, scripts })
     }
 
+    /// Redis's `maxmemory-policy`, if it lets bff read it (managed services
+    /// may refuse `CONFIG`).
+    pub async fn eviction_policy(&self) -> Option<String> {
+        let reply: Vec<String> = redis::cmd("CONFIG")
+            .arg("GET")
+            .arg("maxmemory-policy")
+            .query_async(&mut self.conn())
+            .await
+            .ok()?;
+        reply.into_iter().nth(1)
+    }
+
     fn conn(&self) -> ConnectionManager {
         self.conns.get().clone()
     }
