@@ -144,27 +144,8 @@ impl Metrics {
         for reason in [RejectReason::Malformed, RejectReason::Unknown] {
             let _zero = rejected.get_or_create(&ReasonLabel { reason });
         }
-        let throttled = Family::<ThrottleLabel, Counter>::default();
-        registry.register(
-            "login_throttled",
-            "Logins and callbacks answered 429 by a login limit, by reason",
-            throttled.clone(),
-        );
-        for reason in [ThrottleReason::Client, ThrottleReason::Browser] {
-            let _zero = throttled.get_or_create(&ThrottleLabel { reason });
-        }
-        let connections_open = Gauge::default();
-        registry.register(
-            "connections_open",
-            "Client connections open on the public listener",
-            connections_open.clone(),
-        );
-        let connections_refused = Counter::default();
-        registry.register(
-            "connections_refused",
-            "Client connections closed at once because BFF_MAX_CONNECTIONS were open",
-            connections_refused.clone(),
-        );
+        let throttled = throttled_family(&mut registry);
+        let (connections_open, connections_refused) = connection_metrics(&mut registry);
         Self {
             registry,
             refresh,
@@ -205,6 +186,37 @@ impl Metrics {
         }
         out
     }
+}
+
+/// `bff_login_throttled_total{reason}`, every reason exported from 0.
+fn throttled_family(registry: &mut Registry) -> Family<ThrottleLabel, Counter> {
+    let throttled = Family::<ThrottleLabel, Counter>::default();
+    registry.register(
+        "login_throttled",
+        "Logins and callbacks answered 429 by a login limit, by reason",
+        throttled.clone(),
+    );
+    for reason in [ThrottleReason::Client, ThrottleReason::Browser] {
+        let _zero = throttled.get_or_create(&ThrottleLabel { reason });
+    }
+    throttled
+}
+
+/// `bff_connections_open` and `bff_connections_refused_total`.
+fn connection_metrics(registry: &mut Registry) -> (Gauge, Counter) {
+    let open = Gauge::default();
+    registry.register(
+        "connections_open",
+        "Client connections open on the public listener",
+        open.clone(),
+    );
+    let refused = Counter::default();
+    registry.register(
+        "connections_refused",
+        "Client connections closed at once because BFF_MAX_CONNECTIONS were open",
+        refused.clone(),
+    );
+    (open, refused)
 }
 
 #[cfg(test)]

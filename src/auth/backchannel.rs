@@ -138,9 +138,10 @@ async fn record_used(state: &AppState, logout: &LogoutToken) -> Result<(), Error
     let Some(jti) = &logout.jti else {
         return Ok(());
     };
-    let ttl = u64::try_from(logout.exp - now_unix() + 120)
-        .unwrap_or(120)
-        .max(60);
+    // Until shortly after it expires, but no longer than a token may be old
+    // when it arrives (its `iat` window): older ones are refused anyway.
+    let left = logout.exp.saturating_sub(now_unix()).saturating_add(120);
+    let ttl = u64::try_from(left).unwrap_or(120).clamp(60, 2 * 3600);
     let key = keys::logout_jti(jti);
     state
         .vault

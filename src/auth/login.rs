@@ -29,13 +29,7 @@ pub(crate) async fn start(
     parts: &Parts,
     client: IpAddr,
 ) -> Result<Response<Body>, Error> {
-    let pairs = query_pairs(parts.uri.query(), &["return_to"])
-        .ok_or(Error::BadRequest("Duplicate parameters."))?;
-    let return_to = match param(&pairs, "return_to") {
-        None => return_to::DEFAULT.to_owned(),
-        Some(raw) => return_to::validate(raw)
-            .ok_or(Error::BadRequest("The return address is not a local path."))?,
-    };
+    let return_to = requested_return_to(parts)?;
     let provider = state
         .provider
         .current()
@@ -75,6 +69,17 @@ pub(crate) async fn start(
         res.headers_mut().append(header::SET_COOKIE, cookie);
     }
     Ok(res)
+}
+
+/// The validated `return_to` parameter, or `/`.
+fn requested_return_to(parts: &Parts) -> Result<String, Error> {
+    let pairs = query_pairs(parts.uri.query(), &["return_to"])
+        .ok_or(Error::BadRequest("Duplicate parameters."))?;
+    match param(&pairs, "return_to") {
+        None => Ok(return_to::DEFAULT.to_owned()),
+        Some(raw) => return_to::validate(raw)
+            .ok_or(Error::BadRequest("The return address is not a local path.")),
+    }
 }
 
 /// The browser's binding value: the existing login cookie when it is

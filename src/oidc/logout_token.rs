@@ -68,7 +68,15 @@ struct Claims {
     events: Option<serde_json::Map<String, Value>>,
     sub: Option<String>,
     sid: Option<String>,
+    /// `Some` whenever the claim is present, `null` included (§2.4: a
+    /// logout token must not carry one at all).
+    #[serde(default, deserialize_with = "present")]
     nonce: Option<Value>,
+}
+
+/// A claim that is present, whatever its value (`null` too).
+fn present<'de, D: serde::Deserializer<'de>>(value: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(value).map(Some)
 }
 
 use LogoutTokenError::Invalid;
@@ -175,11 +183,12 @@ fn check_claims(
         return Err(Invalid("wrong aud"));
     }
     let iat = claims.iat.ok_or(Invalid("no iat"))?;
-    if iat > now + LEEWAY_SECS || iat < now - MAX_AGE_SECS {
+    if iat > now.saturating_add(LEEWAY_SECS) || iat < now.saturating_sub(MAX_AGE_SECS) {
         return Err(Invalid("iat out of range"));
     }
     let exp = claims.exp.ok_or(Invalid("no exp"))?;
-    if exp + LEEWAY_SECS < now {
+    // Saturating: an `exp` near i64::MAX must not overflow (a fuzz finding).
+    if exp.saturating_add(LEEWAY_SECS) < now {
         return Err(Invalid("expired"));
     }
     let event_ok = claims

@@ -103,13 +103,16 @@ pub fn lookup(headers: &HeaderMap, name: &str) -> Lookup {
 }
 
 /// Every cookie in the request's `Cookie` headers (unparsable pieces are
-/// skipped).
+/// skipped). Header values are read as UTF-8, lossily: a line holding one
+/// cookie with raw non-ASCII bytes (obs-text, which browsers send and a
+/// sibling subdomain can plant) must neither hide the other cookies on it
+/// nor a second copy of bff's (case C7; a fuzz finding).
 pub(crate) fn request_cookies(headers: &HeaderMap) -> impl Iterator<Item = Cookie<'static>> + '_ {
     headers
         .get_all(COOKIE)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| Cookie::split_parse(v.to_owned()).filter_map(Result::ok))
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .flat_map(|v| Cookie::split_parse(v).filter_map(Result::ok))
 }
 
 /// The request's `Cookie` header without bff's cookies, or `None` when
@@ -185,6 +188,33 @@ mod tests {
         let login = names.login_cookie("v");
         assert!(login.starts_with("__Host-session-login=v") && login.contains("Path=/"));
         assert!(login.contains("Secure") && !login.contains("Domain"));
+    }
+
+    #[test]
+    fn c7_a_duplicate_in_a_non_ascii_cookie_line_is_still_seen() {
+        // Fuzz regression (fuzz/regressions/cookie/): the second copy hid
+        // in a header value with raw UTF-8, which was skipped whole.
+        let mut headers = HeaderMap::new();
+        headers.append(
+            COOKIE,
+            HeaderValue::from_bytes(b"__Host-bff=one\xc3\xa9").unwrap(),
+        );
+        headers.append(COOKIE, HeaderValue::from_static("__Host-bff=two"));
+        assert_eq!(lookup(&headers, "__Host-bff"), Lookup::Duplicate);
+        let mut one_line = HeaderMap::new();
+        one_line.append(
+            COOKIE,
+            HeaderValue::from_bytes(b"planted=\xff\xfe; __Host-bff=s").unwrap(),
+        );
+        assert_eq!(
+            lookup(&one_line, "__Host-bff"),
+            Lookup::One("s".into()),
+            "a planted cookie hid the session"
+        );
+        let mut minimal = HeaderMap::new();
+        minimal.append(COOKIE, HeaderValue::from_static("_="));
+        minimal.append(COOKIE, HeaderValue::from_bytes(b"_=\xff").unwrap());
+        assert_eq!(lookup(&minimal, "_"), Lookup::Duplicate);
     }
 
     #[test]

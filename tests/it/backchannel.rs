@@ -174,8 +174,9 @@ async fn o4_wrong_claims_are_refused() {
             json!({ "sid": "idp-session-0001", "aud": "someone-else" }),
         ),
         (
+            // Only `exp` is wrong: `iat` is inside its window (O4).
             "expired",
-            json!({ "sid": "idp-session-0001", "iat": now() - 900, "exp": now() - 600 }),
+            json!({ "sid": "idp-session-0001", "iat": now() - 30, "exp": now() - 120 }),
         ),
         (
             "no events",
@@ -393,4 +394,24 @@ async fn o6_a_logout_token_that_failed_on_a_store_error_still_works_when_retried
     );
     let replay = post_logout_token(pod.public_addr, &token).await;
     assert_eq!(replay.status, 400, "an accepted token was accepted twice");
+}
+
+#[tokio::test]
+async fn o4_a_null_nonce_is_a_nonce_and_an_exp_at_the_end_of_time_does_not_overflow() {
+    let Some(stack) = Stack::start(Store::Redis).await else {
+        return;
+    };
+    let mut browser = stack.logged_in_browser().await;
+    // Fuzz regressions (fuzz/regressions/logout_token_signed/).
+    let mut null_nonce = claims(&stack, json!({ "sid": "idp-session-0001" }));
+    null_nonce["nonce"] = Value::Null;
+    let token = jwt::sign_rs256(Value::Null, &null_nonce);
+    assert_refused(&stack, &mut browser, "null nonce", &token).await;
+    let far = claims(
+        &stack,
+        json!({ "sid": "idp-session-0001", "exp": i64::MAX }),
+    );
+    let res = post_logout_token(stack.bff.public_addr, &jwt::sign_rs256(Value::Null, &far)).await;
+    assert_eq!(res.status, 200, "a far-future exp: {}", res.text());
+    assert!(!alive(&stack, &mut browser).await);
 }
