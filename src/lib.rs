@@ -17,6 +17,9 @@ pub mod config;
 mod crypto;
 mod edge;
 mod error;
+/// Entry points for the fuzz targets in `fuzz/`; not a stable API.
+#[doc(hidden)]
+pub mod fuzzing;
 mod http_client;
 mod http_util;
 mod metrics;
