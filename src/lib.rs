@@ -18,6 +18,9 @@ mod crypto;
 mod edge;
 mod error;
 mod forwarded;
+/// Entry points for the fuzz targets in `fuzz/`; not a stable API.
+#[doc(hidden)]
+pub mod fuzzing;
 mod http_client;
 mod http_util;
 mod metrics;

@@ -26,7 +26,13 @@ const LAYERS: &[&[&str]] = &[
     &["proxy", "admin"],
     &["edge"],
     &["app"],
-    &["lib", "main", "main_healthcheck", "main_sessions"],
+    &[
+        "lib",
+        "main",
+        "main_healthcheck",
+        "main_sessions",
+        "fuzzing",
+    ],
 ];
 
 type Graph = BTreeMap<String, BTreeSet<String>>;
