@@ -148,6 +148,14 @@ def policy(overlay):
     svc = by_kind(objects, "Service")
     assert svc["spec"]["selector"] == labels
     assert all(p["targetPort"] != ADMIN_PORT and p["targetPort"] != "admin" for p in svc["spec"]["ports"]), "admin port not in the Service"
+    # Only named peers reach the pods: the trusted proxy the public port,
+    # monitoring the admin port (what makes BFF_TRUSTED_PROXIES safe).
+    policy = by_kind(objects, "NetworkPolicy")
+    assert policy["spec"]["podSelector"]["matchLabels"] == labels
+    assert "Ingress" in policy["spec"]["policyTypes"]
+    rules = policy["spec"]["ingress"]
+    assert all(r.get("from") for r in rules), "an ingress rule open to every peer"
+    assert {p["port"] for r in rules for p in r["ports"]} == {"http", "admin"}
     routes_cm = next(o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == volumes["config"]["configMap"]["name"])
     routes = tomllib.loads(routes_cm["data"]["bff.toml"])["routes"]
     assert any(r["prefix"] == "/api/" and r["auth"] == "required" for r in routes)
