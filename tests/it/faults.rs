@@ -6,9 +6,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use super::backchannel::{alive, claims, post_logout_token};
 use crate::support::fake_idp::SigningMode;
 use crate::support::harness::{self, API, Browser, COOKIE, NAVIGATION, Stack, Store};
+use crate::support::harness::{args, start_bff};
 use crate::support::http as test_http;
+use crate::support::jwt;
 use crate::support::redis_server::RedisServer;
 
 #[tokio::test]
@@ -297,4 +300,66 @@ async fn r8_wrong_redis_password_refuses_to_start() {
             .await
             .is_ok()
     );
+}
+
+#[tokio::test]
+async fn o6_a_logout_token_that_failed_on_a_store_error_still_works_when_retried() {
+    let Some(stack) = Stack::start(Store::Redis).await else {
+        return;
+    };
+    let redis = stack.redis.as_ref().unwrap();
+    let mut admin = redis.connection().await;
+    // A pod whose Redis user may read and write keys but not run scripts:
+    // finding a session's index fails after the token was validated.
+    let acl = |rules: &[&str]| {
+        let mut cmd = redis::cmd("ACL");
+        cmd.arg("SETUSER")
+            .arg("pod")
+            .arg("on")
+            .arg(">pod-password")
+            .arg("~*")
+            .arg("&*");
+        cmd.arg(rules);
+        cmd
+    };
+    let _: () = acl(&["+@all", "-evalsha", "-eval", "-script"])
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let url = format!("redis://pod:pod-password@127.0.0.1:{}/", redis.port());
+    let pod = start_bff(&args(
+        stack.idp.issuer(),
+        &stack.upstream.url(),
+        Some(&url),
+        &[],
+    ))
+    .await;
+    let mut browser = stack.logged_in_browser().await;
+    let token = jwt::sign_rs256(
+        json!({ "typ": "logout+jwt" }),
+        &claims(&stack, json!({ "sid": "idp-session-0001" })),
+    );
+    let failed = post_logout_token(pod.public_addr, &token).await;
+    assert_eq!(
+        failed.status,
+        503,
+        "a store failure is not a refusal: {}",
+        failed.text()
+    );
+    assert!(alive(&stack, &mut browser).await, "nothing ended yet");
+    // The store recovers; the provider retries the same token (§2.8).
+    let _: () = acl(&["+@all"]).query_async(&mut admin).await.unwrap();
+    let retried = post_logout_token(pod.public_addr, &token).await;
+    assert_eq!(
+        retried.status,
+        200,
+        "the retry was taken for a replay: {}",
+        retried.text()
+    );
+    assert!(
+        !alive(&stack, &mut browser).await,
+        "the session survived the retry"
+    );
+    let replay = post_logout_token(pod.public_addr, &token).await;
+    assert_eq!(replay.status, 400, "an accepted token was accepted twice");
 }

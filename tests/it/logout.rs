@@ -3,15 +3,8 @@
 
 use std::time::Duration;
 
+use super::backchannel::alive;
 use crate::support::harness::{API, Browser, COOKIE, NAVIGATION, Stack, Store};
-
-async fn alive(stack: &Stack, browser: &mut Browser) -> bool {
-    browser
-        .get(stack, "/auth/session?slide=false", &API)
-        .await
-        .status
-        == 200
-}
 
 #[tokio::test]
 async fn o7_rp_logout_deletes_first_and_redirects_with_hint_uri_and_state() {
