@@ -34,7 +34,7 @@ const proxy = await startBaselineProxy(OUT, upstream);
 const stack = await startStack({
   bffBinary: BFF_BIN, pods: 1, logDir: `${OUT}/stack`, upstreamOrigin: upstream.origin, accessTokenTtl: 3600,
   // Request logging off, as for nginx (access_log off); see results.md.
-  extraEnv: { RUST_LOG: 'warn', ...(process.env.BFF_WORKERS ? { BFF_WORKERS: process.env.BFF_WORKERS } : {}) },
+  extraEnv: { RUST_LOG: 'warn', BFF_LOGIN_RATE: '0', ...(process.env.BFF_WORKERS ? { BFF_WORKERS: process.env.BFF_WORKERS } : {}) },
   extraRoutes: [{ prefix: '/pub/', upstream: upstream.origin, auth: 'none' }],
 });
 const [bff] = stack.bffs;
