@@ -177,19 +177,28 @@ impl Error {
         }
     }
 
-    /// Renders the failure: an HTML page for navigations, JSON otherwise.
+    /// Renders the failure: an HTML page for navigations, JSON otherwise,
+    /// both naming the request id (what a user quotes to an operator).
     /// `login_url` is added to 401 JSON bodies so SPAs know where to go.
-    pub(crate) fn into_response(self, navigation: bool, login_url: &str) -> Response<Body> {
+    pub(crate) fn into_response(
+        self,
+        navigation: bool,
+        login_url: &str,
+        request_id: &str,
+    ) -> Response<Body> {
         let status = self.status();
         let retry_after = match self {
             Self::TooManyRequests(secs) => Some(secs.max(1)),
             _ => (status == StatusCode::SERVICE_UNAVAILABLE).then_some(1),
         };
         let mut res = if navigation {
-            pages::error_page(status, self.public_message())
+            pages::error_page(status, self.public_message(), request_id)
         } else {
-            let mut body =
-                serde_json::json!({ "error": self.code(), "message": self.public_message() });
+            let mut body = serde_json::json!({
+                "error": self.code(),
+                "message": self.public_message(),
+                "request_id": request_id,
+            });
             if matches!(self, Self::Unauthenticated) {
                 body["login_url"] = serde_json::Value::from(login_url);
             }
@@ -223,18 +232,19 @@ mod tests {
 
     #[tokio::test]
     async fn unauthenticated_json_carries_login_url_and_no_cause() {
-        let res = Error::Unauthenticated.into_response(false, "/auth/login");
+        let res = Error::Unauthenticated.into_response(false, "/auth/login", "rid-1");
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(res.headers()["cache-control"], "no-store");
         let body = res.into_body().collect().await.unwrap().to_bytes();
         let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(value["error"], "unauthenticated");
         assert_eq!(value["login_url"], "/auth/login");
+        assert_eq!(value["request_id"], "rid-1");
     }
 
     #[test]
     fn store_failures_ask_the_client_to_retry() {
-        let res = Error::StoreUnavailable.into_response(false, "/auth/login");
+        let res = Error::StoreUnavailable.into_response(false, "/auth/login", "rid-1");
         assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(res.headers()["retry-after"], "1");
     }

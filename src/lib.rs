@@ -29,6 +29,7 @@ mod pages;
 mod per_worker;
 mod proxy;
 mod refresh;
+mod request_id;
 mod route_table;
 mod server;
 mod session;

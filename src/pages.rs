@@ -34,6 +34,7 @@ struct ErrorPage<'a> {
     status: u16,
     reason: &'a str,
     message: &'a str,
+    request_id: &'a str,
 }
 
 #[derive(Template)]
@@ -42,12 +43,14 @@ struct LoggedOutPage;
 
 const HTML: &str = "text/html; charset=utf-8";
 
-/// An error page for `status` with an escaped, user-facing `message`.
-pub(crate) fn error_page(status: StatusCode, message: &str) -> Response<Body> {
+/// An error page for `status` with an escaped, user-facing `message` and
+/// the request id.
+pub(crate) fn error_page(status: StatusCode, message: &str, request_id: &str) -> Response<Body> {
     let page = ErrorPage {
         status: status.as_u16(),
         reason: status.canonical_reason().unwrap_or("Error"),
         message,
+        request_id,
     };
     render(status, &page)
 }
@@ -97,7 +100,7 @@ mod tests {
 
     #[tokio::test]
     async fn error_page_escapes_its_message() {
-        let res = error_page(StatusCode::BAD_REQUEST, "<script>alert(1)</script>");
+        let res = error_page(StatusCode::BAD_REQUEST, "<script>alert(1)</script>", "<b>");
         let body = res.into_body().collect().await.unwrap().to_bytes();
         let html = String::from_utf8(body.to_vec()).unwrap();
         assert!(
@@ -105,11 +108,15 @@ mod tests {
             "{html}"
         );
         assert!(!html.contains("<script>"));
+        assert!(!html.contains("<b>"), "request id not escaped");
     }
 
     #[tokio::test]
     async fn pages_carry_a_strict_policy_that_allows_exactly_their_style_sheet() {
-        for res in [error_page(StatusCode::BAD_REQUEST, "x"), logged_out_page()] {
+        for res in [
+            error_page(StatusCode::BAD_REQUEST, "x", "rid"),
+            logged_out_page(),
+        ] {
             let headers = res.headers().clone();
             let csp = headers[header::CONTENT_SECURITY_POLICY]
                 .to_str()

@@ -15,19 +15,38 @@ use std::time::Instant;
 
 use http::{HeaderValue, Method, Request, Response, header};
 use hyper::body::Incoming;
+use tracing::Instrument as _;
 
 use crate::auth::{LOGIN_PATH, backchannel, callback, login, logout, session_info};
 use crate::error::Error;
 use crate::forwarded;
 use crate::http_util::{Body, is_navigation, redirect};
 use crate::proxy;
+use crate::request_id::{self, REQUEST_ID};
 use crate::state::AppState;
 
-/// Handles one request on the public listener.
+/// Handles one request on the public listener: assigns its request id,
+/// which names every log line of the request (a span) and its response.
 pub(crate) async fn handle(
     state: &AppState,
     peer: SocketAddr,
     mut req: Request<Incoming>,
+) -> Response<Body> {
+    let trusted = forwarded::is_trusted(&state.config.proxy.trusted_proxies, peer.ip());
+    let request_id = request_id::assign(req.headers_mut(), trusted);
+    let span = tracing::info_span!("request", id = request_id.to_str().unwrap_or_default());
+    let rid = request_id.to_str().unwrap_or_default();
+    let mut response = serve(state, peer, req, rid).instrument(span).await;
+    response.headers_mut().insert(REQUEST_ID, request_id);
+    response
+}
+
+/// Screens, routes and answers one request.
+async fn serve(
+    state: &AppState,
+    peer: SocketAddr,
+    mut req: Request<Incoming>,
+    request_id: &str,
 ) -> Response<Body> {
     let started = Instant::now();
     let method = req.method().clone();
@@ -61,7 +80,7 @@ pub(crate) async fn handle(
         Ok(res) => res,
         Err(err) => {
             err.log("request");
-            error_response(state, err, navigation, had_cookie, &uri)
+            error_response(state, err, (navigation, had_cookie), &uri, request_id)
         }
     };
     if !preflight {
@@ -108,9 +127,9 @@ async fn auth_endpoint(
 fn error_response(
     state: &AppState,
     err: Error,
-    navigation: bool,
-    had_cookie: bool,
+    (navigation, had_cookie): (bool, bool),
     uri: &http::Uri,
+    request_id: &str,
 ) -> Response<Body> {
     let unauthenticated = matches!(err, Error::Unauthenticated);
     let mut res = if unauthenticated && navigation {
@@ -120,7 +139,7 @@ fn error_response(
         let encoded: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
         redirect(&format!("{LOGIN_PATH}?return_to={encoded}"))
     } else {
-        err.into_response(navigation, LOGIN_PATH)
+        err.into_response(navigation, LOGIN_PATH, request_id)
     };
     if unauthenticated
         && had_cookie

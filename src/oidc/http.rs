@@ -1,6 +1,7 @@
 //! The HTTP adapter openidconnect calls for discovery, JWKS and the token
 //! endpoint: our pooled client, a hard timeout, and a capped body read
-//! (security case I8: a 10 MB token response is refused, not buffered).
+//! (security case I8: a 10 MB token response is refused, not buffered;
+//! a 5xx is a provider failure, never a verdict on the grant).
 
 use std::time::Duration;
 
@@ -29,6 +30,11 @@ pub(crate) enum OidcHttpError {
     /// The body was larger than [`MAX_RESPONSE_BYTES`] or broke off.
     #[error("provider response too large or truncated")]
     Body,
+    /// A 5xx answer: the provider failed, whatever its body says (an OAuth
+    /// error response is 400 or 401, RFC 6749 §5.2), so it is never read
+    /// as a rejection of the client or the grant (security case I8).
+    #[error("provider answered {0}")]
+    ServerError(http::StatusCode),
 }
 
 /// Sends provider requests through the shared client.
@@ -55,6 +61,9 @@ impl OidcHttp {
                 .await
                 .map_err(|_err| OidcHttpError::Transport)?;
             let (parts, body) = response.into_parts();
+            if parts.status.is_server_error() {
+                return Err(OidcHttpError::ServerError(parts.status));
+            }
             let bytes = Limited::new(body, MAX_RESPONSE_BYTES)
                 .collect()
                 .await

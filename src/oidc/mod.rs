@@ -46,8 +46,13 @@ impl OidcError {
         use openidconnect::RequestTokenError as E;
         match err {
             E::ServerResponse(resp) => Self::Rejected(resp.error().as_ref().to_owned()),
-            E::Request(source) if is_timeout(source) => Self::Timeout,
-            E::Request(_) => Self::Unavailable("token endpoint unreachable"),
+            E::Request(source) => match source_of(source) {
+                Some(http::OidcHttpError::Timeout) => Self::Timeout,
+                Some(http::OidcHttpError::ServerError(_)) => {
+                    Self::Unavailable("token endpoint answered 5xx")
+                }
+                _ => Self::Unavailable("token endpoint unreachable"),
+            },
             E::Parse(..) => Self::Unavailable("unparsable token response"),
             E::Other(_) => Self::Unavailable("unexpected token response"),
         }
@@ -68,9 +73,6 @@ impl OidcError {
     }
 }
 
-fn is_timeout(err: &(dyn std::error::Error + 'static)) -> bool {
-    matches!(
-        err.downcast_ref::<http::OidcHttpError>(),
-        Some(http::OidcHttpError::Timeout)
-    )
+fn source_of<'e>(err: &'e (dyn std::error::Error + 'static)) -> Option<&'e http::OidcHttpError> {
+    err.downcast_ref::<http::OidcHttpError>()
 }

@@ -136,7 +136,12 @@ fn is_never_proxied(method: &Method) -> bool {
 /// 405 with the `Allow` list the route permits (RFC 9110 §15.5.6).
 fn method_not_allowed(route: &Route, req: &Request<Incoming>) -> Response<Body> {
     let navigation = is_navigation(req.method(), req.headers());
-    let mut res = Error::MethodNotAllowed.into_response(navigation, LOGIN_PATH);
+    let request_id = req
+        .headers()
+        .get(&crate::request_id::REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let mut res = Error::MethodNotAllowed.into_response(navigation, LOGIN_PATH, request_id);
     let methods = &route.config.methods;
     let allow: Vec<&str> = if methods.is_empty() {
         &ANY_METHOD[..]

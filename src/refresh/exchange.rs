@@ -30,6 +30,21 @@ pub(crate) enum RefreshFailure {
     Fatal(String),
     /// Timeout, 5xx, garbage: keep the session and try again later.
     Transient(String),
+    /// The grant worked, but the new ID token names a signing key that even
+    /// a re-discovery did not find (the provider is mid key rotation). Its
+    /// tokens must not be saved unverified (security case F5), nor thrown
+    /// away (the old refresh token may be dead): the caller holds them,
+    /// unsaved, and [`settle`]s them again on the next attempt.
+    Unverified(Box<Unverified>),
+}
+
+/// A refresh response whose ID token could not be checked yet.
+#[derive(Debug, Clone)]
+pub(crate) struct Unverified {
+    /// The session as it would be saved, minus the new ID token.
+    next: SessionData,
+    /// The provider's response, kept for the ID token and its `at_hash`.
+    tokens: BffTokenResponse,
 }
 
 /// When an access token expires: `expires_in` from the response, or the
@@ -62,36 +77,52 @@ pub(crate) async fn refresh(
     current: &SessionData,
 ) -> Result<SessionData, RefreshFailure> {
     let tokens = request(provider, handle.http(), current).await?;
-    let mut next = next_tokens(current, &tokens);
-    if tokens.id_token().is_some() {
-        let checked = handle
-            .check_with_rediscovery(
-                Arc::clone(provider),
-                |p| verify_refreshed(p, current, &tokens),
-                |e| matches!(e, OidcError::UnknownSigningKey),
-            )
-            .await;
-        next.id_token = match checked {
-            Ok(id_token) => id_token,
-            // Still unverifiable after one re-discovery: keep the previous
-            // ID token rather than lose the rotated refresh token.
-            Err(OidcError::UnknownSigningKey) => current.id_token.clone(),
-            // Only its time window failed (clock skew between bff and the
-            // provider): the grant itself is good, so keep the previous ID
-            // token; never end a session over a clock.
-            Err(OidcError::StaleIdToken(reason)) => {
-                tracing::warn!(
-                    reason,
-                    "refreshed ID token outside its time window; keeping the previous one"
-                );
-                current.id_token.clone()
-            }
-            // A refreshed ID token that fails validation (also after a
-            // re-discovery found its key) ends the session (OIDC Core
-            // §12.2; security case F5).
-            Err(err) => return Err(RefreshFailure::Fatal(err.to_string())),
-        };
+    let next = next_tokens(current, &tokens);
+    settle(handle, provider, current, Unverified { next, tokens }).await
+}
+
+/// Validates the new ID token of a refresh response, if there is one, and
+/// returns the session to save.
+pub(crate) async fn settle(
+    handle: &ProviderHandle,
+    provider: &Arc<Provider>,
+    current: &SessionData,
+    held: Unverified,
+) -> Result<SessionData, RefreshFailure> {
+    let Unverified { mut next, tokens } = held;
+    if tokens.id_token().is_none() {
+        return Ok(next);
     }
+    let checked = handle
+        .check_with_rediscovery(
+            Arc::clone(provider),
+            |p| verify_refreshed(p, current, &tokens),
+            |e| matches!(e, OidcError::UnknownSigningKey),
+        )
+        .await;
+    next.id_token = match checked {
+        Ok(id_token) => id_token,
+        Err(OidcError::UnknownSigningKey) => {
+            return Err(RefreshFailure::Unverified(Box::new(Unverified {
+                next,
+                tokens,
+            })));
+        }
+        // Only its time window failed (clock skew between bff and the
+        // provider): the grant itself is good, so keep the previous ID
+        // token; never end a session over a clock.
+        Err(OidcError::StaleIdToken(reason)) => {
+            tracing::warn!(
+                reason,
+                "refreshed ID token outside its time window; keeping the previous one"
+            );
+            current.id_token.clone()
+        }
+        // A refreshed ID token that fails validation (also after a
+        // re-discovery found its key) ends the session (OIDC Core
+        // §12.2; security case F5).
+        Err(err) => return Err(RefreshFailure::Fatal(err.to_string())),
+    };
     Ok(next)
 }
 

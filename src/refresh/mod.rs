@@ -50,11 +50,20 @@ pub(crate) struct Refresher {
     provider: Arc<ProviderHandle>,
     metrics: Arc<Metrics>,
     gates: Cache<String, Arc<Mutex<()>>>,
-    /// Refresh results whose write-back failed (store outage), keyed by
-    /// `<session hash>:<previous version>`. With rotating refresh tokens the
-    /// old refresh token is already dead, so the next attempt on this pod
-    /// writes these back instead of refreshing again.
-    unsaved: Cache<String, SessionData>,
+    /// Refresh results not saved yet, keyed by `<session hash>:<previous
+    /// version>`. With rotating refresh tokens the old refresh token is
+    /// already dead, so the next attempt on this pod finishes these instead
+    /// of refreshing again.
+    held: Cache<String, Held>,
+}
+
+/// A refresh result waiting on this pod for its next attempt.
+#[derive(Clone)]
+enum Held {
+    /// Validated, but the write-back failed (store outage).
+    Unsaved(Arc<SessionData>),
+    /// Its new ID token names a key the provider does not publish yet.
+    Unverified(Arc<exchange::Unverified>),
 }
 
 // === impl Refresher ===
@@ -71,7 +80,7 @@ impl Refresher {
         let gates = Cache::builder()
             .time_to_idle(Duration::from_secs(120))
             .build();
-        let unsaved = Cache::builder()
+        let held = Cache::builder()
             .time_to_live(Duration::from_secs(300))
             .max_capacity(10_000)
             .build();
@@ -82,7 +91,7 @@ impl Refresher {
             provider,
             metrics,
             gates,
-            unsaved,
+            held,
         }
     }
 
@@ -178,14 +187,37 @@ impl Refresher {
             self.record(id, Outcome::Waited);
             return Ok(latest);
         }
-        if let Some(next) = self.unsaved.remove(&unsaved_key(id, latest.version)).await {
-            return self.write_back(id, &latest, next).await;
-        }
+        let held = self.held.remove(&held_key(id, latest.version)).await;
+        let pending = match held {
+            Some(Held::Unsaved(next)) => {
+                let next = Arc::unwrap_or_clone(next);
+                return self.write_back(id, &latest, next).await;
+            }
+            Some(Held::Unverified(pending)) => Some(pending),
+            None => None,
+        };
         let Some(provider) = self.provider.current() else {
             self.record(id, Outcome::TransientFailure);
             return usable_or(latest, Error::RefreshUnavailable);
         };
-        match exchange::refresh(&self.provider, &provider, &latest).await {
+        let result = match pending {
+            Some(pending) => {
+                let pending = Arc::unwrap_or_clone(pending);
+                exchange::settle(&self.provider, &provider, &latest, pending).await
+            }
+            None => exchange::refresh(&self.provider, &provider, &latest).await,
+        };
+        self.conclude(id, latest, result).await
+    }
+
+    /// Saves, ends or keeps the session after a refresh attempt.
+    async fn conclude(
+        &self,
+        id: &SessionId,
+        latest: SessionData,
+        result: Result<SessionData, RefreshFailure>,
+    ) -> Result<SessionData, Error> {
+        match result {
             Ok(next) => self.write_back(id, &latest, next).await,
             Err(RefreshFailure::Fatal(reason)) => {
                 tracing::info!(session = %id.log_id(), reason, "refresh refused by the provider; ending the session");
@@ -195,6 +227,17 @@ impl Refresher {
             }
             Err(RefreshFailure::Transient(reason)) => {
                 tracing::warn!(session = %id.log_id(), reason, "refresh failed; session kept");
+                self.record(id, Outcome::TransientFailure);
+                usable_or(latest, Error::RefreshUnavailable)
+            }
+            Err(RefreshFailure::Unverified(pending)) => {
+                tracing::warn!(session = %id.log_id(), "refreshed ID token names a signing key the provider does not publish yet; tokens held unsaved");
+                self.held
+                    .insert(
+                        held_key(id, latest.version),
+                        Held::Unverified(Arc::from(pending)),
+                    )
+                    .await;
                 self.record(id, Outcome::TransientFailure);
                 usable_or(latest, Error::RefreshUnavailable)
             }
@@ -216,8 +259,11 @@ impl Refresher {
                 Ok(written) => written,
                 Err(err) => {
                     self.record(id, Outcome::TransientFailure);
-                    self.unsaved
-                        .insert(unsaved_key(id, base.version), candidate)
+                    self.held
+                        .insert(
+                            held_key(id, base.version),
+                            Held::Unsaved(Arc::new(candidate)),
+                        )
                         .await;
                     return Err(err.into());
                 }
@@ -264,7 +310,7 @@ fn with_tokens_of(latest: &SessionData, fresh: &SessionData) -> SessionData {
     merged
 }
 
-fn unsaved_key(id: &SessionId, version: u64) -> String {
+fn held_key(id: &SessionId, version: u64) -> String {
     format!("{}:{version}", id.hash())
 }
 

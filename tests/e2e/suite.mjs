@@ -234,8 +234,9 @@ await step('refresh', `after the ${ACCESS_TOKEN_TTL} s access token expires, bff
   assert(second.status === 200 && lastApiRequest().token === fresh, 'pod 2 uses the refreshed token from Redis');
 });
 
-await step('logout', 'POST /auth/logout (X-CSRF: 1) ends the session and goes through the provider end-session', async () => {
+await step('logout', 'POST /auth/logout (X-CSRF: 1) ends the session, revokes the refresh token (RFC 7009) and goes through the provider end-session', async () => {
   await pageA.goto(`${pod1.origin}/`);
+  const revokedBefore = op.events.revoked.length;
   const res = await pageA.request.post(`${pod1.origin}/auth/logout`, { headers: { 'X-CSRF': '1' }, maxRedirects: 0 });
   assert(res.status() === 302, `logout HTTP ${res.status()}`);
   const location = new URL(res.headers().location);
@@ -245,6 +246,9 @@ await step('logout', 'POST /auth/logout (X-CSRF: 1) ends the session and goes th
   assert(q.get('post_logout_redirect_uri') === `${stack.publicUrl}/auth/logged-out`, 'post_logout_redirect_uri');
   assert(/(^|,\s*)bff=;/.test(res.headers()['set-cookie'] ?? ''), 'the session cookie is cleared');
   assert(await sessionCount(redis.port) === 0, 'the session is deleted from Redis');
+  // Revocation runs in the background, never delaying the local logout.
+  await waitFor('the refresh token revocation', () => op.events.revoked.length > revokedBefore, 10_000);
+  assert(op.events.revoked.slice(revokedBefore).every((e) => e.client === 'bff'), 'revoked by client bff');
   await pageA.goto(location.toString());
   await screenshot(pageA, 'provider-logout-confirm');
   await pageA.click('button[name=logout][value=yes]');

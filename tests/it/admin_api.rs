@@ -239,6 +239,40 @@ async fn r1_redis_down_means_not_ready_and_recovery_needs_no_restart() {
 }
 
 #[tokio::test]
+async fn r1_redis_down_at_start_up_is_not_ready_until_it_comes() {
+    let Some(mut redis) = crate::support::redis_server::RedisServer::start() else {
+        return;
+    };
+    redis.stop();
+    let stack = Stack::start(Store::Memory).await.unwrap();
+    let args = crate::support::harness::args(
+        stack.idp.issuer(),
+        &stack.upstream.url(),
+        Some(&redis.url()),
+        &[],
+    );
+    // Starts without Redis: no crash loop, just not ready.
+    let bff = crate::support::harness::start_bff(&args).await;
+    let readyz = format!("http://{}/readyz", bff.admin_addr);
+    let down = test_http::get(&readyz, &[]).await;
+    assert_eq!(down.status, 503);
+    assert_eq!(down.json()["store"], false);
+    redis.restart();
+    let mut status = http::StatusCode::SERVICE_UNAVAILABLE;
+    for _ in 0..50 {
+        status = test_http::get(&readyz, &[]).await.status;
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 200, "not ready once Redis came, without a restart");
+    let login = test_http::get(&format!("http://{}/auth/login", bff.public_addr), &[]).await;
+    assert_eq!(login.status, 302, "store still unusable: {}", login.text());
+    assert_eq!(redis.raw_keys("bff:login:*").await.len(), 1);
+}
+
+#[tokio::test]
 async fn healthcheck_subcommand_probes_the_admin_listener() {
     let stack = Stack::start(Store::Memory).await.unwrap();
     let up = stack.bff.admin_addr.to_string();

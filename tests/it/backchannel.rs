@@ -308,6 +308,25 @@ async fn a5_junk_flood_on_the_backchannel_endpoint_is_cheap_and_harmless() {
 }
 
 #[tokio::test]
+async fn a5_the_backchannel_body_limit_is_16_kib() {
+    const LIMIT: usize = 16 * 1024;
+    let stack = Stack::start(Store::Memory).await.unwrap();
+    let url = stack.url("/auth/backchannel-logout");
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+    let body = |len: usize| format!("logout_token={}", "A".repeat(len - "logout_token=".len()));
+    let at_limit = test_http::post(&url, &form, body(LIMIT)).await;
+    assert_eq!(at_limit.status, 400);
+    assert_eq!(
+        at_limit.json()["error_description"],
+        "invalid logout token",
+        "a {LIMIT}-byte body must reach validation"
+    );
+    let over = test_http::post(&url, &form, body(LIMIT + 1)).await;
+    assert_eq!(over.status, 400);
+    assert_eq!(over.json()["error_description"], "body too large or broken");
+}
+
+#[tokio::test]
 async fn backchannel_logout_still_finds_sessions_kept_alive_past_the_idle_timeout() {
     let Some(stack) = Stack::start_with(Store::Redis, &["--session-idle-timeout", "2s"]).await
     else {

@@ -14,7 +14,14 @@ use std::path::{Path, PathBuf};
 /// Top-level modules from the bottom up; a module may import only from
 /// strictly lower layers (and, inside itself, without cycles).
 const LAYERS: &[&[&str]] = &[
-    &["crypto", "per_worker", "http_util", "metrics", "throttle"],
+    &[
+        "crypto",
+        "per_worker",
+        "http_util",
+        "metrics",
+        "throttle",
+        "request_id",
+    ],
     &["pages", "config", "http_client", "server"],
     &["forwarded"],
     &["session", "worker"],

@@ -1,7 +1,7 @@
 //! Refreshed ID tokens (OIDC Core §12.2; cases F5, I5): what ends a
 //! session (another `sub` or `iss`, also after a re-discovery found the new
 //! signing key) and what never does (a rotated key, a clock-skewed `iat` or
-//! `exp`).
+//! `exp`). A key not published yet holds the new tokens unsaved.
 
 use bff::RefreshOutcome;
 
@@ -117,4 +117,55 @@ async fn a_clock_skewed_refreshed_id_token_keeps_the_session_and_the_previous_id
     }
     assert_eq!(stack.bff.refresh_count(RefreshOutcome::InvalidGrant), 0);
     assert_eq!(stack.idp.token_requests_for(REFRESH), 2);
+}
+
+#[tokio::test]
+async fn f5_an_unverifiable_refreshed_id_token_is_held_unsaved_until_its_key_is_published() {
+    let stack = Stack::start(Store::Memory).await.unwrap();
+    let mut alice = login_expired(&stack).await;
+    let id = bff::SessionId::parse(alice.cookie(COOKIE).unwrap()).unwrap();
+    let before = stack.bff.load_session(&id).await.unwrap().unwrap();
+    stack.idp.set(|b| {
+        b.signing = SigningMode::UnpublishedKid;
+        b.expires_in = 300;
+    });
+    let res = alice.get(&stack, "/app", &API).await;
+    assert_eq!(res.status, 503, "unverifiable tokens used: {}", res.text());
+    assert!(res.header("retry-after").is_some());
+    let held = stack.bff.load_session(&id).await.unwrap().unwrap();
+    assert_eq!(
+        held.access_token, before.access_token,
+        "unverified tokens saved"
+    );
+    assert_eq!(held.refresh_token, before.refresh_token);
+    assert_eq!(held.id_token, before.id_token);
+    // The provider now publishes the key; the held tokens are checked and
+    // saved without a second grant (the old refresh token is spent).
+    stack.idp.set(|b| b.signing = SigningMode::RotatedKey);
+    assert!(stack.bff.discover_provider().await);
+    let res = alice.get(&stack, "/app", &API).await;
+    assert_eq!(res.status, 200, "held tokens lost: {}", res.text());
+    assert_eq!(stack.idp.token_requests_for(REFRESH), 1);
+    let saved = stack.bff.load_session(&id).await.unwrap().unwrap();
+    assert_ne!(saved.access_token, before.access_token);
+    assert_ne!(saved.id_token, before.id_token, "new ID token not kept");
+    assert_eq!(stack.bff.refresh_count(RefreshOutcome::InvalidGrant), 0);
+}
+
+#[tokio::test]
+async fn f5_held_tokens_for_another_subject_end_the_session_once_verifiable() {
+    let stack = Stack::start(Store::Memory).await.unwrap();
+    let mut alice = login_expired(&stack).await;
+    stack.idp.set(|b| {
+        b.signing = SigningMode::UnpublishedKid;
+        b.expires_in = 300;
+        b.id_token_extra.insert("sub".into(), "mallory".into());
+    });
+    assert_eq!(alice.get(&stack, "/app", &API).await.status, 503);
+    stack.idp.set(|b| b.signing = SigningMode::RotatedKey);
+    assert!(stack.bff.discover_provider().await);
+    let res = alice.get(&stack, "/app", &API).await;
+    assert_eq!(res.status, 401, "another sub accepted: {}", res.text());
+    assert_eq!(stack.bff.refresh_count(RefreshOutcome::InvalidGrant), 1);
+    assert_eq!(stack.upstream.request_count(), 0);
 }

@@ -190,10 +190,20 @@ async fn r5_bit_flipped_record_is_no_session_and_no_panic() {
         .query_async::<()>(&mut conn)
         .await
         .unwrap();
+    crate::support::logs::capture();
+    let cookie = browser.cookie(COOKIE).unwrap().to_owned();
     let res = browser.get(&stack, "/app", &API).await;
     assert_eq!(res.status, 401);
     assert_eq!(stack.upstream.request_count(), 0);
     assert_eq!(browser.get(&stack, "/auth/session", &API).await.status, 401);
+    // The integrity event names the session by its hash prefix only.
+    let log_id = &key["bff:s:".len()..]["{".len()..][..8];
+    let logged = crate::support::logs::lines_with(&["failed integrity check", log_id]);
+    assert!(!logged.is_empty(), "no integrity log line for {log_id}");
+    assert!(
+        logged.iter().all(|line| !line.contains(&cookie)),
+        "{logged:?}"
+    );
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! forwarding chain is kept only when well-formed, and no identity header
 //! reaches the upstream from anyone (cases T1, H2).
 
-use crate::support::harness::{Stack, Store};
+use crate::support::harness::{Browser, Stack, Store};
 
 const ROUTES: &str = "[[routes]]\nprefix = \"/api/\"\nupstream = \"{upstream}\"\n";
 
@@ -100,5 +100,55 @@ async fn h2_a_trusted_proxys_chain_is_kept_only_when_well_formed() {
     assert!(
         seen.header("forwarded").is_none(),
         "a malformed Forwarded was kept"
+    );
+}
+
+const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+#[tokio::test]
+async fn t3_request_ids_and_trace_context_are_taken_only_from_a_trusted_proxy() {
+    crate::support::logs::capture();
+    let direct = Stack::start_with_config(Store::Memory, ROUTES, &[])
+        .await
+        .unwrap();
+    let mut browser = direct.logged_in_browser().await;
+    let claimed = [
+        ("x-request-id", "client-chosen-id"),
+        ("traceparent", TRACEPARENT),
+    ];
+    let res = browser.get(&direct, "/api/me", &claimed).await;
+    let seen = direct.upstream.last_request().unwrap();
+    let own = seen.header("x-request-id").unwrap().to_owned();
+    assert_ne!(own, "client-chosen-id", "an untrusted peer chose the id");
+    assert_eq!(res.header("x-request-id"), Some(own.as_str()));
+    assert!(seen.header("traceparent").is_none());
+
+    let behind = trusting_loopback().await;
+    let mut browser = behind.logged_in_browser().await;
+    let res = browser
+        .get(&behind, "/api/me", &[("x-request-id", "lb-42")])
+        .await;
+    assert_eq!(res.header("x-request-id"), Some("lb-42"));
+    let claimed = [("x-request-id", "lb-43"), ("traceparent", TRACEPARENT)];
+    browser.get(&behind, "/api/me", &claimed).await;
+    let seen = behind.upstream.last_request().unwrap();
+    assert_eq!(seen.header("x-request-id"), Some("lb-43"));
+    assert_eq!(seen.header("traceparent"), Some(TRACEPARENT));
+    // Malformed, even from the trusted proxy: replaced, never logged raw.
+    let marker = format!("junk-{}", "x".repeat(4096));
+    let junk = [("x-request-id", marker.as_str()), ("traceparent", "00-zz")];
+    let res = Browser::default().get(&behind, "/api/me", &junk).await;
+    assert_eq!(res.status, 401);
+    let id = res.header("x-request-id").unwrap().to_owned();
+    assert_eq!(id.len(), 22, "a malformed id was kept: {id}");
+    assert_eq!(
+        res.json()["request_id"],
+        id.as_str(),
+        "error body lacks the id"
+    );
+    assert!(crate::support::logs::lines_with(&["junk-xxxx"]).is_empty());
+    assert!(
+        !crate::support::logs::lines_with(&[&id, "status=401"]).is_empty(),
+        "the access log line lacks the request id"
     );
 }

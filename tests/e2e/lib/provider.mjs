@@ -24,13 +24,14 @@ export const USERS = {
 /**
  * Starts the provider on 127.0.0.1:`port`; `bffOrigin` is BFF_PUBLIC_URL.
  * Returns { issuer, provider, server, events } where `events` records
- * back-channel logout deliveries.
+ * back-channel logout deliveries and grants revoked at the RFC 7009
+ * revocation endpoint.
  */
 export async function startProvider({ port, bffOrigin, clientSecret, accessTokenTtl = 20 }) {
   const issuer = `http://127.0.0.1:${port}`;
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: 'e2e-rs256', alg: 'RS256', use: 'sig' };
-  const events = { backchannel: [] };
+  const events = { backchannel: [], revoked: [] };
 
   const provider = new Provider(issuer, {
     clients: [{
@@ -119,6 +120,11 @@ export async function startProvider({ port, bffOrigin, clientSecret, accessToken
   });
   provider.on('backchannel.success', (_ctx, client, accountId, sid) => events.backchannel.push({ ok: true, client: client.clientId, accountId, sid }));
   provider.on('backchannel.error', (_ctx, err, client, accountId, sid) => events.backchannel.push({ ok: false, client: client.clientId, accountId, sid, error: String(err?.message ?? err) }));
+  // A refresh (or access) token revoked at the revocation endpoint revokes
+  // its whole grant; end-session revocations have another route.
+  provider.on('grant.revoked', (ctx, grantId) => {
+    if (ctx?.oidc?.route === 'revocation') events.revoked.push({ grantId, client: ctx.oidc.client?.clientId });
+  });
   provider.on('server_error', (_ctx, err) => process.stderr.write(`provider server_error: ${err?.stack ?? err}\n`));
 
   const server = createServer(provider.callback());

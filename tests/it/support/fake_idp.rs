@@ -9,6 +9,7 @@
 //! State lives behind `std::sync::Mutex`es that are never held across an await.
 
 mod behaviour;
+mod discovery;
 mod revoke;
 mod token;
 
@@ -19,7 +20,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::Bytes;
 use http::{Method, Request, Response};
 use http_body_util::Full;
-use serde_json::json;
 
 pub use self::behaviour::{AudMode, Behaviour, IssParam, NonceMode, SigningMode, User};
 use super::http::{self as test_http, TestServer, json_response, response};
@@ -74,6 +74,7 @@ struct State {
     authorize_queries: Vec<Params>,
     end_session_queries: Vec<Params>,
     revocations: Vec<Params>,
+    jwks_fetches: usize,
     token_requests: Vec<TokenRequest>,
 }
 
@@ -202,6 +203,11 @@ impl FakeIdp {
             .is_some_and(|t| t.active && !state.grants[t.grant].revoked)
     }
 
+    /// Number of JWKS downloads so far (bff re-fetches on an unknown `kid`).
+    pub fn jwks_fetches(&self) -> usize {
+        self.shared.state().jwks_fetches
+    }
+
     /// The forms posted to the revocation endpoint, in order.
     pub fn revocations(&self) -> Vec<Params> {
         self.shared.state().revocations.clone()
@@ -244,57 +250,16 @@ impl Shared {
 
 // === endpoints ===
 
-fn jwks(shared: &Shared) -> Response<Full<Bytes>> {
-    let rotated =
-        shared.behaviour.lock().expect("behaviour lock").signing == SigningMode::RotatedKey;
-    json_response(
-        200,
-        &if rotated {
-            jwt::rotated_jwks_json()
-        } else {
-            jwt::jwks_json()
-        },
-    )
-}
-
 async fn route(shared: Arc<Shared>, req: Request<Bytes>) -> Response<Full<Bytes>> {
     match (req.method(), req.uri().path()) {
-        (&Method::GET, "/.well-known/openid-configuration") => discovery(&shared),
-        (&Method::GET, "/jwks") => jwks(&shared),
+        (&Method::GET, "/.well-known/openid-configuration") => discovery::document(&shared),
+        (&Method::GET, "/jwks") => discovery::jwks(&shared),
         (&Method::GET, "/authorize") => authorize(&shared, &query(&req)),
         (&Method::POST, "/token") => token::handle(&shared, &req).await,
         (&Method::POST, "/revoke") => revoke::handle(&shared, &req).await,
         (&Method::GET, "/logout") => end_session(&shared, query(&req)),
         _ => response(404, &[], "not found"),
     }
-}
-
-fn discovery(shared: &Shared) -> Response<Full<Bytes>> {
-    let b = shared.behaviour().clone();
-    let base = &shared.issuer;
-    let mut doc = json!({
-        "issuer": b.discovery_issuer.as_deref().unwrap_or(base),
-        "authorization_endpoint": format!("{base}/authorize"),
-        "token_endpoint": format!("{base}/token"),
-        "jwks_uri": format!("{base}/jwks"),
-        "response_types_supported": ["code"],
-        "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["RS256"],
-        "code_challenge_methods_supported": ["S256"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "scopes_supported": ["openid", "profile", "email", "offline_access"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
-    });
-    if b.end_session_endpoint {
-        doc["end_session_endpoint"] = json!(format!("{base}/logout"));
-    }
-    if b.revocation_endpoint {
-        doc["revocation_endpoint"] = json!(format!("{base}/revoke"));
-    }
-    if b.iss_param_supported {
-        doc["authorization_response_iss_parameter_supported"] = json!(true);
-    }
-    json_response(200, &doc)
 }
 
 fn authorize(shared: &Shared, q: &Params) -> Response<Full<Bytes>> {

@@ -131,6 +131,11 @@ pub fn signed_with_other_key(claims: &Value) -> String {
     other().sign(json!({"kid": primary().kid()}), claims)
 }
 
+/// RS256 with the unpublished key under a kid no JWKS publishes.
+pub fn signed_under_unknown_kid(claims: &Value) -> String {
+    other().sign(json!({"kid": "never-published"}), claims)
+}
+
 /// `jwt` with one bit of its signature flipped.
 pub fn tampered_signature(jwt: &str) -> String {
     let (input, sig) = jwt.rsplit_once('.').expect("JWT has a signature part");

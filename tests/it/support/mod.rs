@@ -17,6 +17,7 @@ pub mod fake_idp;
 pub mod harness;
 pub mod http;
 pub mod jwt;
+pub mod logs;
 pub mod redis_server;
 pub mod stream_upstream;
 pub mod upstream;

@@ -76,6 +76,11 @@ pub enum SigningMode {
     /// RS256 with a newly rotated-in key under its own kid; the JWKS
     /// publishes it too (JWKS rotation, security case I5).
     RotatedKey,
+    /// RS256 with that rotated-in key under its own kid, while the JWKS does
+    /// not publish it yet: a kid unknown even after a re-discovery (I5).
+    UnpublishedKid,
+    /// RS256 under a kid that no JWKS of this provider ever publishes.
+    UnknownKid,
     /// RS256 with the published key, then one signature bit flipped.
     TamperedSignature,
 }
@@ -128,6 +133,8 @@ pub struct Behaviour {
     pub iat_in_future: bool,
     /// ID token signing.
     pub signing: SigningMode,
+    /// The discovery document's `jwks_uri` (default: this IdP's `/jwks`).
+    pub jwks_uri: Option<String>,
     /// Extra claims merged into every ID token (after all other knobs).
     pub id_token_extra: serde_json::Map<String, serde_json::Value>,
     /// `/token` answers this status and JSON body instead of doing anything
@@ -163,6 +170,7 @@ impl Default for Behaviour {
             expired: false,
             iat_in_future: false,
             signing: SigningMode::Rs256,
+            jwks_uri: None,
             id_token_extra: serde_json::Map::new(),
             token_override: None,
             token_delay: Duration::ZERO,

@@ -313,7 +313,10 @@ fn sign(shared: &Shared, mode: SigningMode, claims: &Value) -> String {
             jwt::hs256_with_secret(claims, jwt::primary().public_pem().as_bytes())
         }
         SigningMode::OtherKey => jwt::signed_with_other_key(claims),
-        SigningMode::RotatedKey => jwt::signed_with_rotated_key(claims),
+        SigningMode::RotatedKey | SigningMode::UnpublishedKid => {
+            jwt::signed_with_rotated_key(claims)
+        }
+        SigningMode::UnknownKid => jwt::signed_under_unknown_kid(claims),
         SigningMode::TamperedSignature => {
             jwt::tampered_signature(&jwt::sign_rs256(Value::Null, claims))
         }
