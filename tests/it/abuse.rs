@@ -117,17 +117,23 @@ async fn a8_a_login_flood_from_one_client_is_cut_to_its_burst_with_429() {
     // The pending logins it created are exactly the allowed ones.
     let redis = stack.redis.as_ref().unwrap();
     assert_eq!(redis.raw_keys("bff:login:*").await.len(), allowed);
-    // Callbacks share the bucket; the metric says why.
-    assert_eq!(
-        get(&stack.url("/auth/callback?state=x&code=y"), &[])
+    // Callbacks share the bucket (which refills 10 a second meanwhile: a
+    // few tries drain it); the metric says why.
+    let mut callbacks_refused = 0;
+    for _ in 0..20 {
+        let status = get(&stack.url("/auth/callback?state=x&code=y"), &[])
             .await
-            .status,
-        429
-    );
+            .status;
+        if status == 429 {
+            callbacks_refused += 1;
+            break;
+        }
+    }
+    assert_eq!(callbacks_refused, 1, "callbacks are not throttled");
     let metrics = get(&stack.admin_url("/metrics"), &[]).await.text();
     let line = format!(
         "bff_login_throttled_total{{reason=\"client\"}} {}",
-        refused.len() + 1
+        refused.len() + callbacks_refused
     );
     assert!(metrics.contains(&line), "{line} not in {metrics}");
 }
