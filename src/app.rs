@@ -25,7 +25,7 @@ use crate::server::{ConnectionLimit, Handler};
 use crate::session::cookie::CookieNames;
 use crate::session::store::memory::MemoryStore;
 use crate::session::store::redis::RedisStore;
-use crate::session::{SessionData, SessionId, SessionStore, StoreError, Vault};
+use crate::session::{SessionData, SessionId, SessionStore, StoreError, Vault, key_holders};
 use crate::state::AppState;
 use crate::throttle::LoginThrottle;
 use crate::worker::{self, WorkerPool};
@@ -81,7 +81,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     );
     let limit = ConnectionLimit::new(config.max_connections, open, refused);
     let shutdown = CancellationToken::new();
+    // Announced before serving, so a pod lacking one of these keys never
+    // mistakes this pod's fresh records for a removed key.
+    let (store, keys) = (state.vault.shared_store(), config.session.keys.clone());
+    if let Err(err) = key_holders::announce(store.as_ref(), &keys).await {
+        tracing::warn!(error = %err, "could not announce the session keys this pod holds");
+    }
     let tasks = vec![
+        key_holders::spawn(store, keys, shutdown.clone()),
         state.provider.spawn(shutdown.clone()),
         tokio::spawn(worker::serve_on_workers(
             public,

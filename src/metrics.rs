@@ -101,6 +101,8 @@ pub(crate) struct Metrics {
     refresh: Family<OutcomeLabel, Counter>,
     rejected: Family<ReasonLabel, Counter>,
     throttled: Family<ThrottleLabel, Counter>,
+    /// Sessions opened, by the role of the key that sealed them.
+    opened: [Counter; 3],
     /// Client connections open on the public listener.
     pub(crate) connections_open: Gauge,
     /// Client connections closed at once because `BFF_MAX_CONNECTIONS`
@@ -146,11 +148,13 @@ impl Metrics {
         }
         let throttled = throttled_family(&mut registry);
         let (connections_open, connections_refused) = connection_metrics(&mut registry);
+        let opened = opened_counters(&mut registry);
         Self {
             registry,
             refresh,
             rejected,
             throttled,
+            opened,
             connections_open,
             connections_refused,
         }
@@ -159,6 +163,12 @@ impl Metrics {
     /// Counts one rejected session cookie.
     pub(crate) fn session_rejected(&self, reason: RejectReason) {
         self.rejected.get_or_create(&ReasonLabel { reason }).inc();
+    }
+
+    /// Counts one session opened, by the role of the key that sealed it (a
+    /// rotation's old key may go once `previous` stops rising).
+    pub(crate) fn session_opened(&self, sealed_by: SealedBy) {
+        self.opened[sealed_by as usize].inc();
     }
 
     /// Counts one login turned away by a limit.
@@ -202,6 +212,34 @@ fn throttled_family(registry: &mut Registry) -> Family<ThrottleLabel, Counter> {
     throttled
 }
 
+/// The role of the session key that sealed an opened record (the `key`
+/// label; see `crypto::KeyRole`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SealedBy {
+    /// The key that seals now.
+    Current = 0,
+    /// An older key, still listed.
+    Previous = 1,
+    /// A `:decrypt-only` key another pod already promoted.
+    Next = 2,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KeyLabel {
+    key: &'static str,
+}
+
+/// `bff_session_opened_total{key="current"|"previous"|"next"}`.
+fn opened_counters(registry: &mut Registry) -> [Counter; 3] {
+    let family = Family::<KeyLabel, Counter>::default();
+    registry.register(
+        "session_opened",
+        "Session records opened, by whether the current session key sealed them",
+        family.clone(),
+    );
+    ["current", "previous", "next"].map(|key| family.get_or_create(&KeyLabel { key }).clone())
+}
+
 /// `bff_connections_open` and `bff_connections_refused_total`.
 fn connection_metrics(registry: &mut Registry) -> (Gauge, Counter) {
     let open = Gauge::default();
@@ -228,7 +266,16 @@ mod tests {
         let metrics = Metrics::new();
         metrics.refresh(RefreshOutcome::InvalidGrant);
         metrics.session_rejected(RejectReason::Unknown);
+        metrics.session_opened(SealedBy::Previous);
         let text = metrics.render();
+        assert!(
+            text.contains("bff_session_opened_total{key=\"previous\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("bff_session_opened_total{key=\"current\"} 0"),
+            "{text}"
+        );
         assert!(
             text.contains("bff_token_refresh_total{outcome=\"invalid_grant\"} 1"),
             "{text}"

@@ -14,10 +14,11 @@
 
 use http::HeaderMap;
 
+use crate::crypto::KeyRole;
 use crate::error::Error;
-use crate::metrics::RejectReason;
+use crate::metrics::{RejectReason, SealedBy};
 use crate::session::cookie::{Lookup, lookup};
-use crate::session::{SessionData, SessionId};
+use crate::session::{Loaded, SessionData, SessionId};
 use crate::state::AppState;
 
 /// A request's live session.
@@ -26,6 +27,9 @@ pub(crate) struct Authenticated {
     pub(crate) id: SessionId,
     /// The opened session record.
     pub(crate) data: SessionData,
+    /// Sealed with an older key: this request's activity write re-seals it
+    /// with the current one (two-phase key rotation).
+    pub(crate) reseal: bool,
 }
 
 /// What the request's session cookie names.
@@ -69,10 +73,19 @@ pub(crate) async fn load(
         Presented::Malformed => return Ok(rejected(state, RejectReason::Malformed)),
         Presented::Id(id) => id,
     };
-    let Some(data) = state.vault.load(&id).await? else {
+    let Some(Loaded { data, sealed_by }) = state.vault.open(&id).await? else {
         return Ok(rejected(state, RejectReason::Unknown));
     };
-    Ok(Some(Authenticated { id, data }))
+    state.metrics.session_opened(match sealed_by {
+        KeyRole::Current => SealedBy::Current,
+        KeyRole::Previous => SealedBy::Previous,
+        KeyRole::Next => SealedBy::Next,
+    });
+    Ok(Some(Authenticated {
+        id,
+        data,
+        reseal: sealed_by == KeyRole::Previous,
+    }))
 }
 
 /// Counts a cookie that named no live session.
@@ -87,26 +100,37 @@ pub(crate) async fn refresh_if_needed(
     state: &AppState,
     session: Authenticated,
 ) -> Result<Option<Authenticated>, Error> {
-    let Authenticated { id, data } = session;
+    let Authenticated { id, data, reseal } = session;
+    let before = data.version;
     match state.refresher.ensure_fresh(&id, data).await {
-        Ok(data) => Ok(Some(Authenticated { id, data })),
+        // A refresh wrote the record, sealing it with the current key.
+        Ok(data) => Ok(Some(Authenticated {
+            id,
+            reseal: reseal && data.version == before,
+            data,
+        })),
         Err(Error::Unauthenticated) => Ok(None),
         Err(err) => Err(err),
     }
 }
 
 /// Records activity for the idle timeout when it is due (not a write per
-/// request). A failed write is logged and the request goes on: the session
-/// is still valid.
+/// request), and re-seals a record sealed with an older key. A failed
+/// write is logged and the request goes on: the session is still valid.
 pub(crate) async fn record_activity(state: &AppState, session: Authenticated) -> Authenticated {
-    match state
-        .vault
-        .record_activity(&session.id, &session.data)
-        .await
-    {
+    let written = if session.reseal {
+        state.vault.touch(&session.id, &session.data).await
+    } else {
+        state
+            .vault
+            .record_activity(&session.id, &session.data)
+            .await
+    };
+    match written {
         Ok(Some(data)) => Authenticated {
             id: session.id,
             data,
+            reseal: false,
         },
         Ok(None) => session,
         Err(err) => {

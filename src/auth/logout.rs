@@ -36,7 +36,8 @@ pub(crate) async fn logout(state: &AppState, parts: &Parts) -> Result<Response<B
             "This request is missing its anti-forgery header.",
         ));
     }
-    let Some(Authenticated { id, data }) = authenticate::load(state, &parts.headers).await? else {
+    let Some(Authenticated { id, data, .. }) = authenticate::load(state, &parts.headers).await?
+    else {
         // Already logged out (or never logged in): idempotent.
         return Ok(with_cleared_cookie(state, redirect(LOGGED_OUT_PATH)));
     };

@@ -100,8 +100,14 @@ impl<T: Redact> Redact for Option<T> {
 
 impl Redact for Keyring {
     fn redacted(&self) -> Option<String> {
+        let decrypt_only: Vec<_> = self.decrypt_only_ids().collect();
+        let roles = if decrypt_only.is_empty() {
+            String::new()
+        } else {
+            format!(", decrypt-only `{}`", decrypt_only.join("`, `"))
+        };
         Some(format!(
-            "{} key(s), current id `{}`, values <redacted>",
+            "{} key(s), current id `{}`{roles}, values <redacted>",
             self.len(),
             self.current_id()
         ))

@@ -170,7 +170,7 @@ async fn upgrade(
     let auth = route.config.auth;
     let session = load(state, auth, req.headers()).await?;
     let session = refresh_if_needed(state, auth, session).await?;
-    let Authenticated { id, data } = session.ok_or(Error::Unauthenticated)?;
+    let Authenticated { id, data, .. } = session.ok_or(Error::Unauthenticated)?;
     let client_io = hyper::upgrade::on(&mut req);
     let (parts, _no_body) = req.into_parts();
     let mut upstream = upstream_request(state, route, peer, &parts, Some(&data), empty())?;

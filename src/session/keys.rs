@@ -9,6 +9,7 @@
 //! | `bff:login:{H(state)}` | a sealed pending login, 10 min, used once | `/auth/login` |
 //! | `bff:lock:{h}` | the cross-pod refresh lock | refresh |
 //! | `bff:jti:{H(jti)}` | a used back-channel logout token id | back-channel logout |
+//! | `bff:keyholder:{id}` | "some live pod holds master key `id`", 60 s | every pod, every 20 s |
 //!
 //! `h = base64url(SHA-256(session id))[..22]`, never the cookie value. The
 //! braces are Redis Cluster hash tags: every key of one session (record,
@@ -30,6 +31,7 @@ const SID_PREFIX: &str = "bff:sid:";
 const LOGIN_PREFIX: &str = "bff:login:";
 const LOCK_PREFIX: &str = "bff:lock:";
 const JTI_PREFIX: &str = "bff:jti:";
+const KEY_HOLDER_PREFIX: &str = "bff:keyholder:";
 
 /// `base64url(SHA-256(bytes))[..22]` (132 bits): how secrets name records.
 pub(crate) fn hash22(bytes: &[u8]) -> String {
@@ -50,6 +52,12 @@ pub fn record(hash: &str) -> String {
 /// `bff:m:{h}`: a session's plaintext metadata.
 pub fn meta(hash: &str) -> String {
     tagged(META_PREFIX, hash)
+}
+
+/// `bff:keyholder:{id}`: present while some pod holds session key `id`
+/// (key ids are not secret).
+pub(crate) fn key_holder(key_id: &str) -> String {
+    tagged(KEY_HOLDER_PREFIX, key_id)
 }
 
 /// `bff:lock:{h}`: the refresh lock of a session (same slot as the session).

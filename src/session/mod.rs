@@ -9,6 +9,7 @@
 pub(crate) mod cookie;
 pub(crate) mod data;
 pub(crate) mod id;
+pub(crate) mod key_holders;
 pub(crate) mod keys;
 pub(crate) mod meta;
 pub(crate) mod store;
@@ -18,7 +19,7 @@ pub use data::{DisplayClaims, SessionData};
 pub use id::SessionId;
 pub(crate) use store::SessionStore;
 pub use store::StoreError;
-pub(crate) use vault::{PendingLogin, Vault};
+pub(crate) use vault::{Loaded, PendingLogin, Vault};
 
 /// Seconds since the Unix epoch (session timestamps are stored this way).
 pub fn now_unix() -> i64 {

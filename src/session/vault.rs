@@ -4,36 +4,32 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-use zeroize::{Zeroize, ZeroizeOnDrop};
+mod pending;
 
-use super::keys::{self, sid_index, subject_index};
+use super::key_holders;
+use super::keys::{sid_index, subject_index};
 use super::meta::SessionMeta;
 use super::store::{Cas, NewSession, Swap};
 use super::{SessionData, SessionId, SessionStore, StoreError, now_unix};
-use crate::crypto::Keyring;
+use crate::crypto::{CryptoError, KeyRole, Keyring, envelope_key_id};
 
-/// How long a started login may take (architecture: pending logins, 10 min).
-pub(crate) const PENDING_LOGIN_TTL: Duration = Duration::from_secs(600);
+pub(crate) use pending::PendingLogin;
 
-/// A started login, parked server-side between `/auth/login` and
-/// `/auth/callback` (RFC 9700 §2.1.1: verifier and nonce per transaction,
-/// bound to the browser).
-#[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
-pub(crate) struct PendingLogin {
-    /// PKCE code verifier (RFC 7636 §4.1).
-    pub(crate) pkce_verifier: String,
-    /// The `nonce` sent in the authorization request.
-    pub(crate) nonce: String,
-    /// Validated local path to return to.
-    pub(crate) return_to: String,
-    /// `hash22` of the browser-binding cookie value.
-    pub(crate) binding_hash: String,
-    /// Hash of the session the browser had when the login started: ended
-    /// at the callback, whose cross-site redirect carries no `SameSite=Strict`
-    /// cookie (session fixation, ASVS 5 §7.2.4).
-    #[serde(default)]
-    pub(crate) previous_session: Option<String>,
+/// A session record opened from the store.
+pub(crate) struct Loaded {
+    /// The session.
+    pub(crate) data: SessionData,
+    /// The role of the key that sealed it here: a `Previous` key's record
+    /// is re-sealed with the current key on its next use.
+    pub(crate) sealed_by: KeyRole,
+}
+
+/// Why a stored record did not open.
+enum OpenFailure {
+    /// Tampered, copied under another key, truncated (the reason is safe to log).
+    Integrity(String),
+    /// Sealed with a master key this pod does not hold (its well-formed id).
+    AbsentKey(String),
 }
 
 /// Sealed records in a store.
@@ -86,6 +82,11 @@ impl Vault {
             expires_at: data.absolute_expires_at,
             last_seen: data.last_seen,
         }
+    }
+
+    /// The underlying store, shared (background tasks).
+    pub(crate) fn shared_store(&self) -> Arc<dyn SessionStore> {
+        Arc::clone(&self.store)
     }
 
     /// The underlying store (readiness checks).
@@ -219,38 +220,74 @@ impl Vault {
         id: &SessionId,
         key: &str,
         record: &[u8],
-    ) -> Result<SessionData, String> {
-        let (version, sealed) = record.split_at_checked(8).ok_or("truncated record")?;
+    ) -> Result<Loaded, OpenFailure> {
+        let integrity = |reason: &str| OpenFailure::Integrity(reason.to_owned());
+        let (version, sealed) = record
+            .split_at_checked(8)
+            .ok_or_else(|| integrity("truncated record"))?;
+        let key_id = envelope_key_id(sealed);
         let plain = self
             .keys
             .open(id.as_bytes(), &session_aad(key, version), sealed)
-            .map_err(|e| e.to_string())?;
-        let data =
-            SessionData::from_bytes(&plain).map_err(|_err| "undecodable plaintext".to_owned())?;
+            .map_err(|err| match (err, key_id) {
+                (CryptoError::UnknownKey, Some(kid)) => OpenFailure::AbsentKey(kid.to_owned()),
+                (other, _) => integrity(&other.to_string()),
+            })?;
+        let data = SessionData::from_bytes(&plain).map_err(|_err| integrity("undecodable"))?;
         if data.version.to_be_bytes() != version {
-            return Err("version prefix mismatch".into());
+            return Err(integrity("version prefix mismatch"));
         }
-        Ok(data)
+        let sealed_by = key_id
+            .and_then(|kid| self.keys.role_of(kid))
+            .unwrap_or(KeyRole::Current);
+        Ok(Loaded { data, sealed_by })
     }
 
-    /// Loads and opens the session for `id`. A record that fails to open
-    /// (tampered, copied, retired key) counts as no session and is logged
-    /// as an integrity event (security cases R5, R6, R7).
+    /// Loads and opens the session for `id` (see [`Vault::open`]).
     pub(crate) async fn load(&self, id: &SessionId) -> Result<Option<SessionData>, StoreError> {
+        Ok(self.open(id).await?.map(|loaded| loaded.data))
+    }
+
+    /// Loads and opens the session for `id`, saying which key sealed it. A
+    /// record that fails to open (tampered, copied) counts as no session
+    /// and is logged as an integrity event (security cases R5, R6). One
+    /// sealed with a key this pod lacks is a store error (503, the cookie
+    /// kept) while another live pod holds that key, and no session once
+    /// none does (a removed key; case R7, R11).
+    pub(crate) async fn open(&self, id: &SessionId) -> Result<Option<Loaded>, StoreError> {
         let key = id.store_key();
         let Some(record) = self.store.get(&key).await? else {
             return Ok(None);
         };
         match self.open_session(id, &key, &record) {
-            Ok(data) if data.absolute_expires_at > now_unix() && !self.idle_expired(&data) => {
-                Ok(Some(data))
-            }
+            Ok(loaded) if self.live(&loaded.data) => Ok(Some(loaded)),
             Ok(_) => Ok(None),
-            Err(reason) => {
+            Err(OpenFailure::AbsentKey(kid)) => self.absent_key(id, &kid).await,
+            Err(OpenFailure::Integrity(reason)) => {
                 tracing::warn!(session = %id.log_id(), reason, "session record failed integrity check");
                 Ok(None)
             }
         }
+    }
+
+    /// A record sealed with master key `kid`, which this pod lacks.
+    async fn absent_key(&self, id: &SessionId, kid: &str) -> Result<Option<Loaded>, StoreError> {
+        if key_holders::held(self.store(), kid).await? {
+            tracing::error!(
+                session = %id.log_id(), key_id = kid,
+                "session sealed with a key another pod holds and this one lacks: 503, cookie kept \
+                 (roll a new key out as decrypt-only on every pod before promoting it)"
+            );
+            return Err(StoreError(format!(
+                "session sealed with key `{kid}`, which this pod does not hold"
+            )));
+        }
+        tracing::info!(session = %id.log_id(), key_id = kid, "session sealed with a removed key; it is over");
+        Ok(None)
+    }
+
+    fn live(&self, data: &SessionData) -> bool {
+        data.absolute_expires_at > now_unix() && !self.idle_expired(data)
     }
 
     fn idle_expired(&self, data: &SessionData) -> bool {
@@ -336,16 +373,7 @@ impl Vault {
         state: &str,
         pending: &PendingLogin,
     ) -> Result<(), StoreError> {
-        let key = keys::pending_login(state);
-        let plain = zeroize::Zeroizing::new(
-            rmp_serde::to_vec_named(pending)
-                .map_err(|_err| StoreError("cannot encode login".into()))?,
-        );
-        let sealed = self
-            .keys
-            .seal(state.as_bytes(), key.as_bytes(), &plain)
-            .map_err(|_err| StoreError("cannot seal login".into()))?;
-        self.store.put(&key, sealed, PENDING_LOGIN_TTL).await
+        pending::put(self.store(), &self.keys, state, pending).await
     }
 
     /// Reads the pending login for `state` without using it up, so the
@@ -355,11 +383,7 @@ impl Vault {
         &self,
         state: &str,
     ) -> Result<Option<PendingLogin>, StoreError> {
-        let key = keys::pending_login(state);
-        let Some(sealed) = self.store.get(&key).await? else {
-            return Ok(None);
-        };
-        Ok(self.open_pending(state, &key, &sealed))
+        pending::peek(self.store(), &self.keys, state).await
     }
 
     /// Takes (reads and deletes, one use) the pending login for `state`.
@@ -367,19 +391,7 @@ impl Vault {
         &self,
         state: &str,
     ) -> Result<Option<PendingLogin>, StoreError> {
-        let key = keys::pending_login(state);
-        let Some(sealed) = self.store.take(&key).await? else {
-            return Ok(None);
-        };
-        Ok(self.open_pending(state, &key, &sealed))
-    }
-
-    fn open_pending(&self, state: &str, key: &str, sealed: &[u8]) -> Option<PendingLogin> {
-        let Ok(plain) = self.keys.open(state.as_bytes(), key.as_bytes(), sealed) else {
-            tracing::warn!("pending login failed integrity check");
-            return None;
-        };
-        rmp_serde::from_slice(&plain).ok()
+        pending::take(self.store(), &self.keys, state).await
     }
 }
 

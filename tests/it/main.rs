@@ -32,6 +32,7 @@ mod logout;
 mod proxy;
 mod refresh;
 mod refresh_id_token;
+mod rotation;
 mod sessions;
 mod store_contract;
 mod stress;

@@ -56,12 +56,13 @@ pub fn args(issuer: &str, upstream: &str, redis: Option<&str>, extra: &[&str]) -
         CLIENT_SECRET,
         "--upstream",
         upstream,
-        "--session-keys",
-        SESSION_KEYS,
     ]
     .iter()
     .map(|s| (*s).to_owned())
     .collect();
+    if !extra.contains(&"--session-keys") {
+        argv.extend(["--session-keys".to_owned(), SESSION_KEYS.to_owned()]);
+    }
     if !extra.contains(&"--login-rate") {
         // Tests log in hundreds of times from one address; the login
         // limits have tests of their own (abuse.rs).

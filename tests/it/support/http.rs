@@ -91,6 +91,12 @@ impl TestResponse {
 
 /// Sends `req` (absolute-form URI, plain `http`) on a fresh connection and reads the whole answer.
 pub async fn send(req: Request<Full<Bytes>>) -> TestResponse {
+    try_send(req).await.unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`send`], with a refused or broken connection as an error (a load
+/// balancer's client retries those on another instance).
+pub async fn try_send(req: Request<Full<Bytes>>) -> Result<TestResponse, String> {
     let client = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(0)
         .build_http::<Full<Bytes>>();
@@ -98,17 +104,17 @@ pub async fn send(req: Request<Full<Bytes>>) -> TestResponse {
     let res = client
         .request(req)
         .await
-        .unwrap_or_else(|e| panic!("{what}: {e}"));
+        .map_err(|e| format!("{what}: {e}"))?;
     let (parts, body) = res.into_parts();
     let body = body
         .collect()
         .await
-        .unwrap_or_else(|e| panic!("{what} body: {e}"));
-    TestResponse {
+        .map_err(|e| format!("{what} body: {e}"))?;
+    Ok(TestResponse {
         status: parts.status,
         headers: parts.headers,
         body: body.to_bytes(),
-    }
+    })
 }
 
 /// Sends `method url` with `headers` and `body`.

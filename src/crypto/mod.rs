@@ -8,20 +8,23 @@
 //! ID (or the login `state`), which only the browser holds. The AAD is the
 //! store key, so a record copied under another key fails authentication
 //! (security case R6), a flipped bit fails the tag (R5), and neither a store
-//! dump nor the master key alone decrypts anything.
+//! dump nor the master key alone decrypts anything. Which key seals and
+//! which only open (two-phase rotation) is [`keyring`]'s.
+
+mod keyring;
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
-use base64::Engine as _;
 use hkdf::Hkdf;
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
+pub(crate) use keyring::KeyRole;
+pub use keyring::Keyring;
+
 const VERSION: u8 = 1;
 const NONCE_LEN: usize = 12;
 const INFO: &[u8] = b"bff record v1";
-/// Minimum master key length: 256 bits.
-pub(crate) const MIN_KEY_LEN: usize = 32;
 
 /// Why a record could not be opened. Deliberately coarse: callers treat
 /// every variant as "no session" and log an integrity event.
@@ -38,82 +41,9 @@ pub(crate) enum CryptoError {
     Authentication,
 }
 
-/// The master keys: the first encrypts, all decrypt (rotation grace).
-#[derive(Clone)]
-pub struct Keyring {
-    keys: Vec<(String, Zeroizing<Vec<u8>>)>,
-}
-
-impl std::fmt::Debug for Keyring {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Keyring")
-            .field(
-                "ids",
-                &self.keys.iter().map(|(id, _)| id).collect::<Vec<_>>(),
-            )
-            .finish()
-    }
-}
-
-// === impl Keyring ===
+// === impl Keyring (sealing) ===
 
 impl Keyring {
-    /// Parses `id:base64key,id2:base64key` (standard or URL-safe base64,
-    /// padded or not); each key must decode to at least 32 bytes.
-    pub(crate) fn parse(spec: &str) -> Result<Self, String> {
-        let mut keys: Vec<(String, Zeroizing<Vec<u8>>)> = Vec::new();
-        for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let (id, b64) = item
-                .split_once(':')
-                .ok_or("each key must look like id:base64key")?;
-            let valid_id = !id.is_empty()
-                && id.len() <= 32
-                && id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-            if !valid_id {
-                return Err(format!(
-                    "key id `{id}` must be 1-32 characters of A-Z, a-z, 0-9, - or _"
-                ));
-            }
-            let key =
-                Zeroizing::new(decode_base64(b64).ok_or(format!("key `{id}` is not base64"))?);
-            if key.len() < MIN_KEY_LEN {
-                return Err(format!(
-                    "key `{id}` has {} bytes; at least {MIN_KEY_LEN} random bytes are required",
-                    key.len()
-                ));
-            }
-            if keys.iter().any(|(existing, _)| existing == id) {
-                return Err(format!("key id `{id}` appears twice"));
-            }
-            keys.push((id.to_owned(), key));
-        }
-        if keys.is_empty() {
-            return Err("no keys given".into());
-        }
-        Ok(Self { keys })
-    }
-
-    /// A random single-key ring for the single-process memory store.
-    pub(crate) fn ephemeral() -> Self {
-        let mut key = Zeroizing::new(vec![0u8; MIN_KEY_LEN]);
-        rand::fill(key.as_mut_slice());
-        Self {
-            keys: vec![("ephemeral".into(), key)],
-        }
-    }
-
-    /// Number of keys.
-    pub(crate) fn len(&self) -> usize {
-        self.keys.len()
-    }
-
-    /// The id of the encrypting key.
-    pub(crate) fn current_id(&self) -> &str {
-        self.keys.first().map_or("", |(id, _)| id.as_str())
-    }
-
     /// Encrypts `plaintext` for the record identified by `record_secret`,
     /// bound to the store key `aad`.
     pub(crate) fn seal(
@@ -122,7 +52,8 @@ impl Keyring {
         aad: &[u8],
         plaintext: &[u8],
     ) -> Result<Vec<u8>, CryptoError> {
-        let (id, master) = self.keys.first().ok_or(CryptoError::UnknownKey)?;
+        let key = self.encrypting();
+        let (id, master) = (&key.id, &key.secret);
         let cipher = record_cipher(master, record_secret)?;
         let mut nonce = [0u8; NONCE_LEN];
         rand::fill(&mut nonce);
@@ -158,12 +89,7 @@ impl Keyring {
         }
         let (id, rest) = rest.split_at(usize::from(id_len));
         let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
-        let master = self
-            .keys
-            .iter()
-            .find(|(k, _)| k.as_bytes() == id)
-            .map(|(_, key)| key)
-            .ok_or(CryptoError::UnknownKey)?;
+        let master = &self.find(id).ok_or(CryptoError::UnknownKey)?.secret;
         let nonce = Nonce::try_from(nonce).map_err(|_err| CryptoError::Malformed)?;
         let cipher = record_cipher(master, record_secret)?;
         cipher
@@ -187,11 +113,14 @@ fn record_cipher(master: &[u8], record_secret: &[u8]) -> Result<Aes256Gcm, Crypt
     Aes256Gcm::new_from_slice(okm.as_slice()).map_err(|_err| CryptoError::Malformed)
 }
 
-fn decode_base64(text: &str) -> Option<Vec<u8>> {
-    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-    [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
-        .iter()
-        .find_map(|e| e.decode(text.trim()).ok())
+/// The key id an envelope names, if it is well-formed (it comes from the
+/// store, so it is checked before anyone logs it).
+pub(crate) fn envelope_key_id(envelope: &[u8]) -> Option<&str> {
+    let (&version, rest) = envelope.split_first()?;
+    let (&id_len, rest) = rest.split_first()?;
+    let id = rest.get(..usize::from(id_len))?;
+    let id = std::str::from_utf8(id).ok()?;
+    (version == VERSION && keyring::valid_id(id)).then_some(id)
 }
 
 #[cfg(test)]
@@ -257,14 +186,15 @@ mod tests {
     }
 
     #[test]
-    fn short_or_malformed_keys_are_refused() {
-        assert!(
-            Keyring::parse("k1:c2hvcnQ=")
-                .unwrap_err()
-                .contains("at least 32")
-        );
-        assert!(Keyring::parse("nokey").is_err());
-        assert!(Keyring::parse(&format!("{K1},{K1}")).is_err());
-        assert!(Keyring::parse("").is_err());
+    fn r7_a_decrypt_only_key_opens_but_never_seals() {
+        let new = ring(K2);
+        let env = new.seal(b"s", b"a", b"x").unwrap();
+        let phase_a = ring(&format!("{K2}:decrypt-only,{K1}"));
+        assert_eq!(&*phase_a.open(b"s", b"a", &env).unwrap(), b"x");
+        assert_eq!(phase_a.current_id(), "k1");
+        let resealed = phase_a.seal(b"s", b"a", b"x").unwrap();
+        assert_eq!(envelope_key_id(&resealed), Some("k1"));
+        assert_eq!(envelope_key_id(&env), Some("k2"));
+        assert_eq!(envelope_key_id(&env[..3]), None);
     }
 }
