@@ -19,8 +19,7 @@ pub(crate) use pending::PendingLogin;
 pub(crate) struct Loaded {
     /// The session.
     pub(crate) data: SessionData,
-    /// The role of the key that sealed it here: a `Previous` key's record
-    /// is re-sealed with the current key on its next use.
+    /// The role here of the key that sealed it (`Previous`: re-seal it).
     pub(crate) sealed_by: KeyRole,
 }
 
@@ -249,11 +248,9 @@ impl Vault {
     }
 
     /// Loads and opens the session for `id`, saying which key sealed it. A
-    /// record that fails to open (tampered, copied) counts as no session
-    /// and is logged as an integrity event (security cases R5, R6). One
-    /// sealed with a key this pod lacks is a store error (503, the cookie
-    /// kept) while another live pod holds that key, and no session once
-    /// none does (a removed key; case R7, R11).
+    /// tampered or copied record is no session, logged (cases R5, R6). One
+    /// sealed with a key this pod lacks is a 503 (cookie kept) while a live
+    /// pod holds that key, and no session once none does (R7, R11).
     pub(crate) async fn open(&self, id: &SessionId) -> Result<Option<Loaded>, StoreError> {
         let key = id.store_key();
         let Some(record) = self.store.get(&key).await? else {
@@ -376,9 +373,8 @@ impl Vault {
         pending::put(self.store(), &self.keys, state, pending).await
     }
 
-    /// Reads the pending login for `state` without using it up, so the
-    /// callback can check its browser binding before spending it (a
-    /// stranger who saw the `state` cannot burn the victim's login).
+    /// Reads the pending login for `state` without using it up (the
+    /// callback checks the browser binding before spending it).
     pub(crate) async fn peek_pending(
         &self,
         state: &str,

@@ -34,7 +34,8 @@ fn opened(metrics: &str, key: &str) -> u64 {
         .lines()
         .find_map(|l| l.strip_prefix(&prefix))
         .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("{prefix} not in {metrics}"))
+        .ok_or_else(|| format!("{prefix} not in {metrics}"))
+        .unwrap()
 }
 
 async fn metrics_of(pod: &Running) -> String {
