@@ -6,7 +6,7 @@
 // counters at each dump), so start-up and login do not count.
 //   node bench/instructions.mjs /path/to/bff-a [/path/to/bff-b]
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import http from 'node:http';
 import { stop } from '../tests/e2e/lib/procs.mjs';
 import { startStack } from '../tests/e2e/lib/stack.mjs';
@@ -30,7 +30,8 @@ function get(url, cookie) {
 
 /** Total Ir of the newest dump in `dir` (callgrind_control -d writes one). */
 function totalIr(dir) {
-  const files = readdirSync(dir).filter((f) => f.startsWith('cg.out')).sort();
+  const dump = (f) => Number(f.split('.').at(-1));
+  const files = readdirSync(dir).filter((f) => /^cg\.out\.\d+\.\d+$/.test(f)).sort((a, b) => dump(a) - dump(b));
   const text = readFileSync(`${dir}/${files.at(-1)}`, 'utf8');
   const line = text.split('\n').find((l) => l.startsWith('summary:') || l.startsWith('totals:'));
   return Number(line.split(/\s+/)[1]);
@@ -38,6 +39,7 @@ function totalIr(dir) {
 
 async function measure(name, binary) {
   const dir = `${OUT}/${name}`;
+  rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const wrapper = `${dir}/bff-under-callgrind.sh`;
   writeFileSync(wrapper, `#!/bin/sh\nexec valgrind --tool=callgrind --callgrind-out-file=${dir}/cg.out.%p --dump-instr=no --collect-atstart=yes ${binary} "$@"\n`);

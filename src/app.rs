@@ -25,6 +25,7 @@ use crate::server::{ConnectionLimit, Handler};
 use crate::session::cookie::CookieNames;
 use crate::session::store::memory::MemoryStore;
 use crate::session::store::redis::RedisStore;
+use crate::session::store::redis_errors;
 use crate::session::{SessionData, SessionId, SessionStore, StoreError, Vault, key_holders};
 use crate::state::AppState;
 use crate::throttle::LoginThrottle;
@@ -182,7 +183,7 @@ pub fn install_crypto_provider() {
 async fn store_for(config: &Config) -> Result<Arc<dyn SessionStore>, StartError> {
     match &config.session.redis_url {
         Some(url) => {
-            let store = RedisStore::connect(url.expose(), config.workers)
+            let store = RedisStore::connect(url.expose(), &config.session.redis, config.workers)
                 .map_err(|e| StartError::Store(e.to_string()))?;
             check_redis_at_start(&store).await?;
             Ok(Arc::new(store))
@@ -244,6 +245,7 @@ fn is_config_error(reason: &str) -> bool {
         "NoPerm",
         "InvalidClientConfig",
         "Tls",
+        redis_errors::TLS_FAILURE,
     ]
     .iter()
     .any(|k| reason.contains(k))

@@ -15,6 +15,8 @@
 //! render through [`Show`](super::show::Show), which no secret implements.
 //! `file <key> = "<ENV>"` adds the setting's `*_FILE` variant (a path).
 
+use std::time::Duration;
+
 use super::ConfigError;
 
 /// A merged setting value with the environment name of its setting, which
@@ -38,6 +40,22 @@ impl<T> Value<T> {
         parse: impl FnOnce(&T) -> Result<U, String>,
     ) -> Result<U, ConfigError> {
         parse(&self.value).map_err(|message| self.error(message))
+    }
+}
+
+impl Value<String> {
+    /// The value as a duration (`60s`, `10m`, `8h`).
+    pub(super) fn duration(&self) -> Result<Duration, ConfigError> {
+        self.parse(|text| super::parse::duration(text))
+    }
+
+    /// A duration of at least 100ms (timeouts and intervals).
+    pub(super) fn positive_duration(&self) -> Result<Duration, ConfigError> {
+        let value = self.duration()?;
+        if value < Duration::from_millis(100) {
+            return Err(self.error("must be at least 100ms"));
+        }
+        Ok(value)
     }
 }
 

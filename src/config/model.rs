@@ -49,6 +49,8 @@ pub struct Config {
 pub struct OidcConfig {
     /// Issuer URL, compared exactly with discovery's `issuer` (OIDC Discovery §4.3).
     pub issuer_url: String,
+    /// An `http://` issuer was explicitly allowed.
+    pub allow_insecure_issuer: bool,
     /// OAuth client ID.
     pub client_id: String,
     /// OAuth client secret (confidential client, BBA §6.1.3.1).
@@ -84,6 +86,25 @@ pub struct SessionConfig {
     pub secure_cookies: bool,
     /// Redis URL; `None` selects the in-memory store.
     pub redis_url: Option<Secret>,
+    /// How to reach Redis: TLS files and timeouts.
+    pub redis: RedisOptions,
+}
+
+/// TLS files and timeouts of the Redis connection.
+#[derive(Debug, Clone)]
+pub struct RedisOptions {
+    /// PEM CA bundle for `rediss://` (else the system roots).
+    pub ca_file: Option<String>,
+    /// PEM client certificate (mutual TLS).
+    pub client_cert_file: Option<String>,
+    /// PEM private key of the client certificate.
+    pub client_key_file: Option<String>,
+    /// Connect and TLS handshake timeout.
+    pub connect_timeout: Duration,
+    /// Reply timeout of each command.
+    pub command_timeout: Duration,
+    /// Plain `redis://` to a non-loopback host was explicitly allowed.
+    pub allow_plaintext: bool,
 }
 
 /// Proxy settings.
@@ -109,4 +130,18 @@ pub enum LogFormat {
     Json,
     /// Human-readable lines.
     Pretty,
+}
+
+impl Default for RedisOptions {
+    /// No TLS files, 2 s timeouts (the settings' defaults).
+    fn default() -> Self {
+        Self {
+            ca_file: None,
+            client_cert_file: None,
+            client_key_file: None,
+            connect_timeout: Duration::from_secs(2),
+            command_timeout: Duration::from_secs(2),
+            allow_plaintext: false,
+        }
+    }
 }

@@ -32,8 +32,35 @@ settings! {
     /// Redis URL (`redis://` or `rediss://`; may hold a password); unset means
     /// the in-memory store.
     redis_url: Secret = "BFF_REDIS_URL", show |c| c.session.redis_url;
-    /// Session encryption keys, `id:base64key,…` of 32 bytes each; the first one
-    /// encrypts (required with Redis; default: one random key).
+    /// PEM file of the CA that Redis's TLS certificate must chain to
+    /// (`rediss://` with a private CA; default: the system roots).
+    redis_ca_file: String = "BFF_REDIS_CA_FILE", show |c| c.session.redis.ca_file;
+    /// PEM client certificate for mutual TLS with Redis (with
+    /// `BFF_REDIS_CLIENT_KEY_FILE`).
+    redis_client_cert_file: String = "BFF_REDIS_CLIENT_CERT_FILE",
+        show |c| c.session.redis.client_cert_file;
+    /// PEM private key of the Redis client certificate.
+    redis_client_key_file: String = "BFF_REDIS_CLIENT_KEY_FILE",
+        show |c| c.session.redis.client_key_file;
+    /// Longest wait to connect (and TLS-handshake) to Redis, at least 100ms
+    /// (default `2s`).
+    redis_connect_timeout: String = "BFF_REDIS_CONNECT_TIMEOUT", default "2s",
+        show |c| c.session.redis.connect_timeout;
+    /// Longest wait for a Redis reply before the request gets 503, at least
+    /// 100ms (default `2s`).
+    redis_command_timeout: String = "BFF_REDIS_COMMAND_TIMEOUT", default "2s",
+        show |c| c.session.redis.command_timeout;
+    /// Allow plain `redis://` to a host other than loopback (default `false`).
+    #[arg(num_args = 0..=1, default_missing_value = "true")]
+    allow_plaintext_redis: bool = "BFF_ALLOW_PLAINTEXT_REDIS", default false,
+        show |c| c.session.redis.allow_plaintext;
+    /// Allow an `http://` issuer URL outside insecure dev mode (default `false`).
+    #[arg(num_args = 0..=1, default_missing_value = "true")]
+    allow_insecure_issuer: bool = "BFF_ALLOW_INSECURE_ISSUER", default false,
+        show |c| c.oidc.allow_insecure_issuer;
+    /// Session encryption keys, `id:base64key[:decrypt-only],…` of 32 bytes
+    /// each; the first one not decrypt-only seals (required with Redis;
+    /// default: one random key).
     session_keys: Secret = "BFF_SESSION_KEYS", file session_keys_file = "BFF_SESSION_KEYS_FILE",
         show |c| c.session.keys;
     /// Absolute session lifetime, 1s to 30d, never extended (default `8h`).

@@ -10,7 +10,7 @@ use super::declare::Value;
 use super::settings::Raw;
 use super::{
     Cidr, Config, ConfigError, FileRoute, LogFormat, OidcConfig, ProxyConfig, SessionConfig, parse,
-    routes, secret::Secret,
+    redis, routes, secret::Secret,
 };
 use crate::crypto::Keyring;
 use crate::per_worker::{DEFAULT_WORKERS, cpu_count};
@@ -19,7 +19,7 @@ use crate::per_worker::{DEFAULT_WORKERS, cpu_count};
 pub(super) fn build(raw: &Raw) -> Result<Config, ConfigError> {
     let insecure = raw.insecure_dev_cookies.value;
     let public_origin = public_origin(&raw.public_url, insecure)?;
-    let oidc = oidc(raw, &public_origin)?;
+    let oidc = oidc(raw, &public_origin, insecure)?;
     let session = session(raw, insecure)?;
     let proxy = proxy(raw)?;
     let log_format = match raw.log_format.value.as_str() {
@@ -82,16 +82,12 @@ fn socket(setting: &Value<String>) -> Result<SocketAddr, ConfigError> {
 }
 
 fn duration(setting: &Value<String>) -> Result<Duration, ConfigError> {
-    setting.parse(|text| parse::duration(text))
+    setting.duration()
 }
 
 /// A duration of at least 100ms (timeouts and intervals).
 fn positive(setting: &Value<String>) -> Result<Duration, ConfigError> {
-    let value = duration(setting)?;
-    if value < Duration::from_millis(100) {
-        return Err(setting.error("must be at least 100ms"));
-    }
-    Ok(value)
+    setting.positive_duration()
 }
 
 /// A secret from its direct setting or its `*_FILE` path (not both).
@@ -146,9 +142,16 @@ fn public_origin(setting: &Value<Option<String>>, insecure: bool) -> Result<Stri
     }
 }
 
-fn oidc(raw: &Raw, origin: &str) -> Result<OidcConfig, ConfigError> {
+fn oidc(raw: &Raw, origin: &str, insecure: bool) -> Result<OidcConfig, ConfigError> {
     let issuer_url = required(&raw.issuer_url)?;
-    routes::upstream_url(&issuer_url).map_err(|m| raw.issuer_url.error(m))?;
+    let issuer = routes::upstream_url(&issuer_url).map_err(|m| raw.issuer_url.error(m))?;
+    let allow_insecure_issuer = raw.allow_insecure_issuer.value;
+    if issuer.scheme() == "http" && !allow_insecure_issuer && !insecure {
+        return Err(raw.issuer_url.error(
+            "is plain http: tokens would cross the network in the clear; use https, or \
+             set BFF_ALLOW_INSECURE_ISSUER=true (or BFF_INSECURE_DEV_COOKIES=true locally)",
+        ));
+    }
     let client_secret = secret(&raw.client_secret, &raw.client_secret_file)?.ok_or_else(|| {
         raw.client_secret
             .error("is required (bff is a confidential client)")
@@ -170,6 +173,7 @@ fn oidc(raw: &Raw, origin: &str) -> Result<OidcConfig, ConfigError> {
     };
     Ok(OidcConfig {
         issuer_url,
+        allow_insecure_issuer,
         client_id: required(&raw.client_id)?,
         client_secret,
         scopes,
@@ -183,13 +187,8 @@ fn oidc(raw: &Raw, origin: &str) -> Result<OidcConfig, ConfigError> {
 }
 
 fn session(raw: &Raw, insecure: bool) -> Result<SessionConfig, ConfigError> {
-    let redis_url = raw.redis_url.value.clone().map(Secret::new);
-    if let Some(url) = &redis_url {
-        let scheme = url.expose().split("://").next().unwrap_or("");
-        if !matches!(scheme, "redis" | "rediss" | "redis+unix" | "unix") {
-            return Err(raw.redis_url.error("must start with redis:// or rediss://"));
-        }
-    }
+    let redis_url = redis::url(raw, insecure)?;
+    let redis = redis::options(raw, redis_url.as_ref())?;
     let keys = match secret(&raw.session_keys, &raw.session_keys_file)? {
         Some(spec) => Keyring::parse(spec.expose()).map_err(|m| raw.session_keys.error(m))?,
         None if redis_url.is_none() => Keyring::ephemeral(),
@@ -223,6 +222,7 @@ fn session(raw: &Raw, insecure: bool) -> Result<SessionConfig, ConfigError> {
         cookie_name,
         secure_cookies: !insecure,
         redis_url,
+        redis,
     })
 }
 

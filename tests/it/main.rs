@@ -30,6 +30,7 @@ mod limits;
 mod login_attacks;
 mod logout;
 mod proxy;
+mod redis_tls;
 mod refresh;
 mod refresh_id_token;
 mod rotation;

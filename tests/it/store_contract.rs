@@ -40,7 +40,7 @@ contract!(
 );
 
 fn redis_store(server: &RedisServer) -> RedisStore {
-    RedisStore::connect(&server.url(), 1).expect("Redis URL")
+    RedisStore::connect(&server.url(), &bff::config::RedisOptions::default(), 1).expect("Redis URL")
 }
 
 fn meta_json(sub_index: &str, sid_index: Option<&str>) -> String {

@@ -7,6 +7,7 @@
 
 pub(crate) mod memory;
 pub(crate) mod redis;
+pub(crate) mod redis_errors;
 mod redis_scripts;
 
 use std::future::Future;

@@ -9,8 +9,10 @@ use std::time::Duration;
 use redis::AsyncCommands as _;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+use super::redis_errors::redis_error;
 use super::redis_scripts as lua;
 use super::{BoxFuture, Cas, NewSession, SessionStore, StoreError, Swap};
+use crate::config::RedisOptions;
 use crate::per_worker::PerWorker;
 use crate::session::keys;
 
@@ -33,12 +35,11 @@ impl RedisStore {
     /// Connects lazily to `url` (`redis://` or `rediss://`): start-up never
     /// blocks on Redis; readiness reports it instead (security case R1).
     /// Each of `workers` threads gets its own connection on first use.
-    pub fn connect(url: &str, workers: usize) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url)
-            .map_err(|e| StoreError(format!("bad Redis URL: {:?}", e.kind())))?;
+    pub fn connect(url: &str, options: &RedisOptions, workers: usize) -> Result<Self, StoreError> {
+        let client = client(url, options)?;
         let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_connection_timeout(Some(options.connect_timeout))
+            .set_response_timeout(Some(options.command_timeout))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(500));
         let shared = ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
@@ -74,12 +75,39 @@ impl RedisStore {
     }
 }
 
-/// Redis errors are reported by kind only: messages can echo arguments.
-fn redis_error(err: redis::RedisError) -> StoreError {
-    match err.code() {
-        Some(code) => StoreError(format!("redis: {:?} {code}", err.kind())),
-        None => StoreError(format!("redis: {:?}", err.kind())),
+/// A client for `url`; with `rediss://`, TLS verified against the
+/// configured CA (else the system roots) and, if configured, a client
+/// certificate (mutual TLS). Never a fallback to plaintext (case R8).
+fn client(url: &str, options: &RedisOptions) -> Result<redis::Client, StoreError> {
+    let bad_url = |e: redis::RedisError| StoreError(format!("bad Redis URL: {:?}", e.kind()));
+    let read = |setting: &str, path: &Option<String>| {
+        path.as_ref()
+            .map(|p| std::fs::read(p).map_err(|e| StoreError(format!("{setting}: {}", e.kind()))))
+            .transpose()
+    };
+    let root_cert = read("BFF_REDIS_CA_FILE", &options.ca_file)?;
+    let cert = read("BFF_REDIS_CLIENT_CERT_FILE", &options.client_cert_file)?;
+    let key = read("BFF_REDIS_CLIENT_KEY_FILE", &options.client_key_file)?;
+    if root_cert.is_none() && cert.is_none() {
+        return redis::Client::open(url).map_err(bad_url);
     }
+    let client_tls = cert
+        .zip(key)
+        .map(|(client_cert, client_key)| redis::ClientTlsConfig {
+            client_cert,
+            client_key,
+        });
+    let certificates = redis::TlsCertificates {
+        client_tls,
+        root_cert,
+    };
+    redis::Client::build_with_tls(url, certificates).map_err(|e| {
+        StoreError(format!(
+            "Redis TLS files (BFF_REDIS_CA_FILE, BFF_REDIS_CLIENT_CERT_FILE, \
+             BFF_REDIS_CLIENT_KEY_FILE) are unusable: {:?}",
+            e.kind()
+        ))
+    })
 }
 
 fn millis(ttl: Duration) -> u64 {

@@ -60,6 +60,8 @@ pub fn args(issuer: &str, upstream: &str, redis: Option<&str>, extra: &[&str]) -
     .iter()
     .map(|s| (*s).to_owned())
     .collect();
+    // The fake IdP is plain http on loopback.
+    argv.push("--allow-insecure-issuer".to_owned());
     if !extra.contains(&"--session-keys") {
         argv.extend(["--session-keys".to_owned(), SESSION_KEYS.to_owned()]);
     }

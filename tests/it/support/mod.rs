@@ -13,6 +13,7 @@
     reason = "test support fails the calling test loudly instead of returning errors"
 )]
 
+pub mod certs;
 pub mod fake_idp;
 pub mod harness;
 pub mod http;

@@ -25,7 +25,22 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct RedisServer {
     port: u16,
     password: Option<String>,
+    tls: Option<Tls>,
     child: Option<Child>,
+}
+
+/// A TLS listener next to the plain one (which stays for readiness and
+/// inspection): certificate files and whether clients must present one.
+#[derive(Debug, Clone)]
+pub struct Tls {
+    /// The TLS port (set at start).
+    pub port: u16,
+    /// Server certificate, key and the CA that verifies client certificates.
+    pub cert: String,
+    pub key: String,
+    pub ca: String,
+    /// `--tls-auth-clients yes`: mutual TLS required.
+    pub require_client_cert: bool,
 }
 
 // === impl RedisServer ===
@@ -42,7 +57,28 @@ impl RedisServer {
         Self::start_with(Some(password.to_owned()))
     }
 
+    /// Starts a server that also listens with TLS (see [`Tls`]).
+    pub fn start_tls(mut tls: Tls) -> Option<Self> {
+        Self::start_with_tls(None, || {
+            tls.port = free_port();
+            Some(tls.clone())
+        })
+    }
+
+    /// `rediss://<host>:<tls port>/`.
+    pub fn tls_url(&self, host: &str) -> String {
+        let port = self.tls.as_ref().expect("a TLS server").port;
+        format!("rediss://{host}:{port}/")
+    }
+
     fn start_with(password: Option<String>) -> Option<Self> {
+        Self::start_with_tls(password, || None)
+    }
+
+    fn start_with_tls(
+        password: Option<String>,
+        mut tls: impl FnMut() -> Option<Tls>,
+    ) -> Option<Self> {
         if !installed() {
             assert!(
                 std::env::var_os(REQUIRE_REDIS_ENV).is_none(),
@@ -56,11 +92,13 @@ impl RedisServer {
         let mut server = Self {
             port: 0,
             password,
+            tls: None,
             child: None,
         };
         // The port is free when probed but could be taken before redis binds it; retry.
         for _ in 0..5 {
             server.port = free_port();
+            server.tls = tls();
             if server.spawn() {
                 return Some(server);
             }
@@ -165,6 +203,12 @@ impl RedisServer {
         ]);
         if let Some(pw) = &self.password {
             cmd.args(["--requirepass", pw]);
+        }
+        if let Some(tls) = &self.tls {
+            let auth = if tls.require_client_cert { "yes" } else { "no" };
+            cmd.args(["--tls-port", &tls.port.to_string()]);
+            cmd.args(["--tls-cert-file", &tls.cert, "--tls-key-file", &tls.key]);
+            cmd.args(["--tls-ca-cert-file", &tls.ca, "--tls-auth-clients", auth]);
         }
         let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn();
         self.child = Some(child.expect("spawn redis-server"));
