@@ -105,6 +105,12 @@ pub struct RedisOptions {
     pub command_timeout: Duration,
     /// Plain `redis://` to a non-loopback host was explicitly allowed.
     pub allow_plaintext: bool,
+    /// Sentinel addresses (`host:port`); empty = no Sentinel.
+    pub sentinels: Vec<String>,
+    /// The Sentinel group (master name).
+    pub sentinel_master: String,
+    /// Password of the sentinels themselves (not of the data nodes).
+    pub sentinel_password: Option<Secret>,
 }
 
 /// Proxy settings.
@@ -142,6 +148,9 @@ impl Default for RedisOptions {
             connect_timeout: Duration::from_secs(2),
             command_timeout: Duration::from_secs(2),
             allow_plaintext: false,
+            sentinels: Vec::new(),
+            sentinel_master: "mymaster".into(),
+            sentinel_password: None,
         }
     }
 }

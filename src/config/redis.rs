@@ -50,7 +50,16 @@ pub(super) fn options(raw: &Raw, url: Option<&Secret>) -> Result<RedisOptions, C
         connect_timeout: raw.redis_connect_timeout.positive_duration()?,
         command_timeout: raw.redis_command_timeout.positive_duration()?,
         allow_plaintext: raw.allow_plaintext_redis.value,
+        sentinels: sentinels(raw)?,
+        sentinel_master: raw.redis_sentinel_master.value.clone(),
+        sentinel_password: raw.redis_sentinel_password.value.clone().map(Secret::new),
     };
+    if !options.sentinels.is_empty() && url.is_none() {
+        return Err(raw.redis_sentinels.error(
+            "needs BFF_REDIS_URL for the data nodes' password, database and TLS \
+             (its host is ignored), e.g. redis://:password@sentinel-master/0",
+        ));
+    }
     match (&options.client_cert_file, &options.client_key_file) {
         (Some(_), None) => Err(raw
             .redis_client_key_file
@@ -60,6 +69,30 @@ pub(super) fn options(raw: &Raw, url: Option<&Secret>) -> Result<RedisOptions, C
             .error("is required with BFF_REDIS_CLIENT_KEY_FILE")),
         _ => Ok(options),
     }
+}
+
+/// `host:port,…`, each with a port.
+fn sentinels(raw: &Raw) -> Result<Vec<String>, ConfigError> {
+    let Some(list) = &raw.redis_sentinels.value else {
+        return Ok(Vec::new());
+    };
+    let addresses: Vec<String> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned)
+        .collect();
+    for address in &addresses {
+        let port = address
+            .rsplit_once(':')
+            .and_then(|(_, p)| p.parse::<u16>().ok());
+        if port.is_none_or(|p| p == 0) {
+            return Err(raw
+                .redis_sentinels
+                .error(format!("`{address}` is not host:port")));
+        }
+    }
+    Ok(addresses)
 }
 
 /// Whether the URL's host is loopback (`localhost`, 127.0.0.0/8, `::1`)

@@ -50,6 +50,17 @@ settings! {
     /// 100ms (default `2s`).
     redis_command_timeout: String = "BFF_REDIS_COMMAND_TIMEOUT", default "2s",
         show |c| c.session.redis.command_timeout;
+    /// Comma-separated Sentinel addresses (`host:port`): find the master of
+    /// `BFF_REDIS_SENTINEL_MASTER` through them, and follow its failovers
+    /// (default: no Sentinel).
+    redis_sentinels: String = "BFF_REDIS_SENTINELS", show |c| c.session.redis.sentinels;
+    /// The Sentinel group to use (default `mymaster`).
+    redis_sentinel_master: String = "BFF_REDIS_SENTINEL_MASTER", default "mymaster",
+        show |c| c.session.redis.sentinel_master;
+    /// Password of the sentinels, if they need one (the data nodes' password
+    /// is in `BFF_REDIS_URL`).
+    redis_sentinel_password: Secret = "BFF_REDIS_SENTINEL_PASSWORD",
+        show |c| c.session.redis.sentinel_password;
     /// Allow plain `redis://` to a host other than loopback (default `false`).
     #[arg(num_args = 0..=1, default_missing_value = "true")]
     allow_plaintext_redis: bool = "BFF_ALLOW_PLAINTEXT_REDIS", default false,
@@ -140,11 +151,12 @@ mod tests {
     use super::super::Config;
     use super::{Args, FileConfig, SETTINGS};
 
-    const SECRETS: [&str; 4] = [
+    const SECRETS: [&str; 5] = [
         "super-secret-client-value",
         "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
         "redispass",
         "admin-token-of-at-least-32-characters",
+        "sentinel-secret-value",
     ];
 
     fn load(extra: &[&str]) -> Config {
@@ -253,6 +265,8 @@ mod tests {
             &format!("redis://:{}@127.0.0.1:6379/0", SECRETS[2]),
             "--admin-token-file",
             admin_token_file.to_str().unwrap(),
+            "--redis-sentinel-password",
+            SECRETS[4],
         ]);
         std::fs::remove_file(admin_token_file).unwrap();
         let text = config.redacted();

@@ -58,14 +58,12 @@ async fn serve(
     let screened = screen::screen(&mut req);
     // After screening the URI is the canonical path: safe to log and to
     // send back as `return_to`.
-    let path = if screened.is_ok() {
-        req.uri().path().to_owned()
-    } else {
-        "<refused>".to_owned()
-    };
+    let path = screened
+        .as_ref()
+        .map_or("<refused>", |()| req.uri().path())
+        .to_owned();
     // Kept (a cheap refcounted clone) for the error path only.
     let uri = req.uri().clone();
-
     let preflight = screened.is_ok() && cors::is_preflight(&method, req.headers());
     let result = match screened {
         Err(err) => Err(err),

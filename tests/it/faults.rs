@@ -1,4 +1,4 @@
-//! Provider and Redis faults: I5–I9, L11, C3, R2–R4, R8
+//! Provider and Redis faults: I5–I9, L11, C3, R2–R4, R8 (password)
 //! (security-cases.md). Every fault ends in a clear status, never a 500,
 //! and never a partial session.
 
@@ -13,7 +13,6 @@ use crate::support::harness::{args, start_bff};
 use crate::support::http as test_http;
 use crate::support::jwt;
 use crate::support::redis_server::RedisServer;
-use crate::support::stream_upstream::StreamUpstream;
 
 #[tokio::test]
 async fn i5_jwks_rotation_is_picked_up_once_and_rediscovery_is_rate_limited() {
@@ -119,36 +118,6 @@ async fn i8_broken_token_responses_are_502_with_no_session() {
         assert_eq!(res.status, 502, "{label}: {}", res.text());
         assert!(res.set_cookie(COOKIE).is_none(), "{label}: session created");
     }
-}
-
-#[tokio::test]
-async fn i8_a_100_mib_jwks_is_cut_at_the_read_limit() {
-    const HUNDRED_MIB: u64 = 100 * 1024 * 1024;
-    let stack = Stack::start(Store::Memory).await.unwrap();
-    let endless = StreamUpstream::start().await;
-    let jwks_uri = format!("{}/bytes/{HUNDRED_MIB}", endless.url());
-    stack.idp.set(|b| b.jwks_uri = Some(jwks_uri));
-    let args = harness::args(stack.idp.issuer(), &stack.upstream.url(), None, &[]);
-    let bff = bff::start(bff::config::Config::load(&args).unwrap())
-        .await
-        .unwrap();
-    assert!(
-        !bff.discover_provider().await,
-        "a 100 MiB JWKS was accepted"
-    );
-    assert!(!bff.provider_discovered());
-    // bff stopped reading at its 1 MiB limit and closed the connection:
-    // what the server could write is that plus the loopback socket
-    // buffers, never the 100 MiB (nothing was collected beyond the limit).
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let produced = endless.produced();
-    assert!(produced >= 1024 * 1024, "JWKS never served: {produced}");
-    assert!(
-        produced < 32 * 1024 * 1024,
-        "read not bounded: {produced} bytes"
-    );
-    let ready = test_http::get(&format!("http://{}/readyz", bff.admin_addr), &[]).await;
-    assert_eq!(ready.status, 503);
 }
 
 #[tokio::test]

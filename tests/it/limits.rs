@@ -2,7 +2,8 @@
 //! 413, uploads streamed not held), A3 (slowloris headers, slow bodies,
 //! idle keep-alive → closed at the timeout), A6 (hanging upstream → 504,
 //! endless upstream → bounded buffering), and a 256 MiB each-way transfer
-//! whose resident memory stays flat.
+//! whose resident memory stays flat; I8: a 100 MiB JWKS is cut at the
+//! provider read limit.
 
 use std::time::{Duration, Instant};
 
@@ -15,7 +16,8 @@ use hyper_util::rt::TokioExecutor;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
-use crate::support::harness::{Browser, COOKIE, Stack, Store};
+use crate::support::harness::{self, Browser, COOKIE, Stack, Store};
+use crate::support::http as test_http;
 use crate::support::http::raw;
 use crate::support::stream_upstream::StreamUpstream;
 
@@ -281,4 +283,34 @@ async fn a2_streaming_256_mib_each_way_keeps_memory_flat() {
         growth / MIB,
         total / MIB
     );
+}
+
+#[tokio::test]
+async fn i8_a_100_mib_jwks_is_cut_at_the_read_limit() {
+    const HUNDRED_MIB: u64 = 100 * 1024 * 1024;
+    let stack = Stack::start(Store::Memory).await.unwrap();
+    let endless = StreamUpstream::start().await;
+    let jwks_uri = format!("{}/bytes/{HUNDRED_MIB}", endless.url());
+    stack.idp.set(|b| b.jwks_uri = Some(jwks_uri));
+    let args = harness::args(stack.idp.issuer(), &stack.upstream.url(), None, &[]);
+    let bff = bff::start(bff::config::Config::load(&args).unwrap())
+        .await
+        .unwrap();
+    assert!(
+        !bff.discover_provider().await,
+        "a 100 MiB JWKS was accepted"
+    );
+    assert!(!bff.provider_discovered());
+    // bff stopped reading at its 1 MiB limit and closed the connection:
+    // what the server could write is that plus the loopback socket
+    // buffers, never the 100 MiB (nothing was collected beyond the limit).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let produced = endless.produced();
+    assert!(produced >= 1024 * 1024, "JWKS never served: {produced}");
+    assert!(
+        produced < 32 * 1024 * 1024,
+        "read not bounded: {produced} bytes"
+    );
+    let ready = test_http::get(&format!("http://{}/readyz", bff.admin_addr), &[]).await;
+    assert_eq!(ready.status, 503);
 }

@@ -34,6 +34,7 @@ mod redis_tls;
 mod refresh;
 mod refresh_id_token;
 mod rotation;
+mod sentinel;
 mod sessions;
 mod store_contract;
 mod stress;

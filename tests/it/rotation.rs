@@ -117,6 +117,38 @@ async fn restart(stack: &Stack, pool: &Pool, pods: &mut [Option<Running>], at: u
     pods[at] = Some(pod);
 }
 
+/// 16 clients reading the sessions through the pool until `stop`.
+fn start_load(
+    pool: &Arc<Pool>,
+    stop: &Arc<AtomicBool>,
+    statuses: &Arc<Mutex<Vec<u16>>>,
+    cookies: &[String],
+) -> tokio::task::JoinSet<()> {
+    let mut load = tokio::task::JoinSet::new();
+    for client in 0..16 {
+        let (pool, stop, statuses, cookies) = (
+            pool.clone(),
+            stop.clone(),
+            statuses.clone(),
+            cookies.to_vec(),
+        );
+        load.spawn(async move {
+            let mut i = client;
+            while !stop.load(Ordering::Relaxed) {
+                let pod = pool.pick().unwrap();
+                let request = session_request(pod, &cookies[i % cookies.len()]);
+                // A refused connect (the pod just left the pool) is retried
+                // on the next pick, as a load balancer does.
+                if let Ok(res) = test_http::try_send(request).await {
+                    statuses.lock().unwrap().push(res.status.as_u16());
+                    i += 1;
+                }
+            }
+        });
+    }
+    load
+}
+
 #[tokio::test]
 async fn r11_rolling_key_rotation_under_load_logs_no_one_out() {
     let Some(stack) = Stack::start(Store::Redis).await else {
@@ -136,28 +168,7 @@ async fn r11_rolling_key_rotation_under_load_logs_no_one_out() {
     }
     let stop = Arc::new(AtomicBool::new(false));
     let statuses = Arc::new(Mutex::new(Vec::new()));
-    let mut load = tokio::task::JoinSet::new();
-    for client in 0..16 {
-        let (pool, stop, statuses, cookies) = (
-            pool.clone(),
-            stop.clone(),
-            statuses.clone(),
-            cookies.clone(),
-        );
-        load.spawn(async move {
-            let mut i = client;
-            while !stop.load(Ordering::Relaxed) {
-                let pod = pool.pick().unwrap();
-                let request = session_request(pod, &cookies[i % cookies.len()]);
-                // A refused connect (the pod just left the pool) is retried
-                // on the next pick, as a load balancer does.
-                if let Ok(res) = test_http::try_send(request).await {
-                    statuses.lock().unwrap().push(res.status.as_u16());
-                    i += 1;
-                }
-            }
-        });
-    }
+    let load = start_load(&pool, &stop, &statuses, &cookies);
     let phases = [
         format!("{K2}:decrypt-only,{SESSION_KEYS}"),
         format!("{K2},{SESSION_KEYS}"),

@@ -9,6 +9,7 @@ pub(crate) mod memory;
 pub(crate) mod redis;
 pub(crate) mod redis_errors;
 mod redis_scripts;
+mod redis_sentinel;
 
 use std::future::Future;
 use std::pin::Pin;

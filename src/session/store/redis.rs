@@ -4,6 +4,7 @@
 //! (→ 503) instead of a stuck request.
 //! Multi-key updates run as Lua scripts ([`super::redis_scripts`]).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::AsyncCommands as _;
@@ -11,15 +12,24 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::redis_errors::redis_error;
 use super::redis_scripts as lua;
+use super::redis_sentinel::{self as sentinel, SentinelMaster};
 use super::{BoxFuture, Cas, NewSession, SessionStore, StoreError, Swap};
-use crate::config::RedisOptions;
+use crate::config::{RedisOptions, Secret};
 use crate::per_worker::PerWorker;
 use crate::session::keys;
 
 /// A Redis-backed store shared by all bff pods.
 pub struct RedisStore {
-    conns: PerWorker<ConnectionManager>,
+    conns: Conns,
     scripts: Scripts,
+}
+
+/// How commands reach Redis.
+enum Conns {
+    /// One server (`BFF_REDIS_URL`): a reconnecting connection per worker.
+    Direct(PerWorker<ConnectionManager>),
+    /// The master a Sentinel group names (`BFF_REDIS_SENTINELS`), shared.
+    Sentinel(Arc<SentinelMaster>),
 }
 
 struct Scripts {
@@ -42,11 +52,24 @@ impl RedisStore {
             .set_response_timeout(Some(options.command_timeout))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(500));
-        let shared = ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
-            .map_err(redis_error)?;
-        let conns = PerWorker::new(workers, shared, move || {
-            ConnectionManager::new_lazy_with_config(client.clone(), config.clone()).ok()
-        });
+        let conns = if options.sentinels.is_empty() {
+            let shared = ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
+                .map_err(redis_error)?;
+            Conns::Direct(PerWorker::new(workers, shared, move || {
+                ConnectionManager::new_lazy_with_config(client.clone(), config.clone()).ok()
+            }))
+        } else {
+            let node = sentinel::node_info(client.get_connection_info(), url);
+            let password = options.sentinel_password.as_ref().map(Secret::expose);
+            let master = options.sentinel_master.as_str();
+            Conns::Sentinel(SentinelMaster::new(
+                &options.sentinels,
+                master,
+                node,
+                password,
+                config,
+            )?)
+        };
         let scripts = Scripts {
             put_session: redis::Script::new(lua::PUT_SESSION),
             cas: redis::Script::new(lua::COMPARE_AND_SWAP),
@@ -64,14 +87,28 @@ impl RedisStore {
         let reply: Vec<String> = redis::cmd("CONFIG")
             .arg("GET")
             .arg("maxmemory-policy")
-            .query_async(&mut self.conn())
+            .query_async(&mut self.conn().ok()?)
             .await
             .ok()?;
         reply.into_iter().nth(1)
     }
 
-    fn conn(&self) -> ConnectionManager {
-        self.conns.get().clone()
+    fn conn(&self) -> Result<ConnectionManager, StoreError> {
+        match &self.conns {
+            Conns::Direct(conns) => Ok(conns.get().clone()),
+            Conns::Sentinel(master) => master.conn(),
+        }
+    }
+
+    /// A failed command as a store error; behind Sentinel, one that looks
+    /// like a failover also sends the store looking for the new master.
+    fn failed(&self, err: redis::RedisError) -> StoreError {
+        if let Conns::Sentinel(master) = &self.conns
+            && sentinel::is_failover(&err)
+        {
+            master.suspect();
+        }
+        redis_error(err)
     }
 }
 
@@ -116,7 +153,7 @@ fn millis(ttl: Duration) -> u64 {
 
 impl SessionStore for RedisStore {
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
-        Box::pin(async move { self.conn().get(key).await.map_err(redis_error) })
+        Box::pin(async move { self.conn()?.get(key).await.map_err(|e| self.failed(e)) })
     }
 
     fn put<'a>(
@@ -126,15 +163,15 @@ impl SessionStore for RedisStore {
         ttl: Duration,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            self.conn()
+            self.conn()?
                 .pset_ex(key, value, millis(ttl))
                 .await
-                .map_err(redis_error)
+                .map_err(|e| self.failed(e))
         })
     }
 
     fn take<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
-        Box::pin(async move { self.conn().get_del(key).await.map_err(redis_error) })
+        Box::pin(async move { self.conn()?.get_del(key).await.map_err(|e| self.failed(e)) })
     }
 
     fn put_session<'a>(&'a self, new: NewSession<'a>) -> BoxFuture<'a, Result<(), StoreError>> {
@@ -151,9 +188,9 @@ impl SessionStore for RedisStore {
                 .arg(millis(new.index_ttl.max(new.ttl)))
                 .arg(keys::RECORD_PREFIX);
             let _done: i64 = call
-                .invoke_async(&mut self.conn())
+                .invoke_async(&mut self.conn()?)
                 .await
-                .map_err(redis_error)?;
+                .map_err(|e| self.failed(e))?;
             Ok(())
         })
     }
@@ -168,9 +205,9 @@ impl SessionStore for RedisStore {
                 .arg(ttl)
                 .arg(swap.meta.unwrap_or_default());
             let result: i64 = call
-                .invoke_async(&mut self.conn())
+                .invoke_async(&mut self.conn()?)
                 .await
-                .map_err(redis_error)?;
+                .map_err(|e| self.failed(e))?;
             Ok(match result {
                 1 => Cas::Swapped,
                 0 => Cas::Missing,
@@ -184,9 +221,9 @@ impl SessionStore for RedisStore {
             let mut call = self.scripts.remove.key(keys::record(hash));
             call.key(keys::meta(hash)).arg(hash);
             let deleted: i64 = call
-                .invoke_async(&mut self.conn())
+                .invoke_async(&mut self.conn()?)
                 .await
-                .map_err(redis_error)?;
+                .map_err(|e| self.failed(e))?;
             Ok(deleted > 0)
         })
     }
@@ -200,9 +237,9 @@ impl SessionStore for RedisStore {
                 .members
                 .key(index)
                 .arg(keys::RECORD_PREFIX)
-                .invoke_async(&mut self.conn())
+                .invoke_async(&mut self.conn()?)
                 .await
-                .map_err(redis_error)
+                .map_err(|e| self.failed(e))
         })
     }
 
@@ -217,15 +254,15 @@ impl SessionStore for RedisStore {
             let metas: Vec<String> = hashes.iter().map(|h| keys::meta(h)).collect();
             redis::cmd("MGET")
                 .arg(metas)
-                .query_async(&mut self.conn())
+                .query_async(&mut self.conn()?)
                 .await
-                .map_err(redis_error)
+                .map_err(|e| self.failed(e))
         })
     }
 
     fn count_sessions(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
         Box::pin(async move {
-            let mut conn = self.conn();
+            let mut conn = self.conn()?;
             let mut cursor: u64 = 0;
             let mut count: u64 = 0;
             loop {
@@ -237,7 +274,7 @@ impl SessionStore for RedisStore {
                     .arg(1000)
                     .query_async(&mut conn)
                     .await
-                    .map_err(redis_error)?;
+                    .map_err(|e| self.failed(e))?;
                 count += keys.len() as u64;
                 if next == 0 {
                     return Ok(count);
@@ -260,9 +297,9 @@ impl SessionStore for RedisStore {
                 .arg("NX")
                 .arg("PX")
                 .arg(millis(lease))
-                .query_async(&mut self.conn())
+                .query_async(&mut self.conn()?)
                 .await
-                .map_err(redis_error)?;
+                .map_err(|e| self.failed(e))?;
             Ok(set.is_some())
         })
     }
@@ -277,9 +314,9 @@ impl SessionStore for RedisStore {
             let mut call = self.scripts.renew.key(key);
             call.arg(token).arg(millis(lease));
             let renewed: i64 = call
-                .invoke_async(&mut self.conn())
+                .invoke_async(&mut self.conn()?)
                 .await
-                .map_err(redis_error)?;
+                .map_err(|e| self.failed(e))?;
             Ok(renewed == 1)
         })
     }
@@ -289,19 +326,25 @@ impl SessionStore for RedisStore {
             let mut call = self.scripts.unlock.key(key);
             call.arg(token);
             let _deleted: i64 = call
-                .invoke_async(&mut self.conn())
+                .invoke_async(&mut self.conn()?)
                 .await
-                .map_err(redis_error)?;
+                .map_err(|e| self.failed(e))?;
             Ok(())
         })
     }
 
     fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(async move {
+            // Behind Sentinel, readiness asks the sentinels at once.
+            if let Conns::Sentinel(master) = &self.conns
+                && !master.known()
+            {
+                master.resolve().await?;
+            }
             let pong: String = redis::cmd("PING")
-                .query_async(&mut self.conn())
+                .query_async(&mut self.conn()?)
                 .await
-                .map_err(redis_error)?;
+                .map_err(|e| self.failed(e))?;
             if pong == "PONG" {
                 Ok(())
             } else {

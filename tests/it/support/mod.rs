@@ -20,6 +20,7 @@ pub mod http;
 pub mod jwt;
 pub mod logs;
 pub mod redis_server;
+pub mod sentinel;
 pub mod stream_upstream;
 pub mod upstream;
 pub mod ws_upstream;

@@ -26,6 +26,8 @@ pub struct RedisServer {
     port: u16,
     password: Option<String>,
     tls: Option<Tls>,
+    /// More `redis-server` arguments (e.g. `--replicaof`).
+    extra: Vec<String>,
     child: Option<Child>,
 }
 
@@ -65,6 +67,18 @@ impl RedisServer {
         })
     }
 
+    /// Starts a replica of the server on `master_port` (`--replicaof`).
+    pub fn start_replica_of(master_port: u16) -> Option<Self> {
+        let mut server = Self::start_with_tls(None, || None)?;
+        server.extra = vec![
+            "--replicaof".into(),
+            "127.0.0.1".into(),
+            master_port.to_string(),
+        ];
+        server.restart();
+        Some(server)
+    }
+
     /// `rediss://<host>:<tls port>/`.
     pub fn tls_url(&self, host: &str) -> String {
         let port = self.tls.as_ref().expect("a TLS server").port;
@@ -93,6 +107,7 @@ impl RedisServer {
             port: 0,
             password,
             tls: None,
+            extra: Vec::new(),
             child: None,
         };
         // The port is free when probed but could be taken before redis binds it; retry.
@@ -204,6 +219,7 @@ impl RedisServer {
         if let Some(pw) = &self.password {
             cmd.args(["--requirepass", pw]);
         }
+        cmd.args(&self.extra);
         if let Some(tls) = &self.tls {
             let auth = if tls.require_client_cert { "yes" } else { "no" };
             cmd.args(["--tls-port", &tls.port.to_string()]);

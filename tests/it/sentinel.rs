@@ -1,0 +1,156 @@
+//! Redis Sentinel (case R9): bff finds the master through the sentinels
+//! and, when the master is SIGKILLed under load, follows the promoted
+//! replica without a restart: only 503s in the window, 0 × 401, and no
+//! session lost.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Full;
+
+use crate::support::harness::{COOKIE, Stack, Store};
+use crate::support::http as test_http;
+use crate::support::sentinel::SentinelGroup;
+
+const SESSIONS: usize = 50;
+const CLIENTS: usize = 16;
+
+fn session_request(bff: std::net::SocketAddr, cookie: &str) -> http::Request<Full<Bytes>> {
+    http::Request::get(format!("http://{bff}/auth/session"))
+        .header("accept", "application/json")
+        .header("cookie", format!("{COOKIE}={cookie}"))
+        .body(Full::new(Bytes::new()))
+        .unwrap()
+}
+
+/// (milliseconds since the kill, status) of every request under load.
+type Log = Arc<Mutex<Vec<(i64, u16)>>>;
+
+fn load(
+    bff: std::net::SocketAddr,
+    cookies: &Arc<Vec<String>>,
+    stop: &Arc<AtomicBool>,
+    killed: Instant,
+    log: &Log,
+) -> tokio::task::JoinSet<()> {
+    let mut clients = tokio::task::JoinSet::new();
+    for client in 0..CLIENTS {
+        let (cookies, stop, log) = (cookies.clone(), stop.clone(), log.clone());
+        clients.spawn(async move {
+            let mut i = client;
+            while !stop.load(Ordering::Relaxed) {
+                let request = session_request(bff, &cookies[i % cookies.len()]);
+                if let Ok(res) = test_http::try_send(request).await {
+                    let at = i64::try_from(killed.elapsed().as_millis()).unwrap_or(i64::MAX);
+                    log.lock().unwrap().push((at, res.status.as_u16()));
+                }
+                i += 1;
+            }
+        });
+    }
+    clients
+}
+
+/// Keeps the load on until bff has served 200 requests in a row again.
+async fn wait_for_recovery(log: &Log, deadline: Instant) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let recent: Vec<u16> = log
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .take(200)
+            .map(|(_, s)| *s)
+            .collect();
+        if recent.len() == 200 && recent.iter().all(|s| *s == 200) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "bff never recovered: {recent:?}");
+    }
+}
+
+/// Prints the failover window and asserts: only 200 or 503, never 401.
+fn report(log: &[(i64, u16)], killed_at: i64) {
+    let unauthorized = log.iter().filter(|(_, s)| *s == 401).count();
+    let others: Vec<u16> = log
+        .iter()
+        .map(|(_, s)| *s)
+        .filter(|s| *s != 200 && *s != 503)
+        .collect();
+    let failed: Vec<i64> = log
+        .iter()
+        .filter(|(_, s)| *s != 200)
+        .map(|(at, _)| *at)
+        .collect();
+    let window = match (failed.first(), failed.last()) {
+        (Some(first), Some(last)) => last - first,
+        _ => 0,
+    };
+    eprintln!(
+        "sentinel failover: {} requests, {} x 503, {unauthorized} x 401, window {window} ms \
+         (master killed at {killed_at} ms)",
+        log.len(),
+        failed.len()
+    );
+    assert_eq!(unauthorized, 0, "a failover logged someone out");
+    assert!(others.is_empty(), "statuses other than 200/503: {others:?}");
+}
+
+#[tokio::test]
+async fn r9_a_sentinel_failover_under_load_loses_no_session_and_logs_no_one_out() {
+    let Some(mut group) = SentinelGroup::start().await else {
+        return;
+    };
+    let sentinels = group.addresses();
+    // The URL's host is ignored behind Sentinel: it carries db and password.
+    let flags = [
+        "--redis-url",
+        "redis://127.0.0.1:1/0",
+        "--redis-sentinels",
+        &sentinels,
+    ];
+    let stack = Stack::start_with(Store::Memory, &flags).await.unwrap();
+    let mut cookies = Vec::new();
+    for _ in 0..SESSIONS {
+        let browser = stack.logged_in_browser().await;
+        cookies.push(browser.cookie(COOKIE).unwrap().to_owned());
+    }
+    // Every session is on the replica before the master dies.
+    let mut master = group.master.connection().await;
+    let acked: i64 = redis::cmd("WAIT")
+        .arg(1)
+        .arg(5000)
+        .query_async(&mut master)
+        .await
+        .unwrap();
+    assert_eq!(acked, 1);
+    let old_port = group.master.port();
+    let cookies = Arc::new(cookies);
+    let stop = Arc::new(AtomicBool::new(false));
+    let log: Log = Arc::default();
+    let killed = Instant::now();
+    let mut clients = load(stack.bff.public_addr, &cookies, &stop, killed, &log);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    group.master.stop();
+    let killed_at = i64::try_from(killed.elapsed().as_millis()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while group.master_port().await == Some(old_port) {
+        assert!(
+            Instant::now() < deadline,
+            "the sentinels never promoted the replica"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    wait_for_recovery(&log, deadline).await;
+    stop.store(true, Ordering::Relaxed);
+    while clients.join_next().await.is_some() {}
+    let log = log.lock().unwrap().clone();
+    report(&log, killed_at);
+    for cookie in cookies.iter() {
+        let res = test_http::send(session_request(stack.bff.public_addr, cookie)).await;
+        assert_eq!(res.status, 200, "a session was lost in the failover");
+    }
+}

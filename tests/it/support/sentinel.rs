@@ -1,0 +1,165 @@
+//! A Redis Sentinel group for failover tests: one master, one replica and
+//! three `redis-sentinel` processes (quorum 2, a node is down after 1 s),
+//! all real processes on free loopback ports, killed on drop.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::redis_server::RedisServer;
+
+/// The group name the sentinels monitor.
+pub const MASTER: &str = "mymaster";
+
+/// A running group.
+pub struct SentinelGroup {
+    pub master: RedisServer,
+    pub replica: RedisServer,
+    sentinels: Vec<(u16, Child)>,
+    dir: PathBuf,
+}
+
+impl SentinelGroup {
+    /// Starts everything and waits until the replica is in sync and every
+    /// sentinel knows the other two; `None` without `redis-sentinel`.
+    pub async fn start() -> Option<Self> {
+        let installed = Command::new("redis-sentinel")
+            .arg("--version")
+            .output()
+            .is_ok();
+        if !installed {
+            assert!(
+                std::env::var_os(super::redis_server::REQUIRE_REDIS_ENV).is_none(),
+                "install redis-sentinel (Debian package redis-sentinel)"
+            );
+            return None;
+        }
+        let master = RedisServer::start()?;
+        let replica = RedisServer::start_replica_of(master.port())?;
+        let dir = std::env::temp_dir().join(format!("bff-sentinel-{}", rand::random::<u64>()));
+        std::fs::create_dir_all(&dir).expect("sentinel dir");
+        let mut group = Self {
+            master,
+            replica,
+            sentinels: Vec::new(),
+            dir,
+        };
+        for _ in 0..3 {
+            group.spawn_sentinel();
+        }
+        group.wait_until_formed().await;
+        Some(group)
+    }
+
+    /// `host:port,…` of the sentinels (`BFF_REDIS_SENTINELS`).
+    pub fn addresses(&self) -> String {
+        let list: Vec<String> = self
+            .sentinels
+            .iter()
+            .map(|(p, _)| format!("127.0.0.1:{p}"))
+            .collect();
+        list.join(",")
+    }
+
+    /// The master's port as the first sentinel sees it now.
+    pub async fn master_port(&self) -> Option<u16> {
+        let (port, _) = self.sentinels.first()?;
+        let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).ok()?;
+        let mut conn = client.get_multiplexed_async_connection().await.ok()?;
+        let addr: Vec<String> = redis::cmd("SENTINEL")
+            .arg("get-master-addr-by-name")
+            .arg(MASTER)
+            .query_async(&mut conn)
+            .await
+            .ok()?;
+        addr.get(1)?.parse().ok()
+    }
+
+    fn spawn_sentinel(&mut self) {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let conf = self.dir.join(format!("sentinel-{port}.conf"));
+        let text = format!(
+            "port {port}\nbind 127.0.0.1\ndir {dir}\n\
+             sentinel monitor {MASTER} 127.0.0.1 {master} 2\n\
+             sentinel down-after-milliseconds {MASTER} 1000\n\
+             sentinel failover-timeout {MASTER} 3000\n\
+             sentinel parallel-syncs {MASTER} 1\n",
+            dir = self.dir.display(),
+            master = self.master.port(),
+        );
+        std::fs::write(&conf, text).expect("sentinel config");
+        let child = Command::new("redis-sentinel")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn redis-sentinel");
+        self.sentinels.push((port, child));
+    }
+
+    async fn wait_until_formed(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if self.formed().await {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the sentinel group never formed");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Replica in sync, and every sentinel sees two others and the replica.
+    async fn formed(&self) -> bool {
+        let mut replica = self.replica.connection().await;
+        let info: String = redis::cmd("INFO")
+            .arg("replication")
+            .query_async(&mut replica)
+            .await
+            .unwrap_or_default();
+        if !info.contains("master_link_status:up") {
+            return false;
+        }
+        for (port, _) in &self.sentinels {
+            let Ok(client) = redis::Client::open(format!("redis://127.0.0.1:{port}/")) else {
+                return false;
+            };
+            let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+                return false;
+            };
+            let fields: Vec<String> = redis::cmd("SENTINEL")
+                .arg("master")
+                .arg(MASTER)
+                .query_async(&mut conn)
+                .await
+                .unwrap_or_default();
+            let field = |name: &str| {
+                fields
+                    .iter()
+                    .position(|f| f == name)
+                    .and_then(|i| fields.get(i + 1))
+                    .cloned()
+            };
+            if field("num-other-sentinels").as_deref() != Some("2")
+                || field("num-slaves").as_deref() != Some("1")
+            {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+impl Drop for SentinelGroup {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.sentinels {
+            let _killed = child.kill();
+            let _reaped = child.wait();
+        }
+        let _gone = std::fs::remove_dir_all(&self.dir);
+    }
+}
