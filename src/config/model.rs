@@ -111,6 +111,8 @@ pub struct RedisOptions {
     pub sentinel_master: String,
     /// Password of the sentinels themselves (not of the data nodes).
     pub sentinel_password: Option<Secret>,
+    /// Replicas that must acknowledge session writes (`WAIT`); 0 = none.
+    pub min_replicas_ack: u32,
 }
 
 /// Proxy settings.
@@ -151,6 +153,7 @@ impl Default for RedisOptions {
             sentinels: Vec::new(),
             sentinel_master: "mymaster".into(),
             sentinel_password: None,
+            min_replicas_ack: 0,
         }
     }
 }

@@ -53,6 +53,13 @@ pub(super) fn options(raw: &Raw, url: Option<&Secret>) -> Result<RedisOptions, C
         sentinels: sentinels(raw)?,
         sentinel_master: raw.redis_sentinel_master.value.clone(),
         sentinel_password: raw.redis_sentinel_password.value.clone().map(Secret::new),
+        min_replicas_ack: raw.redis_min_replicas_ack.parse(|text| {
+            text.trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n <= 16)
+                .ok_or_else(|| format!("`{text}` is not a number from 0 to 16"))
+        })?,
     };
     if !options.sentinels.is_empty() && url.is_none() {
         return Err(raw.redis_sentinels.error(

@@ -12,6 +12,7 @@ use http_body_util::Full;
 
 use crate::support::harness::{COOKIE, Stack, Store};
 use crate::support::http as test_http;
+use crate::support::redis_server::RedisServer;
 use crate::support::sentinel::SentinelGroup;
 
 const SESSIONS: usize = 50;
@@ -111,6 +112,9 @@ async fn r9_a_sentinel_failover_under_load_loses_no_session_and_logs_no_one_out(
         "redis://127.0.0.1:1/0",
         "--redis-sentinels",
         &sentinels,
+        // Every session is on the replica before its login completes.
+        "--redis-min-replicas-ack",
+        "1",
     ];
     let stack = Stack::start_with(Store::Memory, &flags).await.unwrap();
     let mut cookies = Vec::new();
@@ -153,4 +157,48 @@ async fn r9_a_sentinel_failover_under_load_loses_no_session_and_logs_no_one_out(
         let res = test_http::send(session_request(stack.bff.public_addr, cookie)).await;
         assert_eq!(res.status, 200, "a session was lost in the failover");
     }
+}
+
+#[tokio::test]
+async fn r9_min_replicas_ack_holds_a_login_until_a_replica_has_it() {
+    let Some(master) = RedisServer::start() else {
+        return;
+    };
+    let replica = RedisServer::start_replica_of(master.port()).unwrap();
+    let mut conn = replica.connection().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let info: String = redis::cmd("INFO")
+            .arg("replication")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        if info.contains("master_link_status:up") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the replica never synced");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let url = master.url();
+    let flags = [
+        "--redis-url",
+        &url,
+        "--redis-min-replicas-ack",
+        "1",
+        "--redis-command-timeout",
+        "600ms",
+    ];
+    let stack = Stack::start_with(Store::Memory, &flags).await.unwrap();
+    let browser = stack.logged_in_browser().await;
+    assert!(browser.cookie(COOKIE).is_some());
+    drop(replica);
+    let mut late = crate::support::harness::Browser::default();
+    let res = stack.login(&mut late).await;
+    assert_eq!(
+        res.status,
+        503,
+        "a session no replica holds was confirmed: {}",
+        res.text()
+    );
+    assert!(res.set_cookie(COOKIE).is_none());
 }

@@ -7,6 +7,7 @@
 
 pub(crate) mod memory;
 pub(crate) mod redis;
+mod redis_client;
 pub(crate) mod redis_errors;
 mod redis_scripts;
 mod redis_sentinel;

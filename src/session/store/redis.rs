@@ -10,6 +10,7 @@ use std::time::Duration;
 use redis::AsyncCommands as _;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+use super::redis_client::client;
 use super::redis_errors::redis_error;
 use super::redis_scripts as lua;
 use super::redis_sentinel::{self as sentinel, SentinelMaster};
@@ -22,6 +23,10 @@ use crate::session::keys;
 pub struct RedisStore {
     conns: Conns,
     scripts: Scripts,
+    /// Replicas that must acknowledge a session write (`WAIT`), 0 = none.
+    min_replicas_ack: u32,
+    /// How long `WAIT` may take.
+    ack_timeout: Duration,
 }
 
 /// How commands reach Redis.
@@ -78,7 +83,14 @@ impl RedisStore {
             renew: redis::Script::new(lua::RENEW_LOCK),
             unlock: redis::Script::new(lua::UNLOCK),
         };
-        Ok(Self { conns, scripts })
+        Ok(Self {
+            conns,
+            scripts,
+            min_replicas_ack: options.min_replicas_ack,
+            // Half the command timeout: the reply comes before the
+            // connection's own timeout, with the count of replicas.
+            ack_timeout: options.command_timeout / 2,
+        })
     }
 
     /// Redis's `maxmemory-policy`, if it lets bff read it (managed services
@@ -100,6 +112,28 @@ impl RedisStore {
         }
     }
 
+    /// With `BFF_REDIS_MIN_REPLICAS_ACK`, waits until that many replicas
+    /// hold the writes made so far on this connection (`WAIT`), so a
+    /// failover right after cannot lose them; fewer in time is an error.
+    async fn durable(&self, conn: &mut ConnectionManager) -> Result<(), StoreError> {
+        let wanted = self.min_replicas_ack;
+        if wanted == 0 {
+            return Ok(());
+        }
+        let acked: u32 = redis::cmd("WAIT")
+            .arg(wanted)
+            .arg(millis(self.ack_timeout))
+            .query_async(conn)
+            .await
+            .map_err(|e| self.failed(e))?;
+        if acked < wanted {
+            return Err(StoreError(format!(
+                "only {acked} of {wanted} Redis replicas acknowledged the write"
+            )));
+        }
+        Ok(())
+    }
+
     /// A failed command as a store error; behind Sentinel, one that looks
     /// like a failover also sends the store looking for the new master.
     fn failed(&self, err: redis::RedisError) -> StoreError {
@@ -110,41 +144,6 @@ impl RedisStore {
         }
         redis_error(err)
     }
-}
-
-/// A client for `url`; with `rediss://`, TLS verified against the
-/// configured CA (else the system roots) and, if configured, a client
-/// certificate (mutual TLS). Never a fallback to plaintext (case R8).
-fn client(url: &str, options: &RedisOptions) -> Result<redis::Client, StoreError> {
-    let bad_url = |e: redis::RedisError| StoreError(format!("bad Redis URL: {:?}", e.kind()));
-    let read = |setting: &str, path: &Option<String>| {
-        path.as_ref()
-            .map(|p| std::fs::read(p).map_err(|e| StoreError(format!("{setting}: {}", e.kind()))))
-            .transpose()
-    };
-    let root_cert = read("BFF_REDIS_CA_FILE", &options.ca_file)?;
-    let cert = read("BFF_REDIS_CLIENT_CERT_FILE", &options.client_cert_file)?;
-    let key = read("BFF_REDIS_CLIENT_KEY_FILE", &options.client_key_file)?;
-    if root_cert.is_none() && cert.is_none() {
-        return redis::Client::open(url).map_err(bad_url);
-    }
-    let client_tls = cert
-        .zip(key)
-        .map(|(client_cert, client_key)| redis::ClientTlsConfig {
-            client_cert,
-            client_key,
-        });
-    let certificates = redis::TlsCertificates {
-        client_tls,
-        root_cert,
-    };
-    redis::Client::build_with_tls(url, certificates).map_err(|e| {
-        StoreError(format!(
-            "Redis TLS files (BFF_REDIS_CA_FILE, BFF_REDIS_CLIENT_CERT_FILE, \
-             BFF_REDIS_CLIENT_KEY_FILE) are unusable: {:?}",
-            e.kind()
-        ))
-    })
 }
 
 fn millis(ttl: Duration) -> u64 {
@@ -187,11 +186,12 @@ impl SessionStore for RedisStore {
                 .arg(new.hash)
                 .arg(millis(new.index_ttl.max(new.ttl)))
                 .arg(keys::RECORD_PREFIX);
+            let mut conn = self.conn()?;
             let _done: i64 = call
-                .invoke_async(&mut self.conn()?)
+                .invoke_async(&mut conn)
                 .await
                 .map_err(|e| self.failed(e))?;
-            Ok(())
+            self.durable(&mut conn).await
         })
     }
 
@@ -204,15 +204,16 @@ impl SessionStore for RedisStore {
                 .arg(swap.record)
                 .arg(ttl)
                 .arg(swap.meta.unwrap_or_default());
+            let mut conn = self.conn()?;
             let result: i64 = call
-                .invoke_async(&mut self.conn()?)
+                .invoke_async(&mut conn)
                 .await
                 .map_err(|e| self.failed(e))?;
-            Ok(match result {
-                1 => Cas::Swapped,
-                0 => Cas::Missing,
-                _ => Cas::Conflict,
-            })
+            match result {
+                1 => self.durable(&mut conn).await.map(|()| Cas::Swapped),
+                0 => Ok(Cas::Missing),
+                _ => Ok(Cas::Conflict),
+            }
         })
     }
 
