@@ -1,7 +1,9 @@
-//! Redis Sentinel (case R9): bff finds the master through the sentinels
-//! and, when the master is SIGKILLed under load, follows the promoted
-//! replica without a restart: only 503s in the window, 0 × 401, and no
-//! session lost.
+//! Redis Sentinel (cases R9, R12): bff finds the master through the
+//! sentinels and, when the master is SIGKILLed under load, follows the
+//! promoted replica without a restart: only 503s in the window, 0 × 401,
+//! and no session lost. `BFF_REDIS_MIN_REPLICAS_ACK` holds a login until a
+//! replica has it; writes after a forced failover reach the new master with
+//! one retry.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -201,4 +203,55 @@ async fn r9_min_replicas_ack_holds_a_login_until_a_replica_has_it() {
         res.text()
     );
     assert!(res.set_cookie(COOKIE).is_none());
+}
+
+#[tokio::test]
+async fn r12_writes_after_a_forced_failover_reach_the_new_master_with_one_retry() {
+    let Some(group) = SentinelGroup::start().await else {
+        return;
+    };
+    let sentinels = group.addresses();
+    let flags = [
+        "--redis-url",
+        "redis://127.0.0.1:1/0",
+        "--redis-sentinels",
+        &sentinels,
+    ];
+    let stack = Stack::start_with(Store::Memory, &flags).await.unwrap();
+    let before = stack.logged_in_browser().await;
+    // A graceful, forced failover: the old master stays up and is demoted
+    // to a replica, so bff's open connection now answers writes READONLY.
+    let old_port = group.master.port();
+    group
+        .sentinel_command(&["FAILOVER", crate::support::sentinel::MASTER])
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        // The demoted node drops its clients: a fresh connection each time.
+        let mut old = group.master.connection().await;
+        let info: String = redis::cmd("INFO")
+            .arg("replication")
+            .query_async(&mut old)
+            .await
+            .unwrap_or_default();
+        if group.master_port().await != Some(old_port) && info.contains("role:slave") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the forced failover never finished"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The first write after the switch meets the dropped connection (or
+    // READONLY from the demoted node), asks the sentinels and succeeds on
+    // the new master with one retry: no 503, no logout.
+    let after = stack.logged_in_browser().await;
+    assert!(after.cookie(COOKIE).is_some());
+    let cookie = before.cookie(COOKIE).unwrap();
+    let res = test_http::send(session_request(stack.bff.public_addr, cookie)).await;
+    assert_eq!(
+        res.status, 200,
+        "the session from before the failover was lost"
+    );
 }

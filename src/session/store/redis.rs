@@ -134,6 +134,29 @@ impl RedisStore {
         Ok(())
     }
 
+    /// Runs an idempotent command. Behind Sentinel, a failure that looks
+    /// like a failover (`READONLY` from a demoted node, a refused or dropped
+    /// connection) makes bff ask the sentinels at once and run it once more.
+    async fn idempotent<T, F, Fut>(&self, op: F) -> Result<T, StoreError>
+    where
+        F: Fn(ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let err = match op(self.conn()?).await {
+            Ok(value) => return Ok(value),
+            Err(err) => err,
+        };
+        // Safe to repeat whether or not the first attempt ran.
+        let retry = sentinel::is_failover(&err);
+        match &self.conns {
+            Conns::Sentinel(master) if retry => {
+                master.resolve().await?;
+                op(self.conn()?).await.map_err(|e| self.failed(e))
+            }
+            _ => Err(self.failed(err)),
+        }
+    }
+
     /// A failed command as a store error; behind Sentinel, one that looks
     /// like a failover also sends the store looking for the new master.
     fn failed(&self, err: redis::RedisError) -> StoreError {
@@ -152,7 +175,7 @@ fn millis(ttl: Duration) -> u64 {
 
 impl SessionStore for RedisStore {
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
-        Box::pin(async move { self.conn()?.get(key).await.map_err(|e| self.failed(e)) })
+        Box::pin(self.idempotent(move |mut conn| async move { conn.get(key).await }))
     }
 
     fn put<'a>(
@@ -161,12 +184,10 @@ impl SessionStore for RedisStore {
         value: Vec<u8>,
         ttl: Duration,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            self.conn()?
-                .pset_ex(key, value, millis(ttl))
-                .await
-                .map_err(|e| self.failed(e))
-        })
+        Box::pin(self.idempotent(move |mut conn| {
+            let value = value.clone();
+            async move { conn.pset_ex(key, value, millis(ttl)).await }
+        }))
     }
 
     fn take<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
@@ -186,11 +207,13 @@ impl SessionStore for RedisStore {
                 .arg(new.hash)
                 .arg(millis(new.index_ttl.max(new.ttl)))
                 .arg(keys::RECORD_PREFIX);
-            let mut conn = self.conn()?;
-            let _done: i64 = call
-                .invoke_async(&mut conn)
-                .await
-                .map_err(|e| self.failed(e))?;
+            // Idempotent: the same record, metadata and set members again.
+            let call = &call;
+            let mut conn = self
+                .idempotent(move |mut conn| async move {
+                    call.invoke_async::<i64>(&mut conn).await.map(|_done| conn)
+                })
+                .await?;
             self.durable(&mut conn).await
         })
     }

@@ -62,6 +62,18 @@ impl SentinelGroup {
         list.join(",")
     }
 
+    /// Runs `SENTINEL <args>` on the first sentinel.
+    pub async fn sentinel_command(&self, args: &[&str]) {
+        let (port, _) = self.sentinels.first().expect("a sentinel");
+        let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let _reply: redis::Value = redis::cmd("SENTINEL")
+            .arg(args)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+
     /// The master's port as the first sentinel sees it now.
     pub async fn master_port(&self) -> Option<u16> {
         let (port, _) = self.sentinels.first()?;
