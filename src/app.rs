@@ -23,6 +23,7 @@ use crate::refresh::{RefreshSettings, Refresher};
 use crate::route_table::RouteTable;
 use crate::server::{ConnectionLimit, Handler};
 use crate::session::cookie::CookieNames;
+use crate::session::store::instrumented::Instrumented;
 use crate::session::store::memory::MemoryStore;
 use crate::session::store::redis::RedisStore;
 use crate::session::store::redis_errors;
@@ -119,7 +120,11 @@ async fn build_state(config: Arc<Config>) -> Result<Arc<AppState>, StartError> {
     let client = http_client::build();
     let http = OidcHttp::new(client.clone(), config.oidc.provider_timeout);
     let provider = ProviderHandle::new(config.oidc.clone(), http);
-    let store = store_for(&config).await?;
+    let metrics = Arc::new(Metrics::new());
+    let store: Arc<dyn SessionStore> = Arc::new(Instrumented::new(
+        store_for(&config).await?,
+        metrics.store.clone(),
+    ));
     let session = &config.session;
     let issuer = config.oidc.issuer_url.clone();
     let vault = Vault::new(
@@ -128,7 +133,6 @@ async fn build_state(config: Arc<Config>) -> Result<Arc<AppState>, StartError> {
         issuer,
         session.idle_timeout,
     );
-    let metrics = Arc::new(Metrics::new());
     let settings = RefreshSettings {
         skew: config.oidc.refresh_skew,
         wait: config.oidc.refresh_wait,

@@ -291,3 +291,43 @@ async fn healthcheck_subcommand_probes_the_admin_listener() {
     assert!(ok.success());
     assert!(!down.success());
 }
+
+#[tokio::test]
+async fn store_latency_and_errors_are_exported_by_operation() {
+    let Some(mut stack) = Stack::start(Store::Redis).await else {
+        return;
+    };
+    let mut browser = stack.logged_in_browser().await;
+    assert_eq!(browser.get(&stack, "/app", &API).await.status, 200);
+    let metrics = test_http::get(&stack.admin_url("/metrics"), &[])
+        .await
+        .text();
+    let gets = metric(
+        &metrics,
+        "bff_store_operation_duration_seconds_count{op=\"get\"}",
+    );
+    assert!(gets >= 1.0, "{metrics}");
+    let buckets: Vec<&str> = metrics
+        .lines()
+        .filter(|l| {
+            l.starts_with("bff_store_operation_duration_seconds_bucket") && l.contains("op=\"get\"")
+        })
+        .collect();
+    assert_eq!(buckets.len(), 15, "14 bounds and +Inf: {buckets:?}");
+    stack.redis.as_mut().unwrap().stop();
+    assert_eq!(browser.get(&stack, "/app", &API).await.status, 503);
+    let metrics = test_http::get(&stack.admin_url("/metrics"), &[])
+        .await
+        .text();
+    assert!(
+        metric(&metrics, "bff_store_errors_total{op=\"get\"}") >= 1.0,
+        "{metrics}"
+    );
+}
+
+/// The value of the sample named exactly `name` (with its labels).
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+        .unwrap_or(0.0)
+}

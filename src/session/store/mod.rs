@@ -5,6 +5,7 @@
 //! Stores only ever see store keys (`bff:…`) and ciphertext; sealing and
 //! opening happen in [`super::vault`].
 
+pub(crate) mod instrumented;
 pub(crate) mod memory;
 pub(crate) mod redis;
 mod redis_client;

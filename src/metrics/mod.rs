@@ -9,6 +9,10 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
+mod store;
+
+pub(crate) use store::StoreMetrics;
+
 /// How a refresh attempt ended (the `outcome` label).
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
 pub enum RefreshOutcome {
@@ -103,6 +107,8 @@ pub(crate) struct Metrics {
     throttled: Family<ThrottleLabel, Counter>,
     /// Sessions opened, by the role of the key that sealed them.
     opened: [Counter; 3],
+    /// Session store latency and errors.
+    pub(crate) store: StoreMetrics,
     /// Client connections open on the public listener.
     pub(crate) connections_open: Gauge,
     /// Client connections closed at once because `BFF_MAX_CONNECTIONS`
@@ -149,7 +155,9 @@ impl Metrics {
         let throttled = throttled_family(&mut registry);
         let (connections_open, connections_refused) = connection_metrics(&mut registry);
         let opened = opened_counters(&mut registry);
+        let store = StoreMetrics::register(&mut registry);
         Self {
+            store,
             registry,
             refresh,
             rejected,
