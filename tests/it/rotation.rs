@@ -8,21 +8,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bff::Running;
-use bytes::Bytes;
-use http_body_util::Full;
 
-use crate::support::harness::{COOKIE, SESSION_KEYS, Stack, Store};
+use crate::support::harness::{COOKIE, SESSION_KEYS, Stack, Store, session_request};
 use crate::support::http::{self as test_http, TestResponse};
 
 const K2: &str = "k2:HxwdHh8AAQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRo=";
-
-fn session_request(pod: std::net::SocketAddr, cookie: &str) -> http::Request<Full<Bytes>> {
-    http::Request::get(format!("http://{pod}/auth/session"))
-        .header("accept", "application/json")
-        .header("cookie", format!("{COOKIE}={cookie}"))
-        .body(Full::new(Bytes::new()))
-        .unwrap()
-}
 
 async fn get_on(pod: std::net::SocketAddr, cookie: &str) -> TestResponse {
     test_http::send(session_request(pod, cookie)).await

@@ -9,10 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::Full;
-
-use crate::support::harness::{COOKIE, Stack, Store};
+use crate::support::harness::{COOKIE, Stack, Store, session_request};
 use crate::support::http as test_http;
 use crate::support::redis_server::RedisServer;
 use crate::support::sentinel::SentinelGroup;
@@ -20,12 +17,18 @@ use crate::support::sentinel::SentinelGroup;
 const SESSIONS: usize = 50;
 const CLIENTS: usize = 16;
 
-fn session_request(bff: std::net::SocketAddr, cookie: &str) -> http::Request<Full<Bytes>> {
-    http::Request::get(format!("http://{bff}/auth/session"))
-        .header("accept", "application/json")
-        .header("cookie", format!("{COOKIE}={cookie}"))
-        .body(Full::new(Bytes::new()))
-        .unwrap()
+/// A stack whose bff finds its Redis through `group`'s sentinels.
+async fn behind(group: &SentinelGroup, extra: &[&str]) -> Stack {
+    let sentinels = group.addresses();
+    // The URL's host is ignored behind Sentinel: it carries db and password.
+    let mut flags = vec![
+        "--redis-url",
+        "redis://127.0.0.1:1/0",
+        "--redis-sentinels",
+        &sentinels,
+    ];
+    flags.extend_from_slice(extra);
+    Stack::start_with(Store::Memory, &flags).await.unwrap()
 }
 
 /// (milliseconds since the kill, status) of every request under load.
@@ -107,18 +110,8 @@ async fn r9_a_sentinel_failover_under_load_loses_no_session_and_logs_no_one_out(
     let Some(mut group) = SentinelGroup::start().await else {
         return;
     };
-    let sentinels = group.addresses();
-    // The URL's host is ignored behind Sentinel: it carries db and password.
-    let flags = [
-        "--redis-url",
-        "redis://127.0.0.1:1/0",
-        "--redis-sentinels",
-        &sentinels,
-        // Every session is on the replica before its login completes.
-        "--redis-min-replicas-ack",
-        "1",
-    ];
-    let stack = Stack::start_with(Store::Memory, &flags).await.unwrap();
+    // Every session is on the replica before its login completes.
+    let stack = behind(&group, &["--redis-min-replicas-ack", "1"]).await;
     let mut cookies = Vec::new();
     for _ in 0..SESSIONS {
         let browser = stack.logged_in_browser().await;
@@ -210,14 +203,7 @@ async fn r12_writes_after_a_forced_failover_reach_the_new_master_with_one_retry(
     let Some(group) = SentinelGroup::start().await else {
         return;
     };
-    let sentinels = group.addresses();
-    let flags = [
-        "--redis-url",
-        "redis://127.0.0.1:1/0",
-        "--redis-sentinels",
-        &sentinels,
-    ];
-    let stack = Stack::start_with(Store::Memory, &flags).await.unwrap();
+    let stack = behind(&group, &[]).await;
     let before = stack.logged_in_browser().await;
     // A graceful, forced failover: the old master stays up and is demoted
     // to a replica, so bff's open connection now answers writes READONLY.

@@ -318,3 +318,16 @@ pub const NAVIGATION: [(&str, &str); 2] = [
     ("accept", "text/html,application/xhtml+xml"),
     ("sec-fetch-mode", "navigate"),
 ];
+
+/// `GET /auth/session` on `bff` with the session cookie `cookie`, as an
+/// SPA asks (for load tests that spread sessions over several pods).
+pub fn session_request(
+    bff: std::net::SocketAddr,
+    cookie: &str,
+) -> http::Request<http_body_util::Full<bytes::Bytes>> {
+    http::Request::get(format!("http://{bff}/auth/session"))
+        .header("accept", "application/json")
+        .header("cookie", format!("{COOKIE}={cookie}"))
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .expect("valid session request")
+}
