@@ -62,7 +62,7 @@ settings! {
     redis_sentinel_password: Secret = "BFF_REDIS_SENTINEL_PASSWORD",
         show |c| c.session.redis.sentinel_password;
     /// Replicas (0 to 16) that must acknowledge a new session or a refresh
-    /// write-back before the user sees success (`WAIT`; default `0`).
+    /// write-back, with `WAIT`, before the user sees success (default `0`).
     redis_min_replicas_ack: String = "BFF_REDIS_MIN_REPLICAS_ACK", default "0",
         show |c| c.session.redis.min_replicas_ack;
     /// Allow plain `redis://` to a host other than loopback (default `false`).

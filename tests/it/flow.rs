@@ -150,16 +150,12 @@ async fn post_logout_needs_csrf_header_and_ends_session_first() {
         200,
         "refused logout ended the session"
     );
-    let out = browser
-        .send(&stack, Method::POST, "/auth/logout", &[("x-csrf", "1")], "")
-        .await;
+    let out = browser.logout(&stack).await;
     assert_eq!(out.status, 302);
     assert!(out.set_cookie(COOKIE).unwrap().contains("Max-Age=0"));
     assert_eq!(browser.get(&stack, "/app", &API).await.status, 401);
     // Logging out twice is fine.
-    let again = browser
-        .send(&stack, Method::POST, "/auth/logout", &[("x-csrf", "1")], "")
-        .await;
+    let again = browser.logout(&stack).await;
     assert_eq!(again.location(), Some("/auth/logged-out"));
 }
 

@@ -51,15 +51,7 @@ async fn o7_without_end_session_endpoint_logout_is_local() {
     stack.idp.set(|b| b.end_session_endpoint = false);
     assert!(stack.bff.discover_provider().await, "discovery failed");
     let mut browser = stack.logged_in_browser().await;
-    let out = browser
-        .send(
-            &stack,
-            http::Method::POST,
-            "/auth/logout",
-            &[("x-csrf", "1")],
-            "",
-        )
-        .await;
+    let out = browser.logout(&stack).await;
     assert_eq!(out.location(), Some("/auth/logged-out"));
     assert_eq!(browser.get(&stack, "/app", &API).await.status, 401);
 }
@@ -173,15 +165,7 @@ async fn logout_revokes_the_refresh_token_without_waiting_and_clears_site_data()
         .idp
         .set(|b| b.revocation_delay = Duration::from_secs(5));
     let started = std::time::Instant::now();
-    let res = browser
-        .send(
-            &stack,
-            http::Method::POST,
-            "/auth/logout",
-            &[("x-csrf", "1")],
-            "",
-        )
-        .await;
+    let res = browser.logout(&stack).await;
     assert_eq!(res.status, 302);
     assert!(
         started.elapsed() < Duration::from_secs(2),
@@ -222,15 +206,7 @@ async fn logout_without_a_revocation_endpoint_is_still_complete() {
     stack.idp.set(|b| b.revocation_endpoint = false);
     assert!(stack.bff.discover_provider().await);
     let mut browser = stack.logged_in_browser().await;
-    let res = browser
-        .send(
-            &stack,
-            http::Method::POST,
-            "/auth/logout",
-            &[("x-csrf", "1")],
-            "",
-        )
-        .await;
+    let res = browser.logout(&stack).await;
     assert_eq!(res.status, 302);
     assert_eq!(browser.get(&stack, "/app", &API).await.status, 401);
     tokio::time::sleep(Duration::from_millis(200)).await;

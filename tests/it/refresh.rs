@@ -29,13 +29,6 @@ async fn get_api(pod: &Running, cookie: &str, path: &str) -> test_http::TestResp
     test_http::get(&url, &[("accept", "application/json"), ("cookie", cookie)]).await
 }
 
-/// The session ID and data behind a browser's cookie.
-async fn session_of(stack: &Stack, browser: &Browser) -> (bff::SessionId, bff::SessionData) {
-    let id = bff::SessionId::parse(browser.cookie(COOKIE).unwrap()).unwrap();
-    let data = stack.bff.load_session(&id).await.unwrap().unwrap();
-    (id, data)
-}
-
 #[tokio::test]
 async fn f1_expired_access_token_is_refreshed_once_and_rotation_is_saved() {
     let Some(stack) = Stack::start(Store::Redis).await else {
@@ -333,7 +326,7 @@ async fn an_activity_touch_racing_a_refresh_does_not_lose_the_rotated_refresh_to
     stack
         .idp
         .set(|b| b.token_delay = Duration::from_millis(600));
-    let (id, data) = session_of(&stack, &browser).await;
+    let (id, data) = stack.session_of(&browser).await;
     let touch = async {
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert!(

@@ -7,7 +7,7 @@ use bff::RefreshOutcome;
 
 use super::refresh::login_expired;
 use crate::support::fake_idp::SigningMode;
-use crate::support::harness::{API, COOKIE, Stack, Store};
+use crate::support::harness::{API, Stack, Store};
 
 const REFRESH: &str = "refresh_token";
 
@@ -86,8 +86,7 @@ async fn a_clock_skewed_refreshed_id_token_keeps_the_session_and_the_previous_id
     };
     for skew in ["expired", "iat_in_future"] {
         let mut browser = login_expired(&stack).await;
-        let id = bff::SessionId::parse(browser.cookie(COOKIE).unwrap()).unwrap();
-        let before = stack.bff.load_session(&id).await.unwrap().unwrap();
+        let (id, before) = stack.session_of(&browser).await;
         stack.idp.set(|b| {
             b.expires_in = 300;
             b.expired = skew == "expired";
@@ -123,8 +122,7 @@ async fn a_clock_skewed_refreshed_id_token_keeps_the_session_and_the_previous_id
 async fn f5_an_unverifiable_refreshed_id_token_is_held_unsaved_until_its_key_is_published() {
     let stack = Stack::start(Store::Memory).await.unwrap();
     let mut alice = login_expired(&stack).await;
-    let id = bff::SessionId::parse(alice.cookie(COOKIE).unwrap()).unwrap();
-    let before = stack.bff.load_session(&id).await.unwrap().unwrap();
+    let (id, before) = stack.session_of(&alice).await;
     stack.idp.set(|b| {
         b.signing = SigningMode::UnpublishedKid;
         b.expires_in = 300;

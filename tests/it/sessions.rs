@@ -101,15 +101,7 @@ async fn c6_cookie_copied_before_logout_is_dead_after_it() {
     };
     let mut browser = stack.logged_in_browser().await;
     let copy = browser.clone();
-    let out = browser
-        .send(
-            &stack,
-            http::Method::POST,
-            "/auth/logout",
-            &[("x-csrf", "1")],
-            "",
-        )
-        .await;
+    let out = browser.logout(&stack).await;
     assert_eq!(out.status, 302);
     let mut thief = copy;
     assert_eq!(thief.get(&stack, "/app", &API).await.status, 401);

@@ -154,15 +154,7 @@ async fn h10_logout_closes_an_open_websocket_within_the_check_interval() {
         .await
         .unwrap();
     assert_eq!(echo(&mut socket, "before").await, "before");
-    let out = browser
-        .send(
-            &stack,
-            http::Method::POST,
-            "/auth/logout",
-            &[("x-csrf", "1")],
-            "",
-        )
-        .await;
+    let out = browser.logout(&stack).await;
     assert_eq!(out.status, 302);
     assert_eq!(browser.get(&stack, "/ws/x", &API).await.status, 401);
     let logged_out = Instant::now();

@@ -59,15 +59,7 @@ async fn a_logout_is_seen_at_once_by_kept_alive_connections_on_every_worker() {
     for conn in &mut conns {
         assert_eq!(status_on(conn, &cookie).await, StatusCode::OK);
     }
-    let out = browser
-        .send(
-            &stack,
-            http::Method::POST,
-            "/auth/logout",
-            &[("x-csrf", "1")],
-            "",
-        )
-        .await;
+    let out = browser.logout(&stack).await;
     assert_eq!(out.status, 302, "{}", out.text());
     for conn in &mut conns {
         assert_eq!(

@@ -187,6 +187,19 @@ impl Stack {
         .await
     }
 
+    /// The session ID and stored data behind a browser's session cookie.
+    pub async fn session_of(&self, browser: &Browser) -> (bff::SessionId, bff::SessionData) {
+        let id = bff::SessionId::parse(browser.cookie(COOKIE).expect("a session cookie"))
+            .expect("a well-formed session ID");
+        let data = self
+            .bff
+            .load_session(&id)
+            .await
+            .expect("store answers")
+            .expect("live session");
+        (id, data)
+    }
+
     /// A logged-in browser.
     pub async fn logged_in_browser(&self) -> Browser {
         let mut browser = Browser::default();
@@ -283,6 +296,12 @@ impl Browser {
             "",
         )
         .await
+    }
+
+    /// `POST /auth/logout` with the anti-CSRF header, as the SPA logs out.
+    pub async fn logout(&mut self, stack: &Stack) -> TestResponse {
+        self.send(stack, Method::POST, "/auth/logout", &[("x-csrf", "1")], "")
+            .await
     }
 
     /// GET with the jar's cookies.
