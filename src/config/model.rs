@@ -124,6 +124,8 @@ pub struct ProxyConfig {
     pub allowed_origins: Vec<String>,
     /// Peers whose `X-Forwarded-*` headers are trusted.
     pub trusted_proxies: Vec<Cidr>,
+    /// bff sets `X-Auth-Request-*` from the session's ID token claims.
+    pub identity_headers: bool,
     /// Anti-CSRF header name (lowercase), default `x-csrf`.
     pub csrf_header: http::HeaderName,
     /// How often an open WebSocket re-checks its session

@@ -110,6 +110,12 @@ settings! {
     allowed_origins: String = "BFF_ALLOWED_ORIGINS", show |c| c.proxy.allowed_origins;
     /// Comma-separated CIDRs whose forwarding headers are trusted (default: none).
     trusted_proxies: String = "BFF_TRUSTED_PROXIES", show |c| c.proxy.trusted_proxies;
+    /// Send the signed-in user to upstreams as `X-Auth-Request-User` (`sub`),
+    /// `-Email` and `-Preferred-Username`, from the ID token, like oauth2-proxy's
+    /// `--set-xauthrequest` (default `false`).
+    #[arg(num_args = 0..=1, default_missing_value = "true")]
+    identity_headers: bool = "BFF_IDENTITY_HEADERS", default false,
+        show |c| c.proxy.identity_headers;
     /// Where the provider sends the browser after logout
     /// (default `<public_url>/auth/logged-out`).
     post_logout_redirect: String = "BFF_POST_LOGOUT_REDIRECT",

@@ -271,6 +271,7 @@ fn proxy(raw: &Raw) -> Result<ProxyConfig, ConfigError> {
         routes,
         allowed_origins,
         trusted_proxies,
+        identity_headers: raw.identity_headers.value,
         csrf_header,
         ws_session_check: positive(&raw.ws_session_check)?,
     })

@@ -16,6 +16,7 @@ use std::net::{IpAddr, SocketAddr};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use crate::forwarded::{self, Kind};
+use crate::session::SessionData;
 use crate::session::cookie::{CookieNames, without_ours};
 
 /// Hop-by-hop fields (RFC 9110 §7.6.1, plus the legacy ones proxies drop).
@@ -45,6 +46,8 @@ pub(crate) struct RequestContext<'a> {
     pub(crate) cookies: &'a CookieNames,
     /// The access token to inject, if the request has a session.
     pub(crate) bearer: Option<&'a str>,
+    /// The session whose user `BFF_IDENTITY_HEADERS` names to the upstream.
+    pub(crate) identity: Option<&'a SessionData>,
 }
 
 /// Fields named in `Connection` headers, lowercased.
@@ -106,6 +109,9 @@ pub(crate) fn upstream_request_headers(
         out.insert(header::COOKIE, cookie);
     }
     set_forwarded(incoming, &mut out, ctx);
+    if let Some(session) = ctx.identity {
+        set_identity(&mut out, session);
+    }
     if let Some(value) = ctx
         .bearer
         .and_then(|t| HeaderValue::from_str(&format!("Bearer {t}")).ok())
@@ -115,6 +121,27 @@ pub(crate) fn upstream_request_headers(
         out.insert(header::AUTHORIZATION, value);
     }
     out
+}
+
+/// bff's own identity headers (opt-in `BFF_IDENTITY_HEADERS`), named as
+/// oauth2-proxy's `--set-xauthrequest` names them, from the session's ID
+/// token. The client's copies were dropped above (case T1), so only these
+/// reach the upstream; a claim that is not a valid header value is left out.
+fn set_identity(out: &mut HeaderMap, session: &SessionData) {
+    let claims = &session.claims;
+    let values = [
+        ("x-auth-request-user", Some(session.sub.as_str())),
+        ("x-auth-request-email", claims.email.as_deref()),
+        (
+            "x-auth-request-preferred-username",
+            claims.preferred_username.as_deref(),
+        ),
+    ];
+    for (name, value) in values {
+        if let Some(value) = value.and_then(|v| HeaderValue::from_str(v).ok()) {
+            out.insert(name, value);
+        }
+    }
 }
 
 /// Sets `X-Forwarded-For/-Proto/-Host` (and extends `Forwarded`): a

@@ -214,6 +214,7 @@ fn upstream_request(
         public_host,
         cookies: &state.cookies,
         bearer: session.map(|s| s.access_token.as_str()),
+        identity: session.filter(|_| state.config.proxy.identity_headers),
     };
     let mut upstream = Request::new(body);
     *upstream.method_mut() = parts.method.clone();

@@ -152,3 +152,35 @@ async fn t3_request_ids_and_trace_context_are_taken_only_from_a_trusted_proxy() 
         "the access log line lacks the request id"
     );
 }
+
+#[tokio::test]
+async fn t1_identity_headers_opt_in_sets_bffs_own_from_the_id_token() {
+    let flags = ["--trusted-proxies", "127.0.0.0/8", "--identity-headers"];
+    let stack = Stack::start_with_config(Store::Memory, ROUTES, &flags)
+        .await
+        .unwrap();
+    let mut browser = stack.logged_in_browser().await;
+    let user = stack.idp.behaviour().user;
+    // The client's claims are dropped, also through a trusted proxy; bff's
+    // own come from the ID token.
+    assert_eq!(browser.get(&stack, "/api/me", &IDENTITY).await.status, 200);
+    let seen = stack.upstream.last_request().unwrap();
+    assert_eq!(seen.header_all("x-auth-request-user"), [user.sub.as_str()]);
+    assert_eq!(
+        seen.header("x-auth-request-email"),
+        Some(user.email.as_str())
+    );
+    assert_eq!(
+        seen.header("x-auth-request-preferred-username"),
+        Some(user.preferred_username.as_str())
+    );
+    for (name, _) in IDENTITY
+        .iter()
+        .filter(|(n, _)| !n.starts_with("x-auth-request-"))
+    {
+        assert!(seen.header(name).is_none(), "{name} reached the upstream");
+    }
+    // Without a session the request never reaches the upstream.
+    let anonymous = Browser::default().get(&stack, "/api/me", &IDENTITY).await;
+    assert_eq!(anonymous.status, 401);
+}
