@@ -17,6 +17,7 @@ mod abuse;
 mod admin_api;
 mod backchannel;
 mod cli;
+mod cluster;
 mod connections;
 mod cookie_props;
 mod csrf;

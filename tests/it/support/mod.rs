@@ -14,6 +14,7 @@
 )]
 
 pub mod certs;
+pub mod cluster;
 pub mod fake_idp;
 pub mod harness;
 pub mod http;

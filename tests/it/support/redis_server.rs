@@ -67,6 +67,24 @@ impl RedisServer {
         })
     }
 
+    /// Starts a Redis Cluster node (`--cluster-enabled yes`, its node file
+    /// in a fresh temporary directory).
+    pub fn start_cluster_node() -> Option<Self> {
+        let mut server = Self::start_with_tls(None, || None)?;
+        let dir = std::env::temp_dir().join(format!("bff-cluster-{}", rand::random::<u64>()));
+        std::fs::create_dir_all(&dir).expect("cluster node dir");
+        server.extra = vec![
+            "--cluster-enabled".into(),
+            "yes".into(),
+            "--dir".into(),
+            dir.to_string_lossy().into_owned(),
+            "--cluster-node-timeout".into(),
+            "2000".into(),
+        ];
+        server.restart();
+        Some(server)
+    }
+
     /// Starts a replica of the server on `master_port` (`--replicaof`).
     pub fn start_replica_of(master_port: u16) -> Option<Self> {
         let mut server = Self::start_with_tls(None, || None)?;
