@@ -113,6 +113,8 @@ pub struct RedisOptions {
     pub sentinel_password: Option<Secret>,
     /// Replicas that must acknowledge session writes (`WAIT`); 0 = none.
     pub min_replicas_ack: u32,
+    /// Redis Cluster seed nodes (`host:port`); empty = no Cluster.
+    pub cluster_nodes: Vec<String>,
 }
 
 /// Proxy settings.
@@ -156,6 +158,7 @@ impl Default for RedisOptions {
             sentinel_master: "mymaster".into(),
             sentinel_password: None,
             min_replicas_ack: 0,
+            cluster_nodes: Vec::new(),
         }
     }
 }

@@ -50,7 +50,8 @@ pub(super) fn options(raw: &Raw, url: Option<&Secret>) -> Result<RedisOptions, C
         connect_timeout: raw.redis_connect_timeout.positive_duration()?,
         command_timeout: raw.redis_command_timeout.positive_duration()?,
         allow_plaintext: raw.allow_plaintext_redis.value,
-        sentinels: sentinels(raw)?,
+        sentinels: addresses(&raw.redis_sentinels)?,
+        cluster_nodes: addresses(&raw.redis_cluster_nodes)?,
         sentinel_master: raw.redis_sentinel_master.value.clone(),
         sentinel_password: raw.redis_sentinel_password.value.clone().map(Secret::new),
         min_replicas_ack: raw.redis_min_replicas_ack.parse(|text| {
@@ -79,8 +80,8 @@ pub(super) fn options(raw: &Raw, url: Option<&Secret>) -> Result<RedisOptions, C
 }
 
 /// `host:port,…`, each with a port.
-fn sentinels(raw: &Raw) -> Result<Vec<String>, ConfigError> {
-    let Some(list) = &raw.redis_sentinels.value else {
+fn addresses(setting: &super::declare::Value<Option<String>>) -> Result<Vec<String>, ConfigError> {
+    let Some(list) = &setting.value else {
         return Ok(Vec::new());
     };
     let addresses: Vec<String> = list
@@ -94,9 +95,7 @@ fn sentinels(raw: &Raw) -> Result<Vec<String>, ConfigError> {
             .rsplit_once(':')
             .and_then(|(_, p)| p.parse::<u16>().ok());
         if port.is_none_or(|p| p == 0) {
-            return Err(raw
-                .redis_sentinels
-                .error(format!("`{address}` is not host:port")));
+            return Err(setting.error(format!("`{address}` is not host:port")));
         }
     }
     Ok(addresses)

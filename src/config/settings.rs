@@ -54,6 +54,9 @@ settings! {
     /// `BFF_REDIS_SENTINEL_MASTER` through them, and follow its failovers
     /// (default: no Sentinel).
     redis_sentinels: String = "BFF_REDIS_SENTINELS", show |c| c.session.redis.sentinels;
+    /// Comma-separated Redis Cluster seed nodes (`host:port`); slots are
+    /// discovered (default: no Cluster). Work in progress.
+    redis_cluster_nodes: String = "BFF_REDIS_CLUSTER_NODES", show |c| c.session.redis.cluster_nodes;
     /// The Sentinel group to use (default `mymaster`).
     redis_sentinel_master: String = "BFF_REDIS_SENTINEL_MASTER", default "mymaster",
         show |c| c.session.redis.sentinel_master;

@@ -9,6 +9,8 @@ pub(crate) mod instrumented;
 pub(crate) mod memory;
 pub(crate) mod redis;
 mod redis_client;
+mod redis_cluster;
+mod redis_conn;
 pub(crate) mod redis_errors;
 mod redis_scripts;
 mod redis_sentinel;

@@ -11,6 +11,8 @@ use redis::AsyncCommands as _;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::redis_client::client;
+use super::redis_cluster::ClusterNodes;
+use super::redis_conn::Conn;
 use super::redis_errors::redis_error;
 use super::redis_scripts as lua;
 use super::redis_sentinel::{self as sentinel, SentinelMaster};
@@ -35,6 +37,8 @@ enum Conns {
     Direct(PerWorker<ConnectionManager>),
     /// The master a Sentinel group names (`BFF_REDIS_SENTINELS`), shared.
     Sentinel(Arc<SentinelMaster>),
+    /// A Redis Cluster (`BFF_REDIS_CLUSTER_NODES`), shared.
+    Cluster(Arc<ClusterNodes>),
 }
 
 struct Scripts {
@@ -57,7 +61,9 @@ impl RedisStore {
             .set_response_timeout(Some(options.command_timeout))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(500));
-        let conns = if options.sentinels.is_empty() {
+        let conns = if !options.cluster_nodes.is_empty() {
+            Conns::Cluster(ClusterNodes::new(&options.cluster_nodes, url)?)
+        } else if options.sentinels.is_empty() {
             let shared = ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
                 .map_err(redis_error)?;
             Conns::Direct(PerWorker::new(workers, shared, move || {
@@ -105,17 +111,18 @@ impl RedisStore {
         reply.into_iter().nth(1)
     }
 
-    fn conn(&self) -> Result<ConnectionManager, StoreError> {
+    fn conn(&self) -> Result<Conn, StoreError> {
         match &self.conns {
-            Conns::Direct(conns) => Ok(conns.get().clone()),
-            Conns::Sentinel(master) => master.conn(),
+            Conns::Direct(conns) => Ok(Conn::Node(conns.get().clone())),
+            Conns::Sentinel(master) => master.conn().map(Conn::Node),
+            Conns::Cluster(nodes) => nodes.conn().map(Conn::Cluster),
         }
     }
 
     /// With `BFF_REDIS_MIN_REPLICAS_ACK`, waits until that many replicas
     /// hold the writes made so far on this connection (`WAIT`), so a
     /// failover right after cannot lose them; fewer in time is an error.
-    async fn durable(&self, conn: &mut ConnectionManager) -> Result<(), StoreError> {
+    async fn durable(&self, conn: &mut Conn) -> Result<(), StoreError> {
         let wanted = self.min_replicas_ack;
         if wanted == 0 {
             return Ok(());
@@ -139,7 +146,7 @@ impl RedisStore {
     /// connection) makes bff ask the sentinels at once and run it once more.
     async fn idempotent<T, F, Fut>(&self, op: F) -> Result<T, StoreError>
     where
-        F: Fn(ConnectionManager) -> Fut,
+        F: Fn(Conn) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
         let err = match op(self.conn()?).await {
@@ -359,11 +366,12 @@ impl SessionStore for RedisStore {
 
     fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(async move {
-            // Behind Sentinel, readiness asks the sentinels at once.
-            if let Conns::Sentinel(master) = &self.conns
-                && !master.known()
-            {
-                master.resolve().await?;
+            // Behind Sentinel, readiness asks the sentinels at once; a
+            // cluster is connected (slots discovered) at once.
+            match &self.conns {
+                Conns::Sentinel(master) if !master.known() => master.resolve().await?,
+                Conns::Cluster(nodes) if !nodes.known() => nodes.connect().await?,
+                _ => {}
             }
             let pong: String = redis::cmd("PING")
                 .query_async(&mut self.conn()?)

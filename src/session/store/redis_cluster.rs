@@ -1,0 +1,89 @@
+//! Redis Cluster: seed nodes from `BFF_REDIS_CLUSTER_NODES`, slots
+//! discovered and `MOVED`/`ASK` followed by the redis crate. Connects
+//! lazily (in the background, readiness waits for it), so a cluster that is
+//! down at start only delays readiness (case R1).
+//!
+//! Work in progress: the multi-key scripts still assume one node; see the
+//! key layout in `session::keys` (record and metadata share `{h}`, the
+//! indexes live in other slots).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use arc_swap::ArcSwapOption;
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+
+use super::StoreError;
+use super::redis_errors::redis_error;
+
+/// The cluster connection, once made.
+pub(crate) struct ClusterNodes {
+    client: ClusterClient,
+    current: ArcSwapOption<ClusterConnection>,
+    connecting: AtomicBool,
+}
+
+impl ClusterNodes {
+    /// A client of the cluster behind `seeds` (`host:port`), with the
+    /// credentials of `url` (whose host is ignored). Does not connect yet.
+    pub(crate) fn new(seeds: &[String], url: &str) -> Result<Arc<Self>, StoreError> {
+        let mut nodes = Vec::with_capacity(seeds.len());
+        for seed in seeds {
+            let mut node =
+                url::Url::parse(url).map_err(|_err| StoreError("bad BFF_REDIS_URL".into()))?;
+            let (host, port) = seed
+                .rsplit_once(':')
+                .ok_or_else(|| StoreError(format!("bad cluster node `{seed}`")))?;
+            let port: u16 = port
+                .parse()
+                .map_err(|_err| StoreError(format!("bad cluster node `{seed}`")))?;
+            let placed = node.set_host(Some(host)).is_ok() && node.set_port(Some(port)).is_ok();
+            if !placed {
+                return Err(StoreError(format!("bad cluster node `{seed}`")));
+            }
+            node.set_path("");
+            nodes.push(node.to_string());
+        }
+        let client = ClusterClient::new(nodes)
+            .map_err(|e| StoreError(format!("bad BFF_REDIS_CLUSTER_NODES: {:?}", e.kind())))?;
+        Ok(Arc::new(Self {
+            client,
+            current: ArcSwapOption::empty(),
+            connecting: AtomicBool::new(false),
+        }))
+    }
+
+    /// Whether the connection is made.
+    pub(crate) fn known(&self) -> bool {
+        self.current.load().is_some()
+    }
+
+    /// The connection, if made; else starts making it (503 meanwhile).
+    pub(crate) fn conn(self: &Arc<Self>) -> Result<ClusterConnection, StoreError> {
+        if let Some(conn) = self.current.load_full() {
+            return Ok((*conn).clone());
+        }
+        if !self.connecting.swap(true, Ordering::AcqRel) {
+            let this = Arc::clone(self);
+            tokio::spawn(async move {
+                if let Err(err) = this.connect().await {
+                    tracing::warn!(error = %err, "Redis Cluster not reachable yet");
+                }
+                this.connecting.store(false, Ordering::Release);
+            });
+        }
+        Err(StoreError("Redis Cluster not connected yet".into()))
+    }
+
+    /// Connects now (discovering the slots).
+    pub(crate) async fn connect(&self) -> Result<(), StoreError> {
+        let conn = self
+            .client
+            .get_async_connection()
+            .await
+            .map_err(redis_error)?;
+        self.current.store(Some(Arc::new(conn)));
+        Ok(())
+    }
+}
