@@ -20,6 +20,7 @@ use super::{BoxFuture, Cas, NewSession, SessionStore, StoreError, Swap};
 use crate::config::{RedisOptions, Secret};
 use crate::per_worker::PerWorker;
 use crate::session::keys;
+use crate::session::meta::SessionMeta;
 
 /// A Redis-backed store shared by all bff pods.
 pub struct RedisStore {
@@ -45,7 +46,7 @@ struct Scripts {
     put_session: redis::Script,
     cas: redis::Script,
     remove: redis::Script,
-    members: redis::Script,
+    index_add: redis::Script,
     renew: redis::Script,
     unlock: redis::Script,
 }
@@ -85,7 +86,7 @@ impl RedisStore {
             put_session: redis::Script::new(lua::PUT_SESSION),
             cas: redis::Script::new(lua::COMPARE_AND_SWAP),
             remove: redis::Script::new(lua::REMOVE_SESSION),
-            members: redis::Script::new(lua::INDEX_MEMBERS),
+            index_add: redis::Script::new(lua::INDEX_ADD),
             renew: redis::Script::new(lua::RENEW_LOCK),
             unlock: redis::Script::new(lua::UNLOCK),
         };
@@ -164,6 +165,27 @@ impl RedisStore {
         }
     }
 
+    /// The members of `index` whose session record still exists; dead ones
+    /// are removed (each record is its own slot, so this is one step per
+    /// member, not a script).
+    async fn live_members(&self, index: &str) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.conn()?;
+        let members: Vec<String> = conn.smembers(index).await.map_err(|e| self.failed(e))?;
+        let mut live = Vec::with_capacity(members.len());
+        for hash in members {
+            let exists: bool = conn
+                .exists(keys::record(&hash))
+                .await
+                .map_err(|e| self.failed(e))?;
+            if exists {
+                live.push(hash);
+            } else {
+                let _gone: i64 = conn.srem(index, &hash).await.map_err(|e| self.failed(e))?;
+            }
+        }
+        Ok(live)
+    }
+
     /// A failed command as a store error; behind Sentinel, one that looks
     /// like a failover also sends the store looking for the new master.
     fn failed(&self, err: redis::RedisError) -> StoreError {
@@ -203,18 +225,26 @@ impl SessionStore for RedisStore {
 
     fn put_session<'a>(&'a self, new: NewSession<'a>) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let mut call = self.scripts.put_session.key(keys::record(new.hash));
-            call.key(keys::meta(new.hash));
+            // Index entries first (other slots): a crash before the session
+            // write leaves a dangling member, pruned here next time, never
+            // a session that logout cannot find.
+            let index_ttl = millis(new.index_ttl.max(new.ttl));
             for index in &new.indexes {
-                call.key(index);
+                self.live_members(index).await?;
+                let mut add = self.scripts.index_add.key(index);
+                add.arg(new.hash).arg(index_ttl);
+                let add = &add;
+                self.idempotent(
+                    move |mut conn| async move { add.invoke_async::<i64>(&mut conn).await },
+                )
+                .await?;
             }
-            call.arg(new.record)
+            let mut call = self.scripts.put_session.key(keys::record(new.hash));
+            call.key(keys::meta(new.hash))
+                .arg(new.record)
                 .arg(new.meta)
-                .arg(millis(new.ttl))
-                .arg(new.hash)
-                .arg(millis(new.index_ttl.max(new.ttl)))
-                .arg(keys::RECORD_PREFIX);
-            // Idempotent: the same record, metadata and set members again.
+                .arg(millis(new.ttl));
+            // Idempotent: the same record and metadata again.
             let call = &call;
             let mut conn = self
                 .idempotent(move |mut conn| async move {
@@ -250,11 +280,21 @@ impl SessionStore for RedisStore {
     fn remove_session<'a>(&'a self, hash: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(async move {
             let mut call = self.scripts.remove.key(keys::record(hash));
-            call.key(keys::meta(hash)).arg(hash);
-            let deleted: i64 = call
+            call.key(keys::meta(hash));
+            let (deleted, meta): (i64, Option<String>) = call
                 .invoke_async(&mut self.conn()?)
                 .await
                 .map_err(|e| self.failed(e))?;
+            // The index entries go after the session (other slots).
+            if let Some(meta) = meta.as_deref().and_then(SessionMeta::from_json) {
+                for index in std::iter::once(meta.sub_index).chain(meta.sid_index) {
+                    let _gone: i64 = self
+                        .conn()?
+                        .srem(&index, hash)
+                        .await
+                        .map_err(|e| self.failed(e))?;
+                }
+            }
             Ok(deleted > 0)
         })
     }
@@ -263,15 +303,7 @@ impl SessionStore for RedisStore {
         &'a self,
         index: &'a str,
     ) -> BoxFuture<'a, Result<Vec<String>, StoreError>> {
-        Box::pin(async move {
-            self.scripts
-                .members
-                .key(index)
-                .arg(keys::RECORD_PREFIX)
-                .invoke_async(&mut self.conn()?)
-                .await
-                .map_err(|e| self.failed(e))
-        })
+        Box::pin(self.live_members(index))
     }
 
     fn session_meta<'a>(
