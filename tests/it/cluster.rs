@@ -43,3 +43,37 @@ async fn bff_connects_to_the_cluster_and_starts_logins_on_it() {
     }
     assert_eq!(pending, 1, "the pending login is in the cluster");
 }
+
+#[tokio::test]
+async fn r10_the_whole_flow_works_on_a_cluster() {
+    let Some(cluster) = Cluster::start().await else {
+        return;
+    };
+    let seeds = cluster.seeds();
+    let flags = [
+        "--redis-url",
+        "redis://127.0.0.1:1/0",
+        "--redis-cluster-nodes",
+        &seeds,
+    ];
+    let stack =
+        crate::support::harness::Stack::start_with(crate::support::harness::Store::Memory, &flags)
+            .await
+            .unwrap();
+    let api = crate::support::harness::API;
+    let mut alice = stack.logged_in_browser().await;
+    assert_eq!(alice.get(&stack, "/app", &api).await.status, 200);
+    // Back-channel logout by sid finds the session through its index.
+    let token = crate::support::jwt::sign_rs256(
+        serde_json::Value::Null,
+        &super::backchannel::claims(&stack, serde_json::json!({ "sid": "idp-session-0001" })),
+    );
+    let out = super::backchannel::post_logout_token(stack.bff.public_addr, &token).await;
+    assert_eq!(out.status, 200, "{}", out.text());
+    assert_eq!(alice.get(&stack, "/app", &api).await.status, 401);
+    let mut left = 0;
+    for node in &cluster.nodes {
+        left += node.raw_keys("bff:s:*").await.len();
+    }
+    assert_eq!(left, 0, "a session survived its back-channel logout");
+}
