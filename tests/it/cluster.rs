@@ -77,3 +77,53 @@ async fn r10_the_whole_flow_works_on_a_cluster() {
     }
     assert_eq!(left, 0, "a session survived its back-channel logout");
 }
+
+#[tokio::test]
+async fn r10_operators_list_count_and_revoke_sessions_spread_over_the_masters() {
+    let Some(cluster) = Cluster::start().await else {
+        return;
+    };
+    let seeds = cluster.seeds();
+    let token = "admin-token-0123456789-abcdefghijkl";
+    let flags = [
+        "--redis-url",
+        "redis://127.0.0.1:1/0",
+        "--redis-cluster-nodes",
+        &seeds,
+        "--admin-token",
+        token,
+    ];
+    let stack =
+        crate::support::harness::Stack::start_with(crate::support::harness::Store::Memory, &flags)
+            .await
+            .unwrap();
+    for _ in 0..9 {
+        stack.logged_in_browser().await;
+    }
+    let per_node: Vec<usize> = {
+        let mut counts = Vec::new();
+        for node in &cluster.nodes {
+            counts.push(node.raw_keys("bff:s:*").await.len());
+        }
+        counts
+    };
+    assert_eq!(per_node.iter().sum::<usize>(), 9);
+    assert!(
+        per_node.iter().filter(|n| **n > 0).count() >= 2,
+        "not spread: {per_node:?}"
+    );
+    let bearer = format!("Bearer {token}");
+    let auth = [("authorization", bearer.as_str())];
+    let listed =
+        crate::support::http::get(&stack.admin_url("/admin/sessions?sub=user-0001"), &auth).await;
+    assert_eq!(listed.status, 200, "{}", listed.text());
+    let sessions = listed.json()["sessions"].as_array().unwrap().clone();
+    assert_eq!(sessions.len(), 9, "{}", listed.text());
+    let count = crate::support::http::get(&stack.admin_url("/admin/sessions/count"), &auth).await;
+    assert_eq!(
+        count.json()["active"],
+        9,
+        "count over all masters: {}",
+        count.text()
+    );
+}

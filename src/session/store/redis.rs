@@ -11,7 +11,7 @@ use redis::AsyncCommands as _;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::redis_client::client;
-use super::redis_cluster::ClusterNodes;
+use super::redis_cluster::{self, ClusterNodes};
 use super::redis_conn::Conn;
 use super::redis_errors::redis_error;
 use super::redis_scripts as lua;
@@ -326,6 +326,12 @@ impl SessionStore for RedisStore {
     fn count_sessions(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
         Box::pin(async move {
             let mut conn = self.conn()?;
+            if let Conn::Cluster(cluster) = &mut conn {
+                let pattern = format!("{}*", keys::RECORD_PREFIX);
+                return redis_cluster::count_on_every_master(cluster, &pattern)
+                    .await
+                    .map_err(|e| self.failed(e));
+            }
             let mut cursor: u64 = 0;
             let mut count: u64 = 0;
             loop {

@@ -87,3 +87,58 @@ impl ClusterNodes {
         Ok(())
     }
 }
+
+/// Keys matching `pattern` on every master (`SCAN` node by node: a
+/// cluster-wide `SCAN` would see one node only).
+pub(crate) async fn count_on_every_master(
+    conn: &mut ClusterConnection,
+    pattern: &str,
+) -> redis::RedisResult<u64> {
+    use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+    let mut total = 0;
+    for (host, port) in masters(conn).await? {
+        let mut cursor: u64 = 0;
+        loop {
+            let mut scan = redis::cmd("SCAN");
+            scan.arg(cursor)
+                .arg("MATCH")
+                .arg(pattern)
+                .arg("COUNT")
+                .arg(1000);
+            let node = SingleNodeRoutingInfo::ByAddress {
+                host: host.clone(),
+                port,
+            };
+            let reply = conn
+                .route_command(scan, RoutingInfo::SingleNode(node))
+                .await?;
+            let (next, keys): (u64, Vec<String>) = redis::from_redis_value(reply)?;
+            total += keys.len() as u64;
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+    }
+    Ok(total)
+}
+
+/// The masters' addresses, from `CLUSTER SLOTS`.
+async fn masters(conn: &mut ClusterConnection) -> redis::RedisResult<Vec<(String, u16)>> {
+    let slots: Vec<Vec<redis::Value>> =
+        redis::cmd("CLUSTER").arg("SLOTS").query_async(conn).await?;
+    let mut masters = std::collections::BTreeSet::new();
+    for range in slots {
+        // [start, end, [host, port, id, …], replicas…]
+        if let Some(master) = range.into_iter().nth(2) {
+            let fields: Vec<redis::Value> = redis::from_redis_value(master)?;
+            let mut fields = fields.into_iter();
+            if let (Some(host), Some(port)) = (fields.next(), fields.next()) {
+                let host: String = redis::from_redis_value(host)?;
+                let port: u16 = redis::from_redis_value(port)?;
+                masters.insert((host, port));
+            }
+        }
+    }
+    Ok(masters.into_iter().collect())
+}
