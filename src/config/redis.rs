@@ -54,13 +54,7 @@ pub(super) fn options(raw: &Raw, url: Option<&Secret>) -> Result<RedisOptions, C
         cluster_nodes: addresses(&raw.redis_cluster_nodes)?,
         sentinel_master: raw.redis_sentinel_master.value.clone(),
         sentinel_password: raw.redis_sentinel_password.value.clone().map(Secret::new),
-        min_replicas_ack: raw.redis_min_replicas_ack.parse(|text| {
-            text.trim()
-                .parse::<u32>()
-                .ok()
-                .filter(|n| *n <= 16)
-                .ok_or_else(|| format!("`{text}` is not a number from 0 to 16"))
-        })?,
+        min_replicas_ack: raw.redis_min_replicas_ack.parse(|text| replicas(text))?,
     };
     if !options.sentinels.is_empty() && url.is_none() {
         return Err(raw.redis_sentinels.error(
@@ -77,6 +71,15 @@ pub(super) fn options(raw: &Raw, url: Option<&Secret>) -> Result<RedisOptions, C
             .error("is required with BFF_REDIS_CLIENT_KEY_FILE")),
         _ => Ok(options),
     }
+}
+
+/// A replica count from 0 to 16.
+fn replicas(text: &str) -> Result<u32, String> {
+    text.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|n| *n <= 16)
+        .ok_or_else(|| format!("`{text}` is not a number from 0 to 16"))
 }
 
 /// `host:port,…`, each with a port.

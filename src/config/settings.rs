@@ -55,7 +55,7 @@ settings! {
     /// (default: no Sentinel).
     redis_sentinels: String = "BFF_REDIS_SENTINELS", show |c| c.session.redis.sentinels;
     /// Comma-separated Redis Cluster seed nodes (`host:port`); slots are
-    /// discovered (default: no Cluster). Work in progress.
+    /// discovered (default: no Cluster).
     redis_cluster_nodes: String = "BFF_REDIS_CLUSTER_NODES", show |c| c.session.redis.cluster_nodes;
     /// The Sentinel group to use (default `mymaster`).
     redis_sentinel_master: String = "BFF_REDIS_SENTINEL_MASTER", default "mymaster",

@@ -14,7 +14,7 @@ use super::redis_client::client;
 use super::redis_cluster::{self, ClusterNodes};
 use super::redis_conn::Conn;
 use super::redis_errors::redis_error;
-use super::redis_scripts as lua;
+use super::redis_scripts::Scripts;
 use super::redis_sentinel::{self as sentinel, SentinelMaster};
 use super::{BoxFuture, Cas, NewSession, SessionStore, StoreError, Swap};
 use crate::config::{RedisOptions, Secret};
@@ -40,15 +40,6 @@ enum Conns {
     Sentinel(Arc<SentinelMaster>),
     /// A Redis Cluster (`BFF_REDIS_CLUSTER_NODES`), shared.
     Cluster(Arc<ClusterNodes>),
-}
-
-struct Scripts {
-    put_session: redis::Script,
-    cas: redis::Script,
-    remove: redis::Script,
-    index_add: redis::Script,
-    renew: redis::Script,
-    unlock: redis::Script,
 }
 
 impl RedisStore {
@@ -82,14 +73,7 @@ impl RedisStore {
                 config,
             )?)
         };
-        let scripts = Scripts {
-            put_session: redis::Script::new(lua::PUT_SESSION),
-            cas: redis::Script::new(lua::COMPARE_AND_SWAP),
-            remove: redis::Script::new(lua::REMOVE_SESSION),
-            index_add: redis::Script::new(lua::INDEX_ADD),
-            renew: redis::Script::new(lua::RENEW_LOCK),
-            unlock: redis::Script::new(lua::UNLOCK),
-        };
+        let scripts = Scripts::new();
         Ok(Self {
             conns,
             scripts,
@@ -332,24 +316,10 @@ impl SessionStore for RedisStore {
                     .await
                     .map_err(|e| self.failed(e));
             }
-            let mut cursor: u64 = 0;
-            let mut count: u64 = 0;
-            loop {
-                let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                    .arg(cursor)
-                    .arg("MATCH")
-                    .arg(format!("{}*", keys::RECORD_PREFIX))
-                    .arg("COUNT")
-                    .arg(1000)
-                    .query_async(&mut conn)
-                    .await
-                    .map_err(|e| self.failed(e))?;
-                count += keys.len() as u64;
-                if next == 0 {
-                    return Ok(count);
-                }
-                cursor = next;
-            }
+            let pattern = format!("{}*", keys::RECORD_PREFIX);
+            redis_cluster::count_on_node(&mut conn, &pattern, None)
+                .await
+                .map_err(|e| self.failed(e))
         })
     }
 

@@ -2,10 +2,8 @@
 //! discovered and `MOVED`/`ASK` followed by the redis crate. Connects
 //! lazily (in the background, readiness waits for it), so a cluster that is
 //! down at start only delays readiness (case R1).
-//!
-//! Work in progress: the multi-key scripts still assume one node; see the
-//! key layout in `session::keys` (record and metadata share `{h}`, the
-//! indexes live in other slots).
+//! Every script touches one slot (see `redis_scripts`); the session count
+//! scans each master.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,6 +13,7 @@ use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 
 use super::StoreError;
+use super::redis_conn::Conn;
 use super::redis_errors::redis_error;
 
 /// The cluster connection, once made.
@@ -97,30 +96,42 @@ pub(crate) async fn count_on_every_master(
     use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
     let mut total = 0;
     for (host, port) in masters(conn).await? {
-        let mut cursor: u64 = 0;
-        loop {
-            let mut scan = redis::cmd("SCAN");
-            scan.arg(cursor)
-                .arg("MATCH")
-                .arg(pattern)
-                .arg("COUNT")
-                .arg(1000);
-            let node = SingleNodeRoutingInfo::ByAddress {
-                host: host.clone(),
-                port,
-            };
-            let reply = conn
-                .route_command(scan, RoutingInfo::SingleNode(node))
-                .await?;
-            let (next, keys): (u64, Vec<String>) = redis::from_redis_value(reply)?;
-            total += keys.len() as u64;
-            if next == 0 {
-                break;
-            }
-            cursor = next;
-        }
+        let node = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress { host, port });
+        let mut on_node = Conn::Cluster(conn.clone());
+        total += count_on_node(&mut on_node, pattern, Some(node)).await?;
     }
     Ok(total)
+}
+
+/// Keys matching `pattern` on one node (`SCAN`; `route` picks the node
+/// in a cluster).
+pub(crate) async fn count_on_node(
+    conn: &mut Conn,
+    pattern: &str,
+    route: Option<redis::cluster_routing::RoutingInfo>,
+) -> redis::RedisResult<u64> {
+    let mut cursor: u64 = 0;
+    let mut total = 0;
+    loop {
+        let mut scan = redis::cmd("SCAN");
+        scan.arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(1000);
+        let reply = match (&mut *conn, &route) {
+            (Conn::Cluster(cluster), Some(route)) => {
+                cluster.route_command(scan, route.clone()).await?
+            }
+            (other, _) => scan.query_async(other).await?,
+        };
+        let (next, keys): (u64, Vec<String>) = redis::from_redis_value(reply)?;
+        total += keys.len() as u64;
+        if next == 0 {
+            return Ok(total);
+        }
+        cursor = next;
+    }
 }
 
 /// The masters' addresses, from `CLUSTER SLOTS`.

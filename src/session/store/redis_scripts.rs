@@ -60,3 +60,27 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 ";
+
+/// The scripts, loaded once (`EVALSHA`, with `EVAL` on a miss).
+pub(super) struct Scripts {
+    pub(super) put_session: redis::Script,
+    pub(super) cas: redis::Script,
+    pub(super) remove: redis::Script,
+    pub(super) index_add: redis::Script,
+    pub(super) renew: redis::Script,
+    pub(super) unlock: redis::Script,
+}
+
+impl Scripts {
+    /// Every script above.
+    pub(super) fn new() -> Self {
+        Self {
+            put_session: redis::Script::new(PUT_SESSION),
+            cas: redis::Script::new(COMPARE_AND_SWAP),
+            remove: redis::Script::new(REMOVE_SESSION),
+            index_add: redis::Script::new(INDEX_ADD),
+            renew: redis::Script::new(RENEW_LOCK),
+            unlock: redis::Script::new(UNLOCK),
+        }
+    }
+}
