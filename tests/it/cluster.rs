@@ -5,6 +5,30 @@
 
 use crate::support::cluster::Cluster;
 
+/// A stack whose bff stores sessions in `cluster`, with `extra` flags.
+async fn on_cluster(cluster: &Cluster, extra: &[&str]) -> crate::support::harness::Stack {
+    let seeds = cluster.seeds();
+    let mut flags = vec![
+        "--redis-url",
+        "redis://127.0.0.1:1/0",
+        "--redis-cluster-nodes",
+        &seeds,
+    ];
+    flags.extend_from_slice(extra);
+    crate::support::harness::Stack::start_with(crate::support::harness::Store::Memory, &flags)
+        .await
+        .unwrap()
+}
+
+/// How many keys match `pattern` over all the cluster's nodes.
+async fn keys_on_every_node(cluster: &Cluster, pattern: &str) -> usize {
+    let mut total = 0;
+    for node in &cluster.nodes {
+        total += node.raw_keys(pattern).await.len();
+    }
+    total
+}
+
 #[tokio::test]
 async fn a_three_master_test_cluster_serves_every_slot() {
     let started = std::time::Instant::now();
@@ -24,25 +48,12 @@ async fn bff_connects_to_the_cluster_and_starts_logins_on_it() {
     let Some(cluster) = Cluster::start().await else {
         return;
     };
-    let seeds = cluster.seeds();
-    let flags = [
-        "--redis-url",
-        "redis://127.0.0.1:1/0",
-        "--redis-cluster-nodes",
-        &seeds,
-    ];
-    let stack =
-        crate::support::harness::Stack::start_with(crate::support::harness::Store::Memory, &flags)
-            .await
-            .unwrap();
+    let stack = on_cluster(&cluster, &[]).await;
     let ready = crate::support::http::get(&stack.admin_url("/readyz"), &[]).await;
     assert_eq!(ready.status, 200, "{}", ready.text());
     let login = crate::support::http::get(&stack.url("/auth/login"), &[]).await;
     assert_eq!(login.status, 302, "{}", login.text());
-    let mut pending = 0;
-    for node in &cluster.nodes {
-        pending += node.raw_keys("bff:login:*").await.len();
-    }
+    let pending = keys_on_every_node(&cluster, "bff:login:*").await;
     assert_eq!(pending, 1, "the pending login is in the cluster");
 }
 
@@ -51,17 +62,7 @@ async fn r10_the_whole_flow_works_on_a_cluster() {
     let Some(cluster) = Cluster::start().await else {
         return;
     };
-    let seeds = cluster.seeds();
-    let flags = [
-        "--redis-url",
-        "redis://127.0.0.1:1/0",
-        "--redis-cluster-nodes",
-        &seeds,
-    ];
-    let stack =
-        crate::support::harness::Stack::start_with(crate::support::harness::Store::Memory, &flags)
-            .await
-            .unwrap();
+    let stack = on_cluster(&cluster, &[]).await;
     let api = crate::support::harness::API;
     let mut alice = stack.logged_in_browser().await;
     assert_eq!(alice.get(&stack, "/app", &api).await.status, 200);
@@ -73,10 +74,7 @@ async fn r10_the_whole_flow_works_on_a_cluster() {
     let out = super::backchannel::post_logout_token(stack.bff.public_addr, &token).await;
     assert_eq!(out.status, 200, "{}", out.text());
     assert_eq!(alice.get(&stack, "/app", &api).await.status, 401);
-    let mut left = 0;
-    for node in &cluster.nodes {
-        left += node.raw_keys("bff:s:*").await.len();
-    }
+    let left = keys_on_every_node(&cluster, "bff:s:*").await;
     assert_eq!(left, 0, "a session survived its back-channel logout");
 }
 
@@ -85,20 +83,8 @@ async fn r10_operators_list_count_and_revoke_sessions_spread_over_the_masters() 
     let Some(cluster) = Cluster::start().await else {
         return;
     };
-    let seeds = cluster.seeds();
     let token = "admin-token-0123456789-abcdefghijkl";
-    let flags = [
-        "--redis-url",
-        "redis://127.0.0.1:1/0",
-        "--redis-cluster-nodes",
-        &seeds,
-        "--admin-token",
-        token,
-    ];
-    let stack =
-        crate::support::harness::Stack::start_with(crate::support::harness::Store::Memory, &flags)
-            .await
-            .unwrap();
+    let stack = on_cluster(&cluster, &["--admin-token", token]).await;
     for _ in 0..9 {
         stack.logged_in_browser().await;
     }
