@@ -1,29 +1,53 @@
-//! Redis Cluster (case R10, in part): on three real masters, bff logs in,
-//! proxies, ends a session by back-channel logout through its index in
-//! another slot, and lists and counts sessions spread over every master.
-//! Slot migration under load and failover are not tested yet.
+//! Redis Cluster (case R10): on three real masters, bff logs in, proxies,
+//! refreshes once for a burst over 2 pods, ends sessions by back-channel
+//! logout by `sid` and by `sub` through indexes in other slots (posted to
+//! the other pod), and lists, counts and revokes sessions spread over every
+//! master. Slot migration and failover under load are in `cluster_load`.
 
 use crate::support::cluster::Cluster;
+use bff::Running;
 
-/// A stack whose bff stores sessions in `cluster`, with `extra` flags.
-async fn on_cluster(cluster: &Cluster, extra: &[&str]) -> crate::support::harness::Stack {
-    let seeds = cluster.seeds();
+use crate::support::harness::{Stack, Store};
+use crate::support::http as test_http;
+
+const ADMIN_TOKEN: &str = "admin-token-0123456789-abcdefghijkl";
+
+/// bff's flags for `cluster`, then `extra`.
+pub(crate) fn cluster_flags<'a>(seeds: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut flags = vec![
         "--redis-url",
         "redis://127.0.0.1:1/0",
         "--redis-cluster-nodes",
-        &seeds,
+        seeds,
     ];
     flags.extend_from_slice(extra);
-    crate::support::harness::Stack::start_with(crate::support::harness::Store::Memory, &flags)
-        .await
-        .unwrap()
+    flags
+}
+
+/// A stack whose bff stores sessions in `cluster`, with `extra` flags.
+pub(crate) async fn on_cluster(cluster: &Cluster, extra: &[&str]) -> Stack {
+    let seeds = cluster.seeds();
+    let flags = cluster_flags(&seeds, extra);
+    Stack::start_with(Store::Memory, &flags).await.unwrap()
+}
+
+/// A second pod on the same cluster (and IdP and upstream).
+async fn second_pod(stack: &Stack, cluster: &Cluster, extra: &[&str]) -> Running {
+    let seeds = cluster.seeds();
+    stack.another_bff(&cluster_flags(&seeds, extra)).await
+}
+
+/// The status of an API call with `cookie` on `pod`.
+async fn api_on(pod: &Running, cookie: &str) -> u16 {
+    let url = format!("http://{}/app", pod.public_addr);
+    let res = test_http::get(&url, &[("accept", "application/json"), ("cookie", cookie)]).await;
+    res.status.as_u16()
 }
 
 /// How many keys match `pattern` over all the cluster's nodes.
-async fn keys_on_every_node(cluster: &Cluster, pattern: &str) -> usize {
+pub(crate) async fn keys_on_every_node(cluster: &Cluster, pattern: &str) -> usize {
     let mut total = 0;
-    for node in &cluster.nodes {
+    for node in cluster.nodes.iter().filter(|n| n.is_running()) {
         total += node.raw_keys(pattern).await.len();
     }
     total
@@ -83,7 +107,7 @@ async fn r10_operators_list_count_and_revoke_sessions_spread_over_the_masters() 
     let Some(cluster) = Cluster::start().await else {
         return;
     };
-    let token = "admin-token-0123456789-abcdefghijkl";
+    let token = ADMIN_TOKEN;
     let stack = on_cluster(&cluster, &["--admin-token", token]).await;
     for _ in 0..9 {
         stack.logged_in_browser().await;
@@ -114,4 +138,68 @@ async fn r10_operators_list_count_and_revoke_sessions_spread_over_the_masters() 
         "count over all masters: {}",
         count.text()
     );
+    let revoke_url = stack.admin_url("/admin/sessions?sub=user-0001");
+    let revoked = test_http::request(http::Method::DELETE, &revoke_url, &auth, "").await;
+    assert_eq!(revoked.status, 200, "{}", revoked.text());
+    assert_eq!(keys_on_every_node(&cluster, "bff:s:*").await, 0);
+}
+
+#[tokio::test]
+async fn r10_a_burst_over_two_pods_on_a_cluster_makes_one_refresh() {
+    let Some(cluster) = Cluster::start().await else {
+        return;
+    };
+    let extra = ["--refresh-skew", "1s"];
+    let stack = on_cluster(&cluster, &extra).await;
+    let pod2 = second_pod(&stack, &cluster, &extra).await;
+    let browser = super::refresh::login_with_token_ttl(&stack, 2).await;
+    let cookie = browser.cookie_header();
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let pod = if i % 2 == 0 {
+            stack.bff.public_addr
+        } else {
+            pod2.public_addr
+        };
+        let cookie = cookie.clone();
+        calls.spawn(async move {
+            let url = format!("http://{pod}/app/{i}");
+            let headers = [("accept", "application/json"), ("cookie", cookie.as_str())];
+            test_http::get(&url, &headers).await.status.as_u16()
+        });
+    }
+    let statuses = calls.join_all().await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!(stack.idp.token_requests_for("refresh_token"), 1);
+}
+
+#[tokio::test]
+async fn r10_back_channel_logout_by_sub_on_one_pod_ends_sessions_made_on_the_other() {
+    let Some(cluster) = Cluster::start().await else {
+        return;
+    };
+    let stack = on_cluster(&cluster, &[]).await;
+    let pod2 = second_pod(&stack, &cluster, &[]).await;
+    let mut cookies = Vec::new();
+    for _ in 0..6 {
+        cookies.push(stack.logged_in_browser().await.cookie_header());
+    }
+    for cookie in &cookies {
+        assert_eq!(api_on(&pod2, cookie).await, 200);
+    }
+    let token = crate::support::jwt::sign_rs256(
+        serde_json::Value::Null,
+        &super::backchannel::claims(
+            &stack,
+            serde_json::json!({ "sub": "user-0001", "sid": null }),
+        ),
+    );
+    let out = super::backchannel::post_logout_token(pod2.public_addr, &token).await;
+    assert_eq!(out.status, 200, "{}", out.text());
+    for cookie in &cookies {
+        assert_eq!(api_on(&stack.bff, cookie).await, 401);
+        assert_eq!(api_on(&pod2, cookie).await, 401);
+    }
+    assert_eq!(keys_on_every_node(&cluster, "bff:s:*").await, 0);
 }

@@ -18,6 +18,7 @@ mod admin_api;
 mod backchannel;
 mod cli;
 mod cluster;
+mod cluster_load;
 mod connections;
 mod cookie_props;
 mod csrf;

@@ -5,17 +5,17 @@
 //! replica has it; writes after a forced failover reach the new master with
 //! one retry.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::support::harness::{COOKIE, Stack, Store, session_request};
 use crate::support::http as test_http;
+use crate::support::load::{Log, load, report, wait_for_recovery};
 use crate::support::redis_server::RedisServer;
 use crate::support::sentinel::SentinelGroup;
 
 const SESSIONS: usize = 50;
-const CLIENTS: usize = 16;
 
 /// A stack whose bff finds its Redis through `group`'s sentinels.
 async fn behind(group: &SentinelGroup, extra: &[&str]) -> Stack {
@@ -29,80 +29,6 @@ async fn behind(group: &SentinelGroup, extra: &[&str]) -> Stack {
     ];
     flags.extend_from_slice(extra);
     Stack::start_with(Store::Memory, &flags).await.unwrap()
-}
-
-/// (milliseconds since the kill, status) of every request under load.
-type Log = Arc<Mutex<Vec<(i64, u16)>>>;
-
-fn load(
-    bff: std::net::SocketAddr,
-    cookies: &Arc<Vec<String>>,
-    stop: &Arc<AtomicBool>,
-    killed: Instant,
-    log: &Log,
-) -> tokio::task::JoinSet<()> {
-    let mut clients = tokio::task::JoinSet::new();
-    for client in 0..CLIENTS {
-        let (cookies, stop, log) = (cookies.clone(), stop.clone(), log.clone());
-        clients.spawn(async move {
-            let mut i = client;
-            while !stop.load(Ordering::Relaxed) {
-                let request = session_request(bff, &cookies[i % cookies.len()]);
-                if let Ok(res) = test_http::try_send(request).await {
-                    let at = i64::try_from(killed.elapsed().as_millis()).unwrap_or(i64::MAX);
-                    log.lock().unwrap().push((at, res.status.as_u16()));
-                }
-                i += 1;
-            }
-        });
-    }
-    clients
-}
-
-/// Keeps the load on until bff has served 200 requests in a row again.
-async fn wait_for_recovery(log: &Log, deadline: Instant) {
-    loop {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let recent: Vec<u16> = log
-            .lock()
-            .unwrap()
-            .iter()
-            .rev()
-            .take(200)
-            .map(|(_, s)| *s)
-            .collect();
-        if recent.len() == 200 && recent.iter().all(|s| *s == 200) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "bff never recovered: {recent:?}");
-    }
-}
-
-/// Prints the failover window and asserts: only 200 or 503, never 401.
-fn report(log: &[(i64, u16)], killed_at: i64) {
-    let unauthorized = log.iter().filter(|(_, s)| *s == 401).count();
-    let others: Vec<u16> = log
-        .iter()
-        .map(|(_, s)| *s)
-        .filter(|s| *s != 200 && *s != 503)
-        .collect();
-    let failed: Vec<i64> = log
-        .iter()
-        .filter(|(_, s)| *s != 200)
-        .map(|(at, _)| *at)
-        .collect();
-    let window = match (failed.first(), failed.last()) {
-        (Some(first), Some(last)) => last - first,
-        _ => 0,
-    };
-    eprintln!(
-        "sentinel failover: {} requests, {} x 503, {unauthorized} x 401, window {window} ms \
-         (master killed at {killed_at} ms)",
-        log.len(),
-        failed.len()
-    );
-    assert_eq!(unauthorized, 0, "a failover logged someone out");
-    assert!(others.is_empty(), "statuses other than 200/503: {others:?}");
 }
 
 #[tokio::test]
@@ -131,7 +57,7 @@ async fn r9_a_sentinel_failover_under_load_loses_no_session_and_logs_no_one_out(
     let stop = Arc::new(AtomicBool::new(false));
     let log: Log = Arc::default();
     let killed = Instant::now();
-    let mut clients = load(stack.bff.public_addr, &cookies, &stop, killed, &log);
+    let mut clients = load(&[stack.bff.public_addr], &cookies, &stop, killed, &log);
     tokio::time::sleep(Duration::from_millis(500)).await;
     group.master.stop();
     let killed_at = i64::try_from(killed.elapsed().as_millis()).unwrap();
@@ -147,7 +73,7 @@ async fn r9_a_sentinel_failover_under_load_loses_no_session_and_logs_no_one_out(
     stop.store(true, Ordering::Relaxed);
     while clients.join_next().await.is_some() {}
     let log = log.lock().unwrap().clone();
-    report(&log, killed_at);
+    report("sentinel failover", &log, killed_at);
     for cookie in cookies.iter() {
         let res = test_http::send(session_request(stack.bff.public_addr, cookie)).await;
         assert_eq!(res.status, 200, "a session was lost in the failover");

@@ -54,7 +54,7 @@ impl RedisStore {
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(500));
         let conns = if !options.cluster_nodes.is_empty() {
-            Conns::Cluster(ClusterNodes::new(&options.cluster_nodes, url)?)
+            Conns::Cluster(ClusterNodes::new(&options.cluster_nodes, url, options)?)
         } else if options.sentinels.is_empty() {
             let shared = ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
                 .map_err(redis_error)?;
@@ -107,17 +107,19 @@ impl RedisStore {
     /// With `BFF_REDIS_MIN_REPLICAS_ACK`, waits until that many replicas
     /// hold the writes made so far on this connection (`WAIT`), so a
     /// failover right after cannot lose them; fewer in time is an error.
-    async fn durable(&self, conn: &mut Conn) -> Result<(), StoreError> {
+    /// In a cluster, `WAIT` goes to the master of `key`'s slot only.
+    async fn durable(&self, conn: &mut Conn, key: &str) -> Result<(), StoreError> {
         let wanted = self.min_replicas_ack;
         if wanted == 0 {
             return Ok(());
         }
-        let acked: u32 = redis::cmd("WAIT")
-            .arg(wanted)
-            .arg(millis(self.ack_timeout))
-            .query_async(conn)
-            .await
-            .map_err(|e| self.failed(e))?;
+        let mut wait = redis::cmd("WAIT");
+        wait.arg(wanted).arg(millis(self.ack_timeout));
+        let acked: redis::RedisResult<u32> = match conn {
+            Conn::Cluster(cluster) => redis_cluster::on_master_of(cluster, key, wait).await,
+            Conn::Node(_) => wait.query_async(conn).await,
+        };
+        let acked = acked.map_err(|e| self.failed(e))?;
         if acked < wanted {
             return Err(StoreError(format!(
                 "only {acked} of {wanted} Redis replicas acknowledged the write"
@@ -235,7 +237,7 @@ impl SessionStore for RedisStore {
                     call.invoke_async::<i64>(&mut conn).await.map(|_done| conn)
                 })
                 .await?;
-            self.durable(&mut conn).await
+            self.durable(&mut conn, &keys::record(new.hash)).await
         })
     }
 
@@ -254,7 +256,10 @@ impl SessionStore for RedisStore {
                 .await
                 .map_err(|e| self.failed(e))?;
             match result {
-                1 => self.durable(&mut conn).await.map(|()| Cas::Swapped),
+                1 => self
+                    .durable(&mut conn, &keys::record(swap.hash))
+                    .await
+                    .map(|()| Cas::Swapped),
                 0 => Ok(Cas::Missing),
                 _ => Ok(Cas::Conflict),
             }

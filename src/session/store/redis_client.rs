@@ -1,5 +1,5 @@
-//! How bff's Redis client is built from `BFF_REDIS_URL` and the TLS
-//! settings.
+//! How bff's Redis clients are built from `BFF_REDIS_URL` and the TLS
+//! settings: one node's client, and the TLS files every topology shares.
 
 use super::StoreError;
 use crate::config::RedisOptions;
@@ -9,6 +9,19 @@ use crate::config::RedisOptions;
 /// certificate (mutual TLS). Never a fallback to plaintext (case R8).
 pub(crate) fn client(url: &str, options: &RedisOptions) -> Result<redis::Client, StoreError> {
     let bad_url = |e: redis::RedisError| StoreError(format!("bad Redis URL: {:?}", e.kind()));
+    match certificates(options)? {
+        None => redis::Client::open(url).map_err(bad_url),
+        Some(certificates) => {
+            redis::Client::build_with_tls(url, certificates).map_err(|e| unusable(&e))
+        }
+    }
+}
+
+/// The CA and client certificate files, read; `None` when neither is set
+/// (TLS, if the URL asks for it, then trusts the system roots).
+pub(crate) fn certificates(
+    options: &RedisOptions,
+) -> Result<Option<redis::TlsCertificates>, StoreError> {
     let read = |setting: &str, path: &Option<String>| {
         path.as_ref()
             .map(|p| std::fs::read(p).map_err(|e| StoreError(format!("{setting}: {}", e.kind()))))
@@ -18,7 +31,7 @@ pub(crate) fn client(url: &str, options: &RedisOptions) -> Result<redis::Client,
     let cert = read("BFF_REDIS_CLIENT_CERT_FILE", &options.client_cert_file)?;
     let key = read("BFF_REDIS_CLIENT_KEY_FILE", &options.client_key_file)?;
     if root_cert.is_none() && cert.is_none() {
-        return redis::Client::open(url).map_err(bad_url);
+        return Ok(None);
     }
     let client_tls = cert
         .zip(key)
@@ -26,15 +39,17 @@ pub(crate) fn client(url: &str, options: &RedisOptions) -> Result<redis::Client,
             client_cert,
             client_key,
         });
-    let certificates = redis::TlsCertificates {
+    Ok(Some(redis::TlsCertificates {
         client_tls,
         root_cert,
-    };
-    redis::Client::build_with_tls(url, certificates).map_err(|e| {
-        StoreError(format!(
-            "Redis TLS files (BFF_REDIS_CA_FILE, BFF_REDIS_CLIENT_CERT_FILE, \
-             BFF_REDIS_CLIENT_KEY_FILE) are unusable: {:?}",
-            e.kind()
-        ))
-    })
+    }))
+}
+
+/// The TLS files could not be used (not PEM, key does not match …).
+pub(crate) fn unusable(err: &redis::RedisError) -> StoreError {
+    StoreError(format!(
+        "Redis TLS files (BFF_REDIS_CA_FILE, BFF_REDIS_CLIENT_CERT_FILE, \
+         BFF_REDIS_CLIENT_KEY_FILE) are unusable: {:?}",
+        err.kind()
+    ))
 }

@@ -9,12 +9,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use arc_swap::ArcSwapOption;
-use redis::cluster::ClusterClient;
+use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
 
 use super::StoreError;
+use super::redis_client::certificates;
 use super::redis_conn::Conn;
 use super::redis_errors::redis_error;
+use crate::config::RedisOptions;
 
 /// The cluster connection, once made.
 pub(crate) struct ClusterNodes {
@@ -25,8 +27,13 @@ pub(crate) struct ClusterNodes {
 
 impl ClusterNodes {
     /// A client of the cluster behind `seeds` (`host:port`), with the
-    /// credentials of `url` (whose host is ignored). Does not connect yet.
-    pub(crate) fn new(seeds: &[String], url: &str) -> Result<Arc<Self>, StoreError> {
+    /// credentials and scheme of `url` (whose host is ignored), the TLS
+    /// files and the timeouts of `options`. Does not connect yet.
+    pub(crate) fn new(
+        seeds: &[String],
+        url: &str,
+        options: &RedisOptions,
+    ) -> Result<Arc<Self>, StoreError> {
         let mut nodes = Vec::with_capacity(seeds.len());
         for seed in seeds {
             let mut node =
@@ -44,7 +51,8 @@ impl ClusterNodes {
             node.set_path("");
             nodes.push(node.to_string());
         }
-        let client = ClusterClient::new(nodes)
+        let client = builder(nodes, options)?
+            .build()
             .map_err(|e| StoreError(format!("bad BFF_REDIS_CLUSTER_NODES: {:?}", e.kind())))?;
         Ok(Arc::new(Self {
             client,
@@ -85,6 +93,36 @@ impl ClusterNodes {
         self.current.store(Some(Arc::new(conn)));
         Ok(())
     }
+}
+
+/// The cluster client's settings: TLS files, timeouts, and a few quick
+/// retries (the crate follows `MOVED`/`ASK` and waits out `TRYAGAIN` and a
+/// failover within them; the whole call stays within the command timeout).
+fn builder(nodes: Vec<String>, options: &RedisOptions) -> Result<ClusterClientBuilder, StoreError> {
+    let mut builder = ClusterClient::builder(nodes)
+        .connection_timeout(options.connect_timeout)
+        .response_timeout(options.command_timeout)
+        .retries(6)
+        .min_retry_wait(20)
+        .max_retry_wait(400);
+    if let Some(certificates) = certificates(options)? {
+        builder = builder.certs(certificates);
+    }
+    Ok(builder)
+}
+
+/// Runs `cmd` (a keyless command such as `WAIT`) on the master of `key`'s
+/// slot, where the write it follows went.
+pub(crate) async fn on_master_of<T: redis::FromRedisValue>(
+    conn: &mut ClusterConnection,
+    key: &str,
+    cmd: redis::Cmd,
+) -> redis::RedisResult<T> {
+    use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
+    let route = Route::with_key(key, SlotAddr::Master);
+    let node = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route));
+    let reply = conn.route_command(cmd, node).await?;
+    Ok(redis::from_redis_value(reply)?)
 }
 
 /// Keys matching `pattern` on every master (`SCAN` node by node: a

@@ -19,6 +19,7 @@ pub mod fake_idp;
 pub mod harness;
 pub mod http;
 pub mod jwt;
+pub mod load;
 pub mod logs;
 pub mod redis_server;
 pub mod sentinel;

@@ -68,10 +68,10 @@ impl RedisServer {
     }
 
     /// Starts a Redis Cluster node (`--cluster-enabled yes`, its node file
-    /// in a fresh temporary directory).
-    pub fn start_cluster_node() -> Option<Self> {
+    /// in its own directory under `dir`).
+    pub fn start_cluster_node(dir: &std::path::Path, node_timeout_ms: u32) -> Option<Self> {
         let mut server = Self::start_with_tls(None, || None)?;
-        let dir = std::env::temp_dir().join(format!("bff-cluster-{}", rand::random::<u64>()));
+        let dir = dir.join(server.port.to_string());
         std::fs::create_dir_all(&dir).expect("cluster node dir");
         server.extra = vec![
             "--cluster-enabled".into(),
@@ -79,7 +79,7 @@ impl RedisServer {
             "--dir".into(),
             dir.to_string_lossy().into_owned(),
             "--cluster-node-timeout".into(),
-            "2000".into(),
+            node_timeout_ms.to_string(),
         ];
         server.restart();
         Some(server)
@@ -197,6 +197,15 @@ impl RedisServer {
     pub async fn raw_keys(&self, pattern: &str) -> Vec<String> {
         let keys: Vec<String> = self.connection().await.keys(pattern).await.expect("KEYS");
         keys
+    }
+
+    /// Whether the server's `ROLE` is master.
+    pub async fn is_master(&self) -> bool {
+        let role: Vec<redis::Value> = redis::cmd("ROLE")
+            .query_async(&mut self.connection().await)
+            .await
+            .expect("ROLE");
+        matches!(role.first(), Some(redis::Value::BulkString(b)) if b == b"master")
     }
 
     /// `GET key` as raw bytes.
