@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::metrics::{Metrics, RefreshOutcome};
+use crate::metrics::{Metrics, RedisEvents, RefreshOutcome};
 use crate::oidc::http::OidcHttp;
 use crate::oidc::provider::ProviderHandle;
 use crate::per_worker::PerWorker;
@@ -122,7 +122,7 @@ async fn build_state(config: Arc<Config>) -> Result<Arc<AppState>, StartError> {
     let provider = ProviderHandle::new(config.oidc.clone(), http);
     let metrics = Arc::new(Metrics::new());
     let store: Arc<dyn SessionStore> = Arc::new(Instrumented::new(
-        store_for(&config).await?,
+        store_for(&config, metrics.redis.clone()).await?,
         metrics.store.clone(),
     ));
     let session = &config.session;
@@ -184,10 +184,14 @@ pub fn install_crypto_provider() {
     let _already = rustls::crypto::ring::default_provider().install_default();
 }
 
-async fn store_for(config: &Config) -> Result<Arc<dyn SessionStore>, StartError> {
+async fn store_for(
+    config: &Config,
+    events: RedisEvents,
+) -> Result<Arc<dyn SessionStore>, StartError> {
     match &config.session.redis_url {
         Some(url) => {
-            let store = RedisStore::connect(url.expose(), &config.session.redis, config.workers)
+            let options = &config.session.redis;
+            let store = RedisStore::connect_counting(url.expose(), options, config.workers, events)
                 .map_err(|e| StartError::Store(e.to_string()))?;
             check_redis_at_start(&store).await?;
             Ok(Arc::new(store))

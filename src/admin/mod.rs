@@ -30,14 +30,16 @@ pub(crate) async fn handle<B>(state: &AppState, req: &Request<B>) -> Response<Bo
 
 async fn readiness(state: &AppState) -> Response<Body> {
     let provider = state.provider.current().is_some();
-    let store = state.vault.store().ping().await.is_ok();
-    let status = if provider && store {
+    let store = state.vault.store().ping().await;
+    let status = if provider && store.is_ok() {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    json(
-        status,
-        &serde_json::json!({ "provider": provider, "store": store }),
-    )
+    let mut body = serde_json::json!({ "provider": provider, "store": store.is_ok() });
+    // Why the store is not ready (kind and topology only: log-safe).
+    if let Err(err) = store {
+        body["store_error"] = serde_json::Value::String(err.0);
+    }
+    json(status, &body)
 }

@@ -9,8 +9,10 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
+mod redis;
 mod store;
 
+pub(crate) use redis::RedisEvents;
 pub(crate) use store::StoreMetrics;
 
 /// How a refresh attempt ended (the `outcome` label).
@@ -109,6 +111,8 @@ pub(crate) struct Metrics {
     opened: [Counter; 3],
     /// Session store latency and errors.
     pub(crate) store: StoreMetrics,
+    /// Redis reconnects and failovers.
+    pub(crate) redis: RedisEvents,
     /// Client connections open on the public listener.
     pub(crate) connections_open: Gauge,
     /// Client connections closed at once because `BFF_MAX_CONNECTIONS`
@@ -156,8 +160,10 @@ impl Metrics {
         let (connections_open, connections_refused) = connection_metrics(&mut registry);
         let opened = opened_counters(&mut registry);
         let store = StoreMetrics::register(&mut registry);
+        let redis = RedisEvents::register(&mut registry);
         Self {
             store,
+            redis,
             registry,
             refresh,
             rejected,

@@ -203,3 +203,58 @@ async fn r10_back_channel_logout_by_sub_on_one_pod_ends_sessions_made_on_the_oth
     }
     assert_eq!(keys_on_every_node(&cluster, "bff:s:*").await, 0);
 }
+
+#[tokio::test]
+async fn readiness_on_a_cluster_needs_every_slot_served() {
+    let Some(cluster) = Cluster::start().await else {
+        return;
+    };
+    let stack = on_cluster(&cluster, &[]).await;
+    let ready = || async { test_http::get(&stack.admin_url("/readyz"), &[]).await };
+    assert_eq!(ready().await.status, 200);
+    // Nobody serves slots 0-99 any more: not ready, and it says why.
+    let owner = owner_of_slot_zero(&cluster).await;
+    for node in &cluster.nodes {
+        cluster_cmd(node, &["DELSLOTSRANGE", "0", "99"]).await;
+    }
+    let unready = ready().await;
+    assert_eq!(unready.status, 503, "{}", unready.text());
+    assert!(
+        unready.text().contains("100 of 16384 slots have no master"),
+        "{}",
+        unready.text()
+    );
+    cluster_cmd(&cluster.nodes[owner], &["ADDSLOTSRANGE", "0", "99"]).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while ready().await.status != 200 {
+        assert!(std::time::Instant::now() < deadline, "never ready again");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// Runs `CLUSTER args…` on `node` (errors ignored: a node may not own
+/// the slots it is told to drop).
+async fn cluster_cmd(node: &crate::support::redis_server::RedisServer, args: &[&str]) {
+    let mut conn = node.connection().await;
+    let _: redis::RedisResult<redis::Value> =
+        redis::cmd("CLUSTER").arg(args).query_async(&mut conn).await;
+}
+
+/// Which node serves slot 0, from `CLUSTER SLOTS`.
+async fn owner_of_slot_zero(cluster: &Cluster) -> usize {
+    let mut conn = cluster.nodes[0].connection().await;
+    let slots: Vec<Vec<redis::Value>> = redis::cmd("CLUSTER")
+        .arg("SLOTS")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    for range in slots {
+        let first: u16 = redis::from_redis_value(range[0].clone()).unwrap();
+        if first == 0 {
+            let master: Vec<redis::Value> = redis::from_redis_value(range[2].clone()).unwrap();
+            let port: u16 = redis::from_redis_value(master[1].clone()).unwrap();
+            return cluster.nodes.iter().position(|n| n.port() == port).unwrap();
+        }
+    }
+    panic!("nobody serves slot 0");
+}

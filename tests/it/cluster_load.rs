@@ -131,6 +131,10 @@ async fn r10_a_master_failover_under_load_logs_no_one_out() {
     while clients.join_next().await.is_some() {}
     let log = log.lock().unwrap().clone();
     report("cluster master failover", &log, killed_at);
+    let metrics = crate::support::metrics::scrape(&stack.bff).await;
+    let failures = "bff_redis_connection_failures_total";
+    let seen = crate::support::metrics::value(&metrics, failures);
+    assert!(seen >= 1.0, "the failover is not visible in /metrics");
     let after = sessions_per_node(&cluster).await;
     eprintln!("sessions per node: {held:?} -> {after:?}");
     assert_eq!(

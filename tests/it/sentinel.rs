@@ -74,6 +74,11 @@ async fn r9_a_sentinel_failover_under_load_loses_no_session_and_logs_no_one_out(
     while clients.join_next().await.is_some() {}
     let log = log.lock().unwrap().clone();
     report("sentinel failover", &log, killed_at);
+    let metrics = crate::support::metrics::scrape(&stack.bff).await;
+    let changes = crate::support::metrics::value(&metrics, "bff_redis_master_changes_total");
+    assert_eq!(changes, 1.0, "one failover, seen once");
+    let failures = "bff_redis_connection_failures_total";
+    assert!(crate::support::metrics::value(&metrics, failures) >= 1.0);
     for cookie in cookies.iter() {
         let res = test_http::send(session_request(stack.bff.public_addr, cookie)).await;
         assert_eq!(res.status, 200, "a session was lost in the failover");

@@ -18,6 +18,7 @@ use super::redis_scripts::Scripts;
 use super::redis_sentinel::{self as sentinel, SentinelMaster};
 use super::{BoxFuture, Cas, NewSession, SessionStore, StoreError, Swap};
 use crate::config::{RedisOptions, Secret};
+use crate::metrics::RedisEvents;
 use crate::per_worker::PerWorker;
 use crate::session::keys;
 use crate::session::meta::SessionMeta;
@@ -30,6 +31,7 @@ pub struct RedisStore {
     min_replicas_ack: u32,
     /// How long `WAIT` may take.
     ack_timeout: Duration,
+    events: RedisEvents,
 }
 
 /// How commands reach Redis.
@@ -47,6 +49,16 @@ impl RedisStore {
     /// blocks on Redis; readiness reports it instead (security case R1).
     /// Each of `workers` threads gets its own connection on first use.
     pub fn connect(url: &str, options: &RedisOptions, workers: usize) -> Result<Self, StoreError> {
+        Self::connect_counting(url, options, workers, RedisEvents::default())
+    }
+
+    /// Like [`Self::connect`], counting reconnects and failovers in `events`.
+    pub(crate) fn connect_counting(
+        url: &str,
+        options: &RedisOptions,
+        workers: usize,
+        events: RedisEvents,
+    ) -> Result<Self, StoreError> {
         let client = client(url, options)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(options.connect_timeout))
@@ -71,6 +83,7 @@ impl RedisStore {
                 node,
                 password,
                 config,
+                events.clone(),
             )?)
         };
         let scripts = Scripts::new();
@@ -81,6 +94,7 @@ impl RedisStore {
             // Half the command timeout: the reply comes before the
             // connection's own timeout, with the count of replicas.
             ack_timeout: options.command_timeout / 2,
+            events,
         })
     }
 
@@ -144,6 +158,7 @@ impl RedisStore {
         let retry = sentinel::is_failover(&err);
         match &self.conns {
             Conns::Sentinel(master) if retry => {
+                self.events.connection_failures.inc();
                 master.resolve().await?;
                 op(self.conn()?).await.map_err(|e| self.failed(e))
             }
@@ -175,10 +190,11 @@ impl RedisStore {
     /// A failed command as a store error; behind Sentinel, one that looks
     /// like a failover also sends the store looking for the new master.
     fn failed(&self, err: redis::RedisError) -> StoreError {
-        if let Conns::Sentinel(master) = &self.conns
-            && sentinel::is_failover(&err)
-        {
-            master.suspect();
+        if sentinel::is_failover(&err) {
+            self.events.connection_failures.inc();
+            if let Conns::Sentinel(master) = &self.conns {
+                master.suspect();
+            }
         }
         redis_error(err)
     }
@@ -380,7 +396,8 @@ impl SessionStore for RedisStore {
     fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(async move {
             // Behind Sentinel, readiness asks the sentinels at once; a
-            // cluster is connected (slots discovered) at once.
+            // cluster is connected (slots discovered) at once, its `PING`
+            // reaches every master, and every slot must have one.
             match &self.conns {
                 Conns::Sentinel(master) if !master.known() => master.resolve().await?,
                 Conns::Cluster(nodes) if !nodes.known() => nodes.connect().await?,
@@ -390,10 +407,12 @@ impl SessionStore for RedisStore {
                 .query_async(&mut self.conn()?)
                 .await
                 .map_err(|e| self.failed(e))?;
-            if pong == "PONG" {
-                Ok(())
-            } else {
-                Err(StoreError("unexpected PING answer".into()))
+            if pong != "PONG" {
+                return Err(StoreError("unexpected PING answer".into()));
+            }
+            match &self.conns {
+                Conns::Cluster(nodes) => nodes.all_slots_served().await,
+                _ => Ok(()),
             }
         })
     }

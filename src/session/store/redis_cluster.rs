@@ -95,6 +95,29 @@ impl ClusterNodes {
     }
 }
 
+impl ClusterNodes {
+    /// Ready only if every one of the 16384 slots has a master
+    /// (`CLUSTER SLOTS`): else some sessions would be unreachable.
+    pub(crate) async fn all_slots_served(self: &Arc<Self>) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let mut served = 0u32;
+        for (range, _master) in slot_ranges(&mut conn).await.map_err(redis_error)? {
+            served += u32::from(range.1 - range.0) + 1;
+        }
+        if served == SLOTS {
+            Ok(())
+        } else {
+            Err(StoreError(format!(
+                "Redis Cluster: {} of {SLOTS} slots have no master",
+                SLOTS.saturating_sub(served)
+            )))
+        }
+    }
+}
+
+/// Hash slots in a Redis Cluster.
+const SLOTS: u32 = 16384;
+
 /// The cluster client's settings: TLS files, timeouts, and a few quick
 /// retries (the crate follows `MOVED`/`ASK` and waits out `TRYAGAIN` and a
 /// failover within them; the whole call stays within the command timeout).
@@ -174,20 +197,39 @@ pub(crate) async fn count_on_node(
 
 /// The masters' addresses, from `CLUSTER SLOTS`.
 async fn masters(conn: &mut ClusterConnection) -> redis::RedisResult<Vec<(String, u16)>> {
+    let ranges = slot_ranges(conn).await?;
+    let masters: std::collections::BTreeSet<_> = ranges.into_iter().map(|(_, m)| m).collect();
+    Ok(masters.into_iter().collect())
+}
+
+/// Each served slot range (first, last) with its master's address, from
+/// `CLUSTER SLOTS`.
+async fn slot_ranges(
+    conn: &mut ClusterConnection,
+) -> redis::RedisResult<Vec<((u16, u16), (String, u16))>> {
     let slots: Vec<Vec<redis::Value>> =
         redis::cmd("CLUSTER").arg("SLOTS").query_async(conn).await?;
-    let mut masters = std::collections::BTreeSet::new();
+    let mut ranges = Vec::with_capacity(slots.len());
     for range in slots {
         // [start, end, [host, port, id, …], replicas…]
-        if let Some(master) = range.into_iter().nth(2) {
-            let fields: Vec<redis::Value> = redis::from_redis_value(master)?;
-            let mut fields = fields.into_iter();
-            if let (Some(host), Some(port)) = (fields.next(), fields.next()) {
-                let host: String = redis::from_redis_value(host)?;
-                let port: u16 = redis::from_redis_value(port)?;
-                masters.insert((host, port));
-            }
+        let mut range = range.into_iter();
+        let (Some(first), Some(last), Some(master)) = (range.next(), range.next(), range.next())
+        else {
+            continue;
+        };
+        let fields: Vec<redis::Value> = redis::from_redis_value(master)?;
+        let mut fields = fields.into_iter();
+        if let (Some(host), Some(port)) = (fields.next(), fields.next()) {
+            let bounds = (
+                redis::from_redis_value(first)?,
+                redis::from_redis_value(last)?,
+            );
+            let master = (
+                redis::from_redis_value(host)?,
+                redis::from_redis_value(port)?,
+            );
+            ranges.push((bounds, master));
         }
     }
-    Ok(masters.into_iter().collect())
+    Ok(ranges)
 }

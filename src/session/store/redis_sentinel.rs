@@ -15,6 +15,7 @@ use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServer
 
 use super::StoreError;
 use super::redis_errors::redis_error;
+use crate::metrics::RedisEvents;
 
 /// Least time between two rounds of asking the sentinels.
 const RESOLVE_EVERY: Duration = Duration::from_millis(250);
@@ -27,6 +28,9 @@ pub(crate) struct SentinelMaster {
     started: Instant,
     last_resolve_ms: AtomicU64,
     resolving: AtomicBool,
+    /// The master's address last named, to count changes.
+    master_addr: std::sync::Mutex<Option<String>>,
+    events: RedisEvents,
 }
 
 impl SentinelMaster {
@@ -39,6 +43,7 @@ impl SentinelMaster {
         node: SentinelNodeConnectionInfo,
         sentinel_password: Option<&str>,
         config: ConnectionManagerConfig,
+        events: RedisEvents,
     ) -> Result<Arc<Self>, StoreError> {
         let mut urls = Vec::with_capacity(addresses.len());
         for address in addresses {
@@ -58,6 +63,8 @@ impl SentinelMaster {
             started: Instant::now(),
             last_resolve_ms: AtomicU64::new(0),
             resolving: AtomicBool::new(false),
+            master_addr: std::sync::Mutex::new(None),
+            events,
         }))
     }
 
@@ -109,7 +116,19 @@ impl SentinelMaster {
         let conn = ConnectionManager::new_lazy_with_config(client, self.config.clone())
             .map_err(redis_error)?;
         self.current.store(Some(Arc::new(conn)));
-        tracing::info!(master = %addr, "Redis master (from the sentinels)");
+        let previous = self
+            .master_addr
+            .lock()
+            .map(|mut last| last.replace(addr.clone()))
+            .unwrap_or_default();
+        match previous {
+            Some(previous) if previous != addr => {
+                self.events.master_changes.inc();
+                tracing::warn!(master = %addr, %previous, "Redis master moved (failover)");
+            }
+            Some(_) => {}
+            None => tracing::info!(master = %addr, "Redis master (from the sentinels)"),
+        }
         Ok(())
     }
 }

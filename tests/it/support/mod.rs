@@ -21,6 +21,7 @@ pub mod http;
 pub mod jwt;
 pub mod load;
 pub mod logs;
+pub mod metrics;
 pub mod redis_server;
 pub mod sentinel;
 pub mod stream_upstream;
