@@ -248,13 +248,13 @@ async fn owner_of_slot_zero(cluster: &Cluster) -> usize {
         .query_async(&mut conn)
         .await
         .unwrap();
-    for range in slots {
-        let first: u16 = redis::from_redis_value(range[0].clone()).unwrap();
-        if first == 0 {
+    let port = slots
+        .iter()
+        .find(|range| redis::from_redis_value::<u16>(range[0].clone()).ok() == Some(0))
+        .map(|range| {
             let master: Vec<redis::Value> = redis::from_redis_value(range[2].clone()).unwrap();
-            let port: u16 = redis::from_redis_value(master[1].clone()).unwrap();
-            return cluster.nodes.iter().position(|n| n.port() == port).unwrap();
-        }
-    }
-    panic!("nobody serves slot 0");
+            redis::from_redis_value::<u16>(master[1].clone()).unwrap()
+        })
+        .expect("somebody serves slot 0");
+    cluster.nodes.iter().position(|n| n.port() == port).unwrap()
 }
