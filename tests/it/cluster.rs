@@ -258,3 +258,74 @@ async fn owner_of_slot_zero(cluster: &Cluster) -> usize {
         .expect("somebody serves slot 0");
     cluster.nodes.iter().position(|n| n.port() == port).unwrap()
 }
+
+#[tokio::test]
+async fn r8_a_cluster_over_tls_with_a_password_serves_the_flow_and_a_wrong_password_or_ca_stops_start_up()
+ {
+    let pki = crate::support::certs::TestPki::generate();
+    let tls = crate::support::redis_server::Tls {
+        port: 0,
+        cert: pki.file("server.pem"),
+        key: pki.file("server.key"),
+        ca: pki.file("ca.pem"),
+        require_client_cert: false,
+    };
+    let Some(cluster) = Cluster::start_tls(tls, "cluster-pass-0123").await else {
+        return;
+    };
+    let seeds = cluster.seeds();
+    let ca = pki.file("ca.pem");
+    let url = "rediss://default:cluster-pass-0123@localhost/";
+    let flags = [
+        "--redis-url",
+        url,
+        "--redis-cluster-nodes",
+        &seeds,
+        "--redis-ca-file",
+        &ca,
+    ];
+    let stack = Stack::start_with(Store::Memory, &flags).await.unwrap();
+    let ready = test_http::get(&stack.admin_url("/readyz"), &[]).await;
+    assert_eq!(ready.status, 200, "{}", ready.text());
+    let mut alice = stack.logged_in_browser().await;
+    let api = crate::support::harness::API;
+    assert_eq!(alice.get(&stack, "/app", &api).await.status, 200);
+    assert_eq!(keys_on_every_node(&cluster, "bff:s:*").await, 1);
+    // A wrong password or CA stops start-up with one line, without the secret.
+    let other_ca = pki.file("other-ca.pem");
+    let cases = [
+        (
+            "rediss://default:not-the-password@localhost/",
+            ca.as_str(),
+            "password",
+        ),
+        (url, other_ca.as_str(), "BFF_REDIS_CA_FILE"),
+    ];
+    refused_at_start(&stack, &seeds, &cases).await;
+}
+
+/// Each (URL, CA file, what the error names) stops bff's start with one
+/// line that names it and carries no password.
+async fn refused_at_start(stack: &Stack, seeds: &str, cases: &[(&str, &str, &str)]) {
+    for &(url, ca_file, names) in cases {
+        let flags = [
+            "--redis-url",
+            url,
+            "--redis-cluster-nodes",
+            seeds,
+            "--redis-ca-file",
+            ca_file,
+        ];
+        let args =
+            crate::support::harness::args(stack.idp.issuer(), &stack.upstream.url(), None, &flags);
+        let config = bff::config::Config::load(&args).unwrap();
+        let err = bff::start(config).await.err().map(|e| e.to_string());
+        let err = err.unwrap_or_else(|| format!("{names}: started"));
+        assert!(err.contains(names), "{err}");
+        assert!(
+            !err.contains("not-the-password") && !err.contains("cluster-pass"),
+            "{err}"
+        );
+        assert!(!err.contains('\n'), "{err}");
+    }
+}

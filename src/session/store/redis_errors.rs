@@ -13,6 +13,9 @@ pub(crate) fn redis_error(err: redis::RedisError) -> StoreError {
     if let Some(tls) = tls_cause(&err) {
         return StoreError(format!("{TLS_FAILURE}: {tls}"));
     }
+    if let Some(cause) = initial_connection_cause(&err) {
+        return StoreError(cause.to_owned());
+    }
     match err.code() {
         Some(code) => StoreError(format!("redis: {:?} {code}", err.kind())),
         None => StoreError(format!("redis: {:?}", err.kind())),
@@ -30,6 +33,24 @@ fn tls_cause(err: &redis::RedisError) -> Option<String> {
         None => source.downcast_ref::<std::io::Error>(),
     }?;
     io.get_ref()?.downcast_ref::<rustls::Error>().map(explain)
+}
+
+/// Why a cluster's first connections failed: the redis crate folds each
+/// node's error into the text of one `Io` error, so the cause is told by
+/// markers in it (the text itself is never passed on: it may name hosts).
+fn initial_connection_cause(err: &redis::RedisError) -> Option<&'static str> {
+    let detail = err.detail()?;
+    let any = |markers: &[&str]| markers.iter().any(|m| detail.contains(m));
+    if any(&["AuthenticationFailed", "WRONGPASS", "NOAUTH"]) {
+        Some("redis: AuthenticationFailed (the user or password in BFF_REDIS_URL)")
+    } else if any(&["certificate", "Certificate", "tls handshake", "TLS"]) {
+        Some(
+            "Redis TLS handshake failed: check BFF_REDIS_CA_FILE, the host names the \
+             cluster announces and the client certificate",
+        )
+    } else {
+        None
+    }
 }
 
 fn explain(err: &rustls::Error) -> String {

@@ -22,7 +22,7 @@ impl TestPki {
         pki.leaf(
             "server",
             "ca",
-            "subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth",
+            "subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth",
         );
         pki.leaf("client", "ca", "extendedKeyUsage=clientAuth");
         pki

@@ -6,12 +6,14 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::redis_server::RedisServer;
+use super::redis_server::{RedisServer, Tls};
 
 /// A running cluster: `nodes[..3]` start as masters, the rest as replicas.
 pub struct Cluster {
     pub nodes: Vec<RedisServer>,
     dir: std::path::PathBuf,
+    /// With TLS: the CA file; seeds are then the TLS ports on `localhost`.
+    tls_ca: Option<String>,
 }
 
 impl Cluster {
@@ -24,24 +26,40 @@ impl Cluster {
     /// noticed after one second (`cluster-node-timeout`), so failover tests
     /// stay short.
     pub async fn start_with_replicas(replicas: usize) -> Option<Self> {
-        let dir = std::env::temp_dir().join(format!("bff-cluster-{}", rand::random::<u64>()));
+        let dir = temp_dir();
         let mut nodes = Vec::new();
         for _ in 0..3 * (1 + replicas) {
             nodes.push(RedisServer::start_cluster_node(&dir, 1000)?);
         }
         let addrs: Vec<String> = nodes.iter().map(|n| addr(n.port())).collect();
-        let out = Command::new("redis-cli")
-            .args(["--cluster", "create"])
-            .args(&addrs)
-            .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
-            .output()
-            .expect("run redis-cli --cluster create");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        let cluster = Self { nodes, dir };
+        create(&addrs, replicas, &[]);
+        Self::ready(nodes, dir, None).await
+    }
+
+    /// Three masters speaking TLS (`tls`: server certificate for
+    /// `localhost`, its CA) that require `password`; created over TLS.
+    pub async fn start_tls(tls: Tls, password: &str) -> Option<Self> {
+        let dir = temp_dir();
+        let mut nodes = Vec::new();
+        for _ in 0..3 {
+            let node =
+                RedisServer::start_cluster_node_with(&dir, 1000, Some(tls.clone()), Some(password));
+            nodes.push(node?);
+        }
+        let addrs: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("localhost:{}", n.tls_port().unwrap()))
+            .collect();
+        create(&addrs, 0, &["--tls", "--cacert", &tls.ca, "-a", password]);
+        Self::ready(nodes, dir, Some(tls.ca)).await
+    }
+
+    async fn ready(
+        nodes: Vec<RedisServer>,
+        dir: std::path::PathBuf,
+        tls_ca: Option<String>,
+    ) -> Option<Self> {
+        let cluster = Self { nodes, dir, tls_ca };
         cluster.wait_until_ok(Duration::from_secs(20)).await;
         let deadline = Instant::now() + Duration::from_secs(20);
         while !cluster.replicas_linked().await {
@@ -51,9 +69,16 @@ impl Cluster {
         Some(cluster)
     }
 
-    /// `host:port,…` of the seed nodes.
+    /// `host:port,…` of the seed nodes (the TLS ports with TLS).
     pub fn seeds(&self) -> String {
-        let list: Vec<String> = self.nodes.iter().map(|n| addr(n.port())).collect();
+        let list: Vec<String> = match &self.tls_ca {
+            None => self.nodes.iter().map(|n| addr(n.port())).collect(),
+            Some(_) => self
+                .nodes
+                .iter()
+                .map(|n| format!("localhost:{}", n.tls_port().unwrap()))
+                .collect(),
+        };
         list.join(",")
     }
 
@@ -135,6 +160,30 @@ impl Drop for Cluster {
         self.nodes.clear();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+fn temp_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("bff-cluster-{}", rand::random::<u64>()))
+}
+
+/// `redis-cli --cluster create` over `addrs`, with `replicas` per master
+/// and `flags` (TLS, password).
+fn create(addrs: &[String], replicas: usize, flags: &[&str]) {
+    // Bounded: a cluster that cannot join would make it wait forever.
+    let out = Command::new("timeout")
+        .args(["30", "redis-cli"])
+        .args(flags)
+        .args(["--cluster", "create"])
+        .args(addrs)
+        .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
+        .output()
+        .expect("run redis-cli --cluster create");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn addr(port: u16) -> String {

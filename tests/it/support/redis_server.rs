@@ -70,10 +70,28 @@ impl RedisServer {
     /// Starts a Redis Cluster node (`--cluster-enabled yes`, its node file
     /// in its own directory under `dir`).
     pub fn start_cluster_node(dir: &std::path::Path, node_timeout_ms: u32) -> Option<Self> {
-        let mut server = Self::start_with_tls(None, || None)?;
+        Self::start_cluster_node_with(dir, node_timeout_ms, None, None)
+    }
+
+    /// A cluster node that also speaks TLS (`tls`, the cluster bus too,
+    /// announcing itself as `localhost`, the name its certificate has) and
+    /// requires `password`.
+    pub fn start_cluster_node_with(
+        dir: &std::path::Path,
+        node_timeout_ms: u32,
+        tls: Option<Tls>,
+        password: Option<&str>,
+    ) -> Option<Self> {
+        let with_tls = tls.is_some();
+        let mut server = Self::start_with_tls(password.map(str::to_owned), || {
+            tls.clone().map(|mut tls| {
+                tls.port = free_port();
+                tls
+            })
+        })?;
         let dir = dir.join(server.port.to_string());
         std::fs::create_dir_all(&dir).expect("cluster node dir");
-        server.extra = vec![
+        let mut extra: Vec<String> = vec![
             "--cluster-enabled".into(),
             "yes".into(),
             "--dir".into(),
@@ -81,8 +99,29 @@ impl RedisServer {
             "--cluster-node-timeout".into(),
             node_timeout_ms.to_string(),
         ];
+        if with_tls {
+            for arg in [
+                "--tls-cluster",
+                "yes",
+                "--cluster-announce-hostname",
+                "localhost",
+                "--cluster-preferred-endpoint-type",
+                "hostname",
+            ] {
+                extra.push(arg.into());
+            }
+        }
+        if let Some(password) = password {
+            extra.extend(["--masterauth".into(), password.to_owned()]);
+        }
+        server.extra = extra;
         server.restart();
         Some(server)
+    }
+
+    /// The TLS port, if the server has one.
+    pub fn tls_port(&self) -> Option<u16> {
+        self.tls.as_ref().map(|tls| tls.port)
     }
 
     /// Starts a replica of the server on `master_port` (`--replicaof`).
