@@ -329,3 +329,47 @@ async fn refused_at_start(stack: &Stack, seeds: &str, cases: &[(&str, &str, &str
         assert!(!err.contains('\n'), "{err}");
     }
 }
+
+#[tokio::test]
+async fn r1_r3_a_cluster_down_at_start_delays_readiness_and_a_flushed_one_means_a_clean_relogin() {
+    let Some(mut cluster) = Cluster::start().await else {
+        return;
+    };
+    for node in &mut cluster.nodes {
+        node.stop();
+    }
+    let stack = on_cluster(&cluster, &[]).await;
+    let ready = || async {
+        test_http::get(&stack.admin_url("/readyz"), &[])
+            .await
+            .status
+    };
+    assert_eq!(ready().await, 503, "ready without a cluster");
+    for node in &mut cluster.nodes {
+        node.restart();
+    }
+    cluster
+        .wait_until_ok(std::time::Duration::from_secs(20))
+        .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while ready().await != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never ready after the cluster came up"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let mut alice = stack.logged_in_browser().await;
+    let api = crate::support::harness::API;
+    assert_eq!(alice.get(&stack, "/app", &api).await.status, 200);
+    for node in &cluster.nodes {
+        node.flush_all().await;
+    }
+    assert_eq!(
+        alice.get(&stack, "/app", &api).await.status,
+        401,
+        "flushed: a clean 401"
+    );
+    let mut again = stack.logged_in_browser().await;
+    assert_eq!(again.get(&stack, "/app", &api).await.status, 200);
+}
