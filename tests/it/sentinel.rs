@@ -172,3 +172,52 @@ async fn r12_writes_after_a_forced_failover_reach_the_new_master_with_one_retry(
         "the session from before the failover was lost"
     );
 }
+
+#[tokio::test]
+async fn r8_behind_sentinels_with_their_own_password_and_a_wrong_one_stops_start_up() {
+    let data = "data-pass-0123456789";
+    let guard = "sentinel-pass-0123456789";
+    let Some(group) = SentinelGroup::start_with_passwords(Some(data), Some(guard)).await else {
+        return;
+    };
+    let sentinels = group.addresses();
+    let url = format!("redis://:{data}@127.0.0.1:1/0");
+    let flags = |url: &str, guard: &str| -> Vec<String> {
+        [
+            "--redis-url",
+            url,
+            "--redis-sentinels",
+            &sentinels,
+            "--redis-sentinel-password",
+            guard,
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect()
+    };
+    let good = flags(&url, guard);
+    let good: Vec<&str> = good.iter().map(String::as_str).collect();
+    let stack = Stack::start_with(Store::Memory, &good).await.unwrap();
+    stack.logged_in_browser().await;
+    assert_eq!(group.master.raw_keys("bff:s:*").await.len(), 1);
+    let wrong_data = "redis://:not-the-data-pass@127.0.0.1:1/0".to_owned();
+    for (url, guard) in [
+        (wrong_data.as_str(), guard),
+        (url.as_str(), "not-the-guard-pass"),
+    ] {
+        let argv = flags(url, guard);
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let args =
+            crate::support::harness::args(stack.idp.issuer(), &stack.upstream.url(), None, &argv);
+        let config = bff::config::Config::load(&args).unwrap();
+        let err = bff::start(config).await.err().map(|e| e.to_string());
+        let err = err.unwrap_or_else(|| format!("started with {url} / {guard}"));
+        eprintln!("refused: {err}");
+        assert!(err.contains("BFF_REDIS_SENTINEL_PASSWORD"), "{err}");
+        assert!(
+            !err.contains("not-the") && !err.contains("pass-0123"),
+            "{err}"
+        );
+        assert!(!err.contains('\n'), "{err}");
+    }
+}

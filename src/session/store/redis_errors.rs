@@ -8,6 +8,10 @@ use super::StoreError;
 /// Marks a TLS handshake failure in a [`StoreError`]'s text.
 pub(crate) const TLS_FAILURE: &str = "Redis TLS handshake failed";
 
+/// A refused user or password, with the settings that hold them.
+const AUTH_FAILURE: &str = "redis: AuthenticationFailed (check the user and password in \
+                            BFF_REDIS_URL and, behind Sentinel, BFF_REDIS_SENTINEL_PASSWORD)";
+
 /// A Redis error, reported by kind only, or as a TLS failure.
 pub(crate) fn redis_error(err: redis::RedisError) -> StoreError {
     if let Some(tls) = tls_cause(&err) {
@@ -15,6 +19,9 @@ pub(crate) fn redis_error(err: redis::RedisError) -> StoreError {
     }
     if let Some(cause) = initial_connection_cause(&err) {
         return StoreError(cause.to_owned());
+    }
+    if err.kind() == redis::ErrorKind::AuthenticationFailed {
+        return StoreError(AUTH_FAILURE.to_owned());
     }
     match err.code() {
         Some(code) => StoreError(format!("redis: {:?} {code}", err.kind())),
@@ -42,7 +49,7 @@ fn initial_connection_cause(err: &redis::RedisError) -> Option<&'static str> {
     let detail = err.detail()?;
     let any = |markers: &[&str]| markers.iter().any(|m| detail.contains(m));
     if any(&["AuthenticationFailed", "WRONGPASS", "NOAUTH"]) {
-        Some("redis: AuthenticationFailed (the user or password in BFF_REDIS_URL)")
+        Some(AUTH_FAILURE)
     } else if any(&["certificate", "Certificate", "tls handshake", "TLS"]) {
         Some(
             "Redis TLS handshake failed: check BFF_REDIS_CA_FILE, the host names the \

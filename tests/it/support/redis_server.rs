@@ -126,12 +126,23 @@ impl RedisServer {
 
     /// Starts a replica of the server on `master_port` (`--replicaof`).
     pub fn start_replica_of(master_port: u16) -> Option<Self> {
-        let mut server = Self::start_with_tls(None, || None)?;
+        Self::start_replica_with(master_port, None)
+    }
+
+    /// A replica of `master_port` that requires, and replicates with,
+    /// `password` (`--requirepass`, `--masterauth`).
+    pub fn start_replica_with(master_port: u16, password: Option<&str>) -> Option<Self> {
+        let mut server = Self::start_with_tls(password.map(str::to_owned), || None)?;
         server.extra = vec![
             "--replicaof".into(),
             "127.0.0.1".into(),
             master_port.to_string(),
         ];
+        if let Some(password) = password {
+            server
+                .extra
+                .extend(["--masterauth".into(), password.to_owned()]);
+        }
         server.restart();
         Some(server)
     }

@@ -18,12 +18,22 @@ pub struct SentinelGroup {
     pub replica: RedisServer,
     sentinels: Vec<(u16, Child)>,
     dir: PathBuf,
+    /// The data nodes' password (`sentinel auth-pass`).
+    data_password: Option<String>,
+    /// The sentinels' own password (`requirepass`, `sentinel sentinel-pass`).
+    sentinel_password: Option<String>,
 }
 
 impl SentinelGroup {
     /// Starts everything and waits until the replica is in sync and every
     /// sentinel knows the other two; `None` without `redis-sentinel`.
     pub async fn start() -> Option<Self> {
+        Self::start_with_passwords(None, None).await
+    }
+
+    /// Like [`Self::start`], with a password on the data nodes and another
+    /// on the sentinels.
+    pub async fn start_with_passwords(data: Option<&str>, sentinel: Option<&str>) -> Option<Self> {
         let installed = Command::new("redis-sentinel")
             .arg("--version")
             .output()
@@ -35,8 +45,11 @@ impl SentinelGroup {
             );
             return None;
         }
-        let master = RedisServer::start()?;
-        let replica = RedisServer::start_replica_of(master.port())?;
+        let master = match data {
+            Some(password) => RedisServer::start_with_password(password)?,
+            None => RedisServer::start()?,
+        };
+        let replica = RedisServer::start_replica_with(master.port(), data)?;
         let dir = std::env::temp_dir().join(format!("bff-sentinel-{}", rand::random::<u64>()));
         std::fs::create_dir_all(&dir).expect("sentinel dir");
         let mut group = Self {
@@ -44,6 +57,8 @@ impl SentinelGroup {
             replica,
             sentinels: Vec::new(),
             dir,
+            data_password: data.map(str::to_owned),
+            sentinel_password: sentinel.map(str::to_owned),
         };
         for _ in 0..3 {
             group.spawn_sentinel();
@@ -65,7 +80,7 @@ impl SentinelGroup {
     /// Runs `SENTINEL <args>` on the first sentinel.
     pub async fn sentinel_command(&self, args: &[&str]) {
         let (port, _) = self.sentinels.first().expect("a sentinel");
-        let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
+        let client = redis::Client::open(self.sentinel_url(*port)).unwrap();
         let mut conn = client.get_multiplexed_async_connection().await.unwrap();
         let _reply: redis::Value = redis::cmd("SENTINEL")
             .arg(args)
@@ -77,7 +92,7 @@ impl SentinelGroup {
     /// The master's port as the first sentinel sees it now.
     pub async fn master_port(&self) -> Option<u16> {
         let (port, _) = self.sentinels.first()?;
-        let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).ok()?;
+        let client = redis::Client::open(self.sentinel_url(*port)).ok()?;
         let mut conn = client.get_multiplexed_async_connection().await.ok()?;
         let addr: Vec<String> = redis::cmd("SENTINEL")
             .arg("get-master-addr-by-name")
@@ -86,6 +101,14 @@ impl SentinelGroup {
             .await
             .ok()?;
         addr.get(1)?.parse().ok()
+    }
+
+    /// How the tests reach sentinel `port` (with its password).
+    fn sentinel_url(&self, port: u16) -> String {
+        match &self.sentinel_password {
+            Some(password) => format!("redis://:{password}@127.0.0.1:{port}/"),
+            None => format!("redis://127.0.0.1:{port}/"),
+        }
     }
 
     fn spawn_sentinel(&mut self) {
@@ -104,6 +127,15 @@ impl SentinelGroup {
             dir = self.dir.display(),
             master = self.master.port(),
         );
+        let mut text = text;
+        if let Some(password) = &self.data_password {
+            text.push_str(&format!("sentinel auth-pass {MASTER} {password}\n"));
+        }
+        if let Some(password) = &self.sentinel_password {
+            text.push_str(&format!(
+                "requirepass {password}\nsentinel sentinel-pass {password}\n"
+            ));
+        }
         std::fs::write(&conf, text).expect("sentinel config");
         let child = Command::new("redis-sentinel")
             .arg(&conf)
@@ -137,7 +169,7 @@ impl SentinelGroup {
             return false;
         }
         for (port, _) in &self.sentinels {
-            let Ok(client) = redis::Client::open(format!("redis://127.0.0.1:{port}/")) else {
+            let Ok(client) = redis::Client::open(self.sentinel_url(*port)) else {
                 return false;
             };
             let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
