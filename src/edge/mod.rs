@@ -36,7 +36,9 @@ pub(crate) async fn handle(
     let request_id = request_id::assign(req.headers_mut(), trusted);
     let span = tracing::info_span!("request", id = request_id.to_str().unwrap_or_default());
     let rid = request_id.to_str().unwrap_or_default();
+    let in_flight = state.metrics.http.in_flight();
     let mut response = serve(state, peer, req, rid).instrument(span).await;
+    drop(in_flight);
     response.headers_mut().insert(REQUEST_ID, request_id);
     response
 }
@@ -53,11 +55,13 @@ async fn serve(
     let navigation = is_navigation(&method, req.headers());
     let had_cookie = mentions_cookie(req.headers(), &state.cookies.session);
     let origin = cors::listed_origin(state, req.headers());
-    let trusted = &state.config.proxy.trusted_proxies;
-    let client = forwarded::client_ip(peer.ip(), req.headers(), trusted);
+    let client = forwarded::client_ip(
+        peer.ip(),
+        req.headers(),
+        &state.config.proxy.trusted_proxies,
+    );
     let screened = screen::screen(&mut req);
-    // After screening the URI is the canonical path: safe to log and to
-    // send back as `return_to`.
+    // Screened, the URI is canonical: safe to log and to use as `return_to`.
     let path = screened
         .as_ref()
         .map_or("<refused>", |()| req.uri().path())
@@ -85,11 +89,57 @@ async fn serve(
         // A preflight answer is complete; everything else gets the policy.
         cors::decorate(state, origin, &mut response);
     }
-    tracing::info!(
-        %method, path = %path, status = response.status().as_u16(), %client,
-        latency_us = started.elapsed().as_micros() as u64, "request"
+    record(
+        state,
+        (&method, &path, client),
+        response.status().as_u16(),
+        started,
     );
     response
+}
+
+/// The request's metrics and its one log line.
+fn record(
+    state: &AppState,
+    (method, path, client): (&Method, &str, IpAddr),
+    status: u16,
+    started: Instant,
+) {
+    let elapsed = started.elapsed();
+    let route = route_label(state, path);
+    let seconds = elapsed.as_secs_f64();
+    state.metrics.http.answered(route, method, status, seconds);
+    tracing::info!(
+        %method, path = %path, route, status, %client,
+        latency_us = elapsed.as_micros() as u64, "request"
+    );
+}
+
+/// The `route` label of a request: the configured prefix it matched, or
+/// one of bff's own endpoints; never the raw path (bounded cardinality).
+fn route_label<'a>(state: &'a AppState, path: &str) -> &'a str {
+    const OWN: [&str; 6] = [
+        "/auth/login",
+        "/auth/callback",
+        "/auth/session",
+        "/auth/logout",
+        "/auth/logged-out",
+        "/auth/backchannel-logout",
+    ];
+    if path == "<refused>" {
+        return "refused";
+    }
+    if path == "/auth" || path.starts_with("/auth/") {
+        return OWN
+            .iter()
+            .find(|own| **own == path)
+            .copied()
+            .unwrap_or("/auth/other");
+    }
+    state
+        .routes
+        .classify(path)
+        .map_or("unmatched", |route| route.config.prefix.as_str())
 }
 
 /// The `/auth/*` endpoints; only back-channel logout reads a body.

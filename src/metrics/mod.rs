@@ -9,9 +9,11 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
+mod http;
 mod redis;
 mod store;
 
+pub(crate) use http::HttpMetrics;
 pub(crate) use redis::RedisEvents;
 pub(crate) use store::StoreMetrics;
 
@@ -113,6 +115,8 @@ pub(crate) struct Metrics {
     pub(crate) store: StoreMetrics,
     /// Redis reconnects and failovers.
     pub(crate) redis: RedisEvents,
+    /// Requests, latency and in-flight requests on the public listener.
+    pub(crate) http: HttpMetrics,
     /// Client connections open on the public listener.
     pub(crate) connections_open: Gauge,
     /// Client connections closed at once because `BFF_MAX_CONNECTIONS`
@@ -161,9 +165,12 @@ impl Metrics {
         let opened = opened_counters(&mut registry);
         let store = StoreMetrics::register(&mut registry);
         let redis = RedisEvents::register(&mut registry);
+        let http = HttpMetrics::register(&mut registry);
+        build_info(&mut registry);
         Self {
             store,
             redis,
+            http,
             registry,
             refresh,
             rejected,
@@ -252,6 +259,28 @@ fn opened_counters(registry: &mut Registry) -> [Counter; 3] {
         family.clone(),
     );
     ["current", "previous", "next"].map(|key| family.get_or_create(&KeyLabel { key }).clone())
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: &'static str,
+    revision: &'static str,
+}
+
+/// `bff_build_info{version,revision} 1` (the revision from the build
+/// script: `git rev-parse`, or `BFF_GIT_REVISION` where there is no git).
+fn build_info(registry: &mut Registry) {
+    let info = Family::<BuildLabels, Gauge>::default();
+    registry.register(
+        "build_info",
+        "Always 1; the labels name the running build",
+        info.clone(),
+    );
+    let labels = BuildLabels {
+        version: env!("CARGO_PKG_VERSION"),
+        revision: env!("BFF_GIT_REVISION"),
+    };
+    info.get_or_create(&labels).set(1);
 }
 
 /// `bff_connections_open` and `bff_connections_refused_total`.

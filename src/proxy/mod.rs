@@ -232,7 +232,11 @@ async fn forward(
     req: Request<Body>,
 ) -> Result<Response<Incoming>, Error> {
     let client = route.client(&state.upstream);
-    match tokio::time::timeout(route.config.timeout, client.request(req)).await {
+    let started = std::time::Instant::now();
+    let answered = tokio::time::timeout(route.config.timeout, client.request(req)).await;
+    let seconds = started.elapsed().as_secs_f64();
+    state.metrics.http.upstream(&route.config.prefix, seconds);
+    match answered {
         Ok(Ok(res)) => Ok(res),
         Ok(Err(err)) => {
             let classified = body::classify_send_error(&err);

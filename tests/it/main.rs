@@ -35,6 +35,7 @@ mod proxy;
 mod redis_tls;
 mod refresh;
 mod refresh_id_token;
+mod request_metrics;
 mod rotation;
 mod sentinel;
 mod sessions;
