@@ -55,11 +55,7 @@ async fn serve(
     let navigation = is_navigation(&method, req.headers());
     let had_cookie = mentions_cookie(req.headers(), &state.cookies.session);
     let origin = cors::listed_origin(state, req.headers());
-    let client = forwarded::client_ip(
-        peer.ip(),
-        req.headers(),
-        &state.config.proxy.trusted_proxies,
-    );
+    let client = client_address(state, peer, req.headers());
     let screened = screen::screen(&mut req);
     // Screened, the URI is canonical: safe to log and to use as `return_to`.
     let path = screened
@@ -89,13 +85,14 @@ async fn serve(
         // A preflight answer is complete; everything else gets the policy.
         cors::decorate(state, origin, &mut response);
     }
-    record(
-        state,
-        (&method, &path, client),
-        response.status().as_u16(),
-        started,
-    );
+    let status = response.status().as_u16();
+    record(state, (&method, &path, client), status, started);
     response
+}
+
+/// The client's address as resolved through `BFF_TRUSTED_PROXIES`.
+fn client_address(state: &AppState, peer: SocketAddr, headers: &http::HeaderMap) -> IpAddr {
+    forwarded::client_ip(peer.ip(), headers, &state.config.proxy.trusted_proxies)
 }
 
 /// The request's metrics and its one log line.
