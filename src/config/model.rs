@@ -111,6 +111,8 @@ pub struct RedisOptions {
     pub sentinel_master: String,
     /// Password of the sentinels themselves (not of the data nodes).
     pub sentinel_password: Option<Secret>,
+    /// The sentinels speak TLS (with the same CA and client certificate).
+    pub sentinel_tls: bool,
     /// Replicas that must acknowledge session writes (`WAIT`); 0 = none.
     pub min_replicas_ack: u32,
     /// Redis Cluster seed nodes (`host:port`); empty = no Cluster.
@@ -157,6 +159,7 @@ impl Default for RedisOptions {
             sentinels: Vec::new(),
             sentinel_master: "mymaster".into(),
             sentinel_password: None,
+            sentinel_tls: false,
             min_replicas_ack: 0,
             cluster_nodes: Vec::new(),
         }

@@ -54,6 +54,7 @@ pub(super) fn options(raw: &Raw, url: Option<&Secret>) -> Result<RedisOptions, C
         cluster_nodes: addresses(&raw.redis_cluster_nodes)?,
         sentinel_master: raw.redis_sentinel_master.value.clone(),
         sentinel_password: raw.redis_sentinel_password.value.clone().map(Secret::new),
+        sentinel_tls: raw.redis_sentinel_tls.value,
         min_replicas_ack: raw.redis_min_replicas_ack.parse(|text| replicas(text))?,
     };
     if !options.sentinels.is_empty() && url.is_none() {

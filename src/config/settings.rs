@@ -64,6 +64,11 @@ settings! {
     /// is in `BFF_REDIS_URL`).
     redis_sentinel_password: Secret = "BFF_REDIS_SENTINEL_PASSWORD",
         show |c| c.session.redis.sentinel_password;
+    /// Reach the sentinels over TLS, verified with `BFF_REDIS_CA_FILE` and
+    /// presenting the client certificate (default `false`).
+    #[arg(num_args = 0..=1, default_missing_value = "true")]
+    redis_sentinel_tls: bool = "BFF_REDIS_SENTINEL_TLS", default false,
+        show |c| c.session.redis.sentinel_tls;
     /// Replicas (0 to 16) that must acknowledge a new session or a refresh
     /// write-back, with `WAIT`, before the user sees success (default `0`).
     redis_min_replicas_ack: String = "BFF_REDIS_MIN_REPLICAS_ACK", default "0",

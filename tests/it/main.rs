@@ -38,6 +38,7 @@ mod refresh_id_token;
 mod request_metrics;
 mod rotation;
 mod sentinel;
+mod sentinel_tls;
 mod sessions;
 mod store_contract;
 mod stress;

@@ -15,9 +15,9 @@ use super::redis_cluster::{self, ClusterNodes};
 use super::redis_conn::Conn;
 use super::redis_errors::redis_error;
 use super::redis_scripts::Scripts;
-use super::redis_sentinel::{self as sentinel, SentinelMaster};
+use super::redis_sentinel::SentinelMaster;
 use super::{BoxFuture, Cas, NewSession, SessionStore, StoreError, Swap};
-use crate::config::{RedisOptions, Secret};
+use crate::config::RedisOptions;
 use crate::metrics::RedisEvents;
 use crate::per_worker::PerWorker;
 use crate::session::keys;
@@ -74,14 +74,10 @@ impl RedisStore {
                 ConnectionManager::new_lazy_with_config(client.clone(), config.clone()).ok()
             }))
         } else {
-            let node = sentinel::node_info(client.get_connection_info(), url);
-            let password = options.sentinel_password.as_ref().map(Secret::expose);
-            let master = options.sentinel_master.as_str();
             Conns::Sentinel(SentinelMaster::new(
-                &options.sentinels,
-                master,
-                node,
-                password,
+                options,
+                client.get_connection_info().redis_settings(),
+                url.starts_with("rediss://"),
                 config,
                 events.clone(),
             )?)

@@ -10,11 +10,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
+use redis::ConnectionAddr;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
+use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
 
 use super::StoreError;
+use super::redis_client::certificates;
 use super::redis_errors::redis_error;
+use crate::config::RedisOptions;
 use crate::metrics::RedisEvents;
 
 /// Least time between two rounds of asking the sentinels.
@@ -34,28 +37,19 @@ pub(crate) struct SentinelMaster {
 }
 
 impl SentinelMaster {
-    /// A client of the sentinels at `addresses` (`host:port`) for the group
-    /// `master`, reaching its nodes with `node` (database, ACL user,
-    /// password, TLS). Does not connect yet.
+    /// A client of the sentinels in `options` for its group, reaching the
+    /// data nodes with `redis` (database, ACL user, password of
+    /// `BFF_REDIS_URL`), over TLS if `data_tls`; the TLS files of `options`
+    /// apply to the data nodes and, with `BFF_REDIS_SENTINEL_TLS`, to the
+    /// sentinels. Does not connect yet.
     pub(crate) fn new(
-        addresses: &[String],
-        master: &str,
-        node: SentinelNodeConnectionInfo,
-        sentinel_password: Option<&str>,
+        options: &RedisOptions,
+        redis: &redis::RedisConnectionInfo,
+        data_tls: bool,
         config: ConnectionManagerConfig,
         events: RedisEvents,
     ) -> Result<Arc<Self>, StoreError> {
-        let mut urls = Vec::with_capacity(addresses.len());
-        for address in addresses {
-            let mut url = url::Url::parse(&format!("redis://{address}/"))
-                .map_err(|_err| StoreError(format!("bad sentinel address `{address}`")))?;
-            if url.set_password(sentinel_password).is_err() {
-                return Err(StoreError(format!("bad sentinel address `{address}`")));
-            }
-            urls.push(url.to_string());
-        }
-        let client = SentinelClient::build(urls, master, Some(node), SentinelServerType::Master)
-            .map_err(|e| StoreError(format!("bad BFF_REDIS_SENTINELS: {:?}", e.kind())))?;
+        let client = sentinel_client(options, redis, data_tls)?;
         Ok(Arc::new(Self {
             sentinels: tokio::sync::Mutex::new(client),
             current: ArcSwapOption::empty(),
@@ -133,16 +127,73 @@ impl SentinelMaster {
     }
 }
 
-/// How the sentinels' master is reached: the database, ACL user, password
-/// and TLS of `BFF_REDIS_URL` (whose host is ignored).
-pub(crate) fn node_info(info: &redis::ConnectionInfo, url: &str) -> SentinelNodeConnectionInfo {
-    let node = SentinelNodeConnectionInfo::default()
-        .set_redis_connection_info(info.redis_settings().clone());
-    if url.starts_with("rediss://") {
-        node.set_tls_mode(redis::TlsMode::Secure)
-    } else {
-        node
+/// The sentinels' client: their addresses, password and TLS, and how the
+/// data nodes are reached (the database, ACL user, password and TLS of
+/// `BFF_REDIS_URL`, whose host is ignored).
+fn sentinel_client(
+    options: &RedisOptions,
+    redis: &redis::RedisConnectionInfo,
+    data_tls: bool,
+) -> Result<SentinelClient, StoreError> {
+    let bad = |e: redis::RedisError| StoreError(format!("bad BFF_REDIS_SENTINELS: {:?}", e.kind()));
+    let addrs = options
+        .sentinels
+        .iter()
+        .map(|address| sentinel_addr(address, options.sentinel_tls))
+        .collect::<Result<Vec<_>, _>>()?;
+    let master = options.sentinel_master.as_str();
+    let mut builder =
+        SentinelClientBuilder::new(addrs, master, SentinelServerType::Master).map_err(bad)?;
+    builder = builder.set_client_to_redis_db(redis.db());
+    if let Some(user) = redis.username() {
+        builder = builder.set_client_to_redis_username(user);
     }
+    if let Some(password) = redis.password() {
+        builder = builder.set_client_to_redis_password(password);
+    }
+    if let Some(password) = &options.sentinel_password {
+        builder = builder.set_client_to_sentinel_password(password.expose());
+    }
+    let certificates = certificates(options)?;
+    if data_tls {
+        builder = builder.set_client_to_redis_tls_mode(redis::TlsMode::Secure);
+        if let Some(certs) = certificates.clone() {
+            builder = builder.set_client_to_redis_certificates(certs);
+        }
+    }
+    if options.sentinel_tls {
+        builder = builder.set_client_to_sentinel_tls_mode(redis::TlsMode::Secure);
+        if let Some(certs) = certificates {
+            builder = builder.set_client_to_sentinel_certificates(certs);
+        }
+    }
+    builder.build().map_err(bad)
+}
+
+/// One sentinel's address (`host:port`), over TLS or not.
+fn sentinel_addr(address: &str, tls: bool) -> Result<ConnectionAddr, StoreError> {
+    let (host, port) = address
+        .rsplit_once(':')
+        .and_then(|(host, port)| Some((unbracket(host), port.parse().ok()?)))
+        .ok_or_else(|| StoreError(format!("bad sentinel address `{address}`")))?;
+    Ok(if tls {
+        ConnectionAddr::TcpTls {
+            host,
+            port,
+            insecure: false,
+            tls_params: None,
+        }
+    } else {
+        ConnectionAddr::Tcp(host, port)
+    })
+}
+
+/// `[::1]` → `::1` (an IPv6 literal in `host:port`).
+fn unbracket(host: &str) -> String {
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+        .to_owned()
 }
 
 /// Whether `err` looks like the master moved: a refused or broken
@@ -157,4 +208,21 @@ pub(crate) fn is_failover(err: &redis::RedisError) -> bool {
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sentinel_addresses_parse_with_or_without_tls_and_ipv6_brackets() {
+        let plain = sentinel_addr("[::1]:26379", false).unwrap();
+        assert_eq!(plain, ConnectionAddr::Tcp("::1".into(), 26379));
+        let tls = sentinel_addr("sentinel-0.internal:26380", true).unwrap();
+        assert!(
+            matches!(tls, ConnectionAddr::TcpTls { ref host, port: 26380, insecure: false, .. } if host == "sentinel-0.internal")
+        );
+        assert!(sentinel_addr("no-port", false).is_err());
+        assert!(sentinel_addr("host:99999", false).is_err());
+    }
 }
