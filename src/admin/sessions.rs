@@ -13,6 +13,7 @@ use serde_json::json;
 use subtle::ConstantTimeEq as _;
 
 use crate::http_util::{Body, header_str, json, param, query_pairs};
+use crate::metrics::LogoutKind;
 use crate::state::AppState;
 
 const PREFIX: &str = "/admin/sessions";
@@ -90,6 +91,8 @@ async fn list(state: &AppState, sub: &str) -> Answer {
 
 async fn revoke_subject(state: &AppState, sub: &str) -> Answer {
     let revoked = state.vault.end_subject(sub).await?;
+    let count = u64::try_from(revoked).unwrap_or(u64::MAX);
+    state.metrics.auth.logged_out(LogoutKind::Operator, count);
     tracing::info!(revoked, "operator revoked all sessions of a user");
     Ok(json(StatusCode::OK, &json!({ "revoked": revoked })))
 }
@@ -104,6 +107,7 @@ async fn revoke_one(state: &AppState, hash: &str) -> Answer {
             &json!({ "error": "not_found" }),
         ));
     }
+    state.metrics.auth.logged_out(LogoutKind::Operator, 1);
     tracing::info!(session = %&hash[..8], "operator revoked a session");
     Ok(json(StatusCode::OK, &json!({ "revoked": 1 })))
 }

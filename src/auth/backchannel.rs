@@ -17,6 +17,7 @@ use hyper::body::Incoming;
 
 use crate::error::Error;
 use crate::http_util::{Body, header_str, json, response};
+use crate::metrics::LogoutKind;
 use crate::oidc::logout_token::{self, LogoutToken, LogoutTokenError};
 use crate::session::keys;
 use crate::session::now_unix;
@@ -46,6 +47,11 @@ pub(crate) async fn handle(
         return Ok(bad_request("logout token already used"));
     }
     let ended = end_sessions(state, &logout).await?;
+    let count = u64::try_from(ended).unwrap_or(u64::MAX);
+    state
+        .metrics
+        .auth
+        .logged_out(LogoutKind::BackChannel, count);
     // Recorded only once its sessions are gone: after a store failure the
     // provider's retry of the same token must still work (§2.6 forbids
     // replays of *accepted* tokens, not retries of failed ones).

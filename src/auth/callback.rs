@@ -36,6 +36,30 @@ pub(crate) async fn finish(
     parts: &Parts,
     client: IpAddr,
 ) -> Result<Response<Body>, Error> {
+    let result = complete(state, parts, client).await;
+    let failure = result.as_ref().err().map(failure_reason);
+    state.metrics.auth.login_finished(failure);
+    result
+}
+
+/// The `reason` label of a failed callback (`bff_logins_failed_total`).
+fn failure_reason(err: &Error) -> &'static str {
+    match err {
+        Error::TooManyRequests(_) => "throttled",
+        Error::BadRequest(_) => "bad_callback",
+        Error::Forbidden(_) => "forbidden",
+        Error::ProviderUnavailable(_) | Error::ProviderTimeout => "provider_unavailable",
+        Error::StoreUnavailable => "store_unavailable",
+        _ => "other",
+    }
+}
+
+/// Checks the callback, exchanges the code and creates the session.
+async fn complete(
+    state: &AppState,
+    parts: &Parts,
+    client: IpAddr,
+) -> Result<Response<Body>, Error> {
     super::check_login_limits(state, client, None)?;
     let pairs = query_pairs(parts.uri.query(), &UNIQUE)
         .ok_or(Error::BadRequest("Duplicate parameters."))?;

@@ -62,6 +62,7 @@ pub(crate) async fn start(
     };
     state.vault.put_pending(csrf.secret(), &pending).await?;
 
+    state.metrics.auth.login_started();
     let mut res = redirect(url.as_str());
     if is_new {
         let cookie = HeaderValue::from_str(&state.cookies.login_cookie(&binding))

@@ -17,6 +17,7 @@ use subtle::ConstantTimeEq as _;
 use super::authenticate::{self, Authenticated};
 use crate::error::Error;
 use crate::http_util::{Body, header_str, param, query_pairs, redirect};
+use crate::metrics::LogoutKind;
 use crate::oidc::revoke;
 use crate::oidc::types::BffIdToken;
 use crate::pages;
@@ -54,6 +55,7 @@ pub(crate) async fn logout(state: &AppState, parts: &Parts) -> Result<Response<B
         }
     }
     state.vault.end(&id).await?;
+    state.metrics.auth.logged_out(LogoutKind::RpInitiated, 1);
     if let Some(refresh_token) = data.refresh_token.clone() {
         revoke::revoke_in_background(&state.provider, refresh_token);
     }

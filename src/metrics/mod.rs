@@ -9,10 +9,12 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
+mod auth;
 mod http;
 mod redis;
 mod store;
 
+pub(crate) use auth::{AuthMetrics, LogoutKind};
 pub(crate) use http::HttpMetrics;
 pub(crate) use redis::RedisEvents;
 pub(crate) use store::StoreMetrics;
@@ -117,6 +119,8 @@ pub(crate) struct Metrics {
     pub(crate) redis: RedisEvents,
     /// Requests, latency and in-flight requests on the public listener.
     pub(crate) http: HttpMetrics,
+    /// Logins and logouts.
+    pub(crate) auth: AuthMetrics,
     /// Client connections open on the public listener.
     pub(crate) connections_open: Gauge,
     /// Client connections closed at once because `BFF_MAX_CONNECTIONS`
@@ -166,8 +170,10 @@ impl Metrics {
         let store = StoreMetrics::register(&mut registry);
         let redis = RedisEvents::register(&mut registry);
         let http = HttpMetrics::register(&mut registry);
+        let auth = AuthMetrics::register(&mut registry);
         build_info(&mut registry);
         Self {
+            auth,
             store,
             redis,
             http,

@@ -50,3 +50,63 @@ async fn a_flow_moves_the_request_counters_and_histograms_by_route() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn logins_and_logouts_are_counted_by_outcome_and_kind() {
+    let admin = "admin-token-0123456789-abcdefghijkl";
+    let stack = Stack::start_with(Store::Memory, &["--admin-token", admin])
+        .await
+        .unwrap();
+    // An operator revokes bob's session (the only one yet).
+    let _bob = stack.logged_in_browser().await;
+    revoke_the_only_session(&stack, admin).await;
+    let mut alice = stack.logged_in_browser().await;
+    let _carol = stack.logged_in_browser().await;
+    // A callback without `state`: a failed login, and no session.
+    let mut stranger = crate::support::harness::Browser::default();
+    let bad = stranger.get(&stack, "/auth/callback?code=x", &[]).await;
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    // Alice signs out; the provider ends carol's by back-channel logout.
+    assert_eq!(alice.logout(&stack).await.status, 302);
+    let token = crate::support::jwt::sign_rs256(
+        serde_json::Value::Null,
+        &super::backchannel::claims(
+            &stack,
+            serde_json::json!({ "sid": null, "sub": "user-0001" }),
+        ),
+    );
+    let out = super::backchannel::post_logout_token(stack.bff.public_addr, &token).await;
+    assert_eq!(out.status, 200, "{}", out.text());
+    let text = scrape(&stack.bff).await;
+    assert_eq!(value(&text, "bff_logins_started_total"), 3.0);
+    assert_eq!(value(&text, "bff_logins_completed_total"), 3.0);
+    assert_eq!(
+        value(&text, r#"bff_logins_failed_total{reason="bad_callback"}"#),
+        1.0
+    );
+    assert_eq!(
+        value(&text, r#"bff_logouts_total{kind="rp_initiated"}"#),
+        1.0
+    );
+    assert_eq!(value(&text, r#"bff_logouts_total{kind="operator"}"#), 1.0);
+    assert_eq!(
+        value(&text, r#"bff_logouts_total{kind="back_channel"}"#),
+        1.0,
+        "carol's"
+    );
+}
+
+/// An operator lists the user's sessions and revokes the first one.
+async fn revoke_the_only_session(stack: &Stack, admin: &str) {
+    let bearer = format!("Bearer {admin}");
+    let auth = [("authorization", bearer.as_str())];
+    let list_url = stack.admin_url("/admin/sessions?sub=user-0001");
+    let listed = crate::support::http::get(&list_url, &auth).await.json();
+    let bob = listed["sessions"][0]["session"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let revoke_url = stack.admin_url(&format!("/admin/sessions/{bob}"));
+    let revoked = crate::support::http::request(http::Method::DELETE, &revoke_url, &auth, "").await;
+    assert_eq!(revoked.status, 200, "{}", revoked.text());
+}
