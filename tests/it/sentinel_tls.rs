@@ -3,7 +3,7 @@
 //! verifies both with `BFF_REDIS_CA_FILE` and presents its client
 //! certificate to both. A wrong CA stops start-up naming the setting.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 
 use crate::support::certs::TestPki;
 use crate::support::harness::{Stack, Store};
@@ -38,13 +38,7 @@ impl TlsSentinel {
             key = tls.key,
             ca = tls.ca,
         );
-        std::fs::write(&conf, text).unwrap();
-        let child = Command::new("redis-sentinel")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn redis-sentinel");
+        let child = crate::support::sentinel::spawn_sentinel(&conf, &text);
         Self {
             tls_port,
             child,

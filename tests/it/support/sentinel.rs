@@ -136,13 +136,7 @@ impl SentinelGroup {
                 "requirepass {password}\nsentinel sentinel-pass {password}\n"
             ));
         }
-        std::fs::write(&conf, text).expect("sentinel config");
-        let child = Command::new("redis-sentinel")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn redis-sentinel");
+        let child = spawn_sentinel(&conf, &text);
         self.sentinels.push((port, child));
     }
 
@@ -196,6 +190,17 @@ impl SentinelGroup {
         }
         true
     }
+}
+
+/// Writes `text` to `conf` and starts `redis-sentinel` on it.
+pub fn spawn_sentinel(conf: &std::path::Path, text: &str) -> Child {
+    std::fs::write(conf, text).expect("sentinel config");
+    Command::new("redis-sentinel")
+        .arg(conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn redis-sentinel")
 }
 
 impl Drop for SentinelGroup {
