@@ -8,6 +8,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -21,7 +22,8 @@ use crate::oidc::provider::ProviderHandle;
 use crate::per_worker::PerWorker;
 use crate::refresh::{RefreshSettings, Refresher};
 use crate::route_table::RouteTable;
-use crate::server::{ConnectionLimit, Handler};
+use crate::server::{ConnectionLimit, Handler, Timeouts};
+use crate::session::census;
 use crate::session::cookie::CookieNames;
 use crate::session::store::instrumented::Instrumented;
 use crate::session::store::memory::MemoryStore;
@@ -73,15 +75,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let config = Arc::clone(&state.config);
     let (public, public_addr) = bind(config.listen).await?;
     let (admin, admin_addr) = bind(config.admin_listen).await?;
-    let idle = config.client_idle_timeout;
-    let workers = WorkerPool::start(config.workers, &public_handler(&state), idle)
+    let timeouts = Timeouts {
+        idle: config.client_idle_timeout,
+        grace: config.shutdown_grace,
+    };
+    let workers = WorkerPool::start(config.workers, &public_handler(&state), timeouts)
         .map_err(StartError::Workers)?;
-    let metrics = &state.metrics;
-    let (open, refused) = (
-        metrics.connections_open.clone(),
-        metrics.connections_refused.clone(),
-    );
-    let limit = ConnectionLimit::new(config.max_connections, open, refused);
+    let connections = state.metrics.connections.clone();
+    let limit = ConnectionLimit::new(config.max_connections, connections);
     let shutdown = CancellationToken::new();
     // Announced before serving, so a pod lacking one of these keys never
     // mistakes this pod's fresh records for a removed key.
@@ -89,7 +90,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     if let Err(err) = key_holders::announce(store.as_ref(), &keys).await {
         tracing::warn!(error = %err, "could not announce the session keys this pod holds");
     }
+    let (gauge, lifetime) = (state.metrics.health.sessions_active.clone(), config.session.ttl);
     let tasks = vec![
+        census::spawn(Arc::clone(&store), gauge, lifetime, shutdown.clone()),
         key_holders::spawn(store, keys, shutdown.clone()),
         state.provider.spawn(shutdown.clone()),
         tokio::spawn(worker::serve_on_workers(
@@ -101,7 +104,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         tokio::spawn(server::serve(
             admin,
             admin_handler(&state),
-            idle,
+            timeouts,
             shutdown.clone(),
         )),
     ];
@@ -118,9 +121,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
 /// The shared state: store, vault, provider, refresher, routes, metrics.
 async fn build_state(config: Arc<Config>) -> Result<Arc<AppState>, StartError> {
     let client = http_client::build();
-    let http = OidcHttp::new(client.clone(), config.oidc.provider_timeout);
-    let provider = ProviderHandle::new(config.oidc.clone(), http);
     let metrics = Arc::new(Metrics::new());
+    let timeout = config.oidc.provider_timeout;
+    let http = OidcHttp::new(client.clone(), timeout, metrics.provider.clone());
+    let provider = ProviderHandle::new(config.oidc.clone(), http);
     let store: Arc<dyn SessionStore> = Arc::new(Instrumented::new(
         store_for(&config, metrics.redis.clone()).await?,
         metrics.store.clone(),
@@ -156,6 +160,7 @@ async fn build_state(config: Arc<Config>) -> Result<Arc<AppState>, StartError> {
         upstream: PerWorker::new(config.workers, client, || Some(http_client::build())),
         provider,
         throttle: LoginThrottle::new(config.login_rate, config.login_burst),
+        draining: AtomicBool::new(false),
         config,
     }))
 }
@@ -269,7 +274,24 @@ async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError>
 // === impl Running ===
 
 impl Running {
-    /// Stops accepting, lets in-flight requests finish (bounded), and waits.
+    /// The drained shutdown of a rolling update (on SIGTERM): `/readyz`
+    /// answers 503 at once, serving goes on for `BFF_SHUTDOWN_DELAY` so
+    /// load balancers take this instance out, then [`Self::shutdown`].
+    pub async fn drain_and_shutdown(self) {
+        self.state.draining.store(true, Ordering::Relaxed);
+        self.state.metrics.health.ready.set(0);
+        let delay = self.state.config.shutdown_delay;
+        tracing::info!(
+            delay_ms = delay.as_millis() as u64,
+            "draining: /readyz answers 503; still serving until the delay ends"
+        );
+        tokio::time::sleep(delay).await;
+        tracing::info!("no longer accepting connections; finishing in-flight requests");
+        self.shutdown().await;
+    }
+
+    /// Stops accepting, lets in-flight requests finish (bounded by
+    /// `BFF_SHUTDOWN_GRACE`), and waits.
     pub async fn shutdown(self) {
         self.shutdown.cancel();
         self.wait().await;

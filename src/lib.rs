@@ -10,6 +10,7 @@
 //! use, re-exported here; every module is crate-private. The module map
 //! and the request pipeline are in `ARCHITECTURE.md`.
 
+mod access_note;
 mod admin;
 mod app;
 mod auth;
@@ -34,6 +35,7 @@ mod route_table;
 mod server;
 mod session;
 mod state;
+pub mod telemetry;
 mod throttle;
 mod worker;
 

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use bff::config::{Args, Command, Config, LogFormat};
+use bff::config::{Args, Command, Config};
 use clap::Parser as _;
 
 #[path = "main_healthcheck.rs"]
@@ -53,16 +53,12 @@ async fn serve(args: &Args) -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    init_tracing(config.log_format);
+    let _telemetry = bff::telemetry::init(config.log_format);
     match bff::start(config).await {
         Ok(running) => {
-            let token = running.shutdown_token();
-            tokio::spawn(async move {
-                shutdown_signal().await;
-                tracing::info!("shutting down");
-                token.cancel();
-            });
-            running.wait().await;
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            running.drain_and_shutdown().await;
             ExitCode::SUCCESS
         }
         Err(err) => {
@@ -90,18 +86,6 @@ fn admin_probe_address(admin_listen: Option<&str>) -> String {
         .unwrap_or("127.0.0.1:9091")
         .replace("0.0.0.0", "127.0.0.1")
         .replace("[::]", "[::1]")
-}
-
-fn init_tracing(format: LogFormat) {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
-    match format {
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-        LogFormat::Pretty => builder.init(),
-    }
 }
 
 async fn shutdown_signal() {

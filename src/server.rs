@@ -10,7 +10,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -21,22 +21,28 @@ use http_body_util::BodyExt as _;
 use hyper::body::{Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::gauge::Gauge;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::http_util::{Body, BoxError};
+use crate::metrics::{ConnectionMetrics, ProtocolSlot};
 
 /// Largest request head (request line + headers) accepted; hyper answers
 /// 431 past it.
 pub(crate) const MAX_HEADER_BYTES: usize = 64 * 1024;
 /// Most header fields in one HTTP/1 request; hyper answers 431 past it.
 pub(crate) const MAX_HEADER_COUNT: usize = 100;
-/// How long in-flight requests may take to finish at shutdown.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// A listener's connection timeouts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timeouts {
+    /// Client idle timeout (`BFF_CLIENT_IDLE_TIMEOUT`).
+    pub(crate) idle: Duration,
+    /// How long in-flight requests may take to finish once accepting
+    /// stopped at shutdown (`BFF_SHUTDOWN_GRACE`).
+    pub(crate) grace: Duration,
+}
 /// Concurrent streams per HTTP/2 connection (hyper's default is 200; RFC
 /// 9113 §6.5.2 recommends no fewer than 100).
 pub(crate) const MAX_CONCURRENT_STREAMS: u32 = 100;
@@ -54,8 +60,7 @@ pub(crate) type Handler = Arc<dyn Fn(SocketAddr, Request<Incoming>) -> HandlerFu
 pub(crate) struct ConnectionLimit {
     max: usize,
     open: AtomicUsize,
-    gauge: Gauge,
-    refused: Counter,
+    metrics: ConnectionMetrics,
 }
 
 /// One open connection's place under the cap; released on drop.
@@ -64,14 +69,13 @@ pub(crate) struct Slot(Arc<ConnectionLimit>);
 // === impl ConnectionLimit ===
 
 impl ConnectionLimit {
-    /// At most `max` connections; `gauge` shows how many are open and
-    /// `refused` counts those closed at the cap.
-    pub(crate) fn new(max: usize, gauge: Gauge, refused: Counter) -> Arc<Self> {
+    /// At most `max` connections, counted in `metrics` (open, refused at
+    /// the cap, by protocol).
+    pub(crate) fn new(max: usize, metrics: ConnectionMetrics) -> Arc<Self> {
         Arc::new(Self {
             max,
             open: AtomicUsize::new(0),
-            gauge,
-            refused,
+            metrics,
         })
     }
 
@@ -79,10 +83,10 @@ impl ConnectionLimit {
     fn acquire(self: &Arc<Self>) -> Option<Slot> {
         if self.open.fetch_add(1, Ordering::AcqRel) >= self.max {
             self.open.fetch_sub(1, Ordering::AcqRel);
-            self.refused.inc();
+            self.metrics.refused.inc();
             return None;
         }
-        self.gauge.inc();
+        self.metrics.open.inc();
         Some(Slot(Arc::clone(self)))
     }
 }
@@ -90,17 +94,23 @@ impl ConnectionLimit {
 impl Drop for Slot {
     fn drop(&mut self) {
         self.0.open.fetch_sub(1, Ordering::AcqRel);
-        self.0.gauge.dec();
+        self.0.metrics.open.dec();
     }
 }
 
-/// When a connection last had a request in flight.
+/// When a connection last had a request in flight, and its place under
+/// the cap (public listener), held until the connection and its service
+/// are both gone.
 #[derive(Default)]
 struct Activity {
     /// Requests whose response has not been sent to its end.
     in_flight: AtomicUsize,
     /// Milliseconds since the connection started, when the last one ended.
     last_ms: AtomicU64,
+    /// The connection's place under the cap, if counted.
+    slot: Option<Slot>,
+    /// Its count under its protocol, from the first request.
+    protocol: OnceLock<ProtocolSlot>,
 }
 
 impl Activity {
@@ -177,6 +187,13 @@ impl hyper::service::Service<Request<Incoming>> for PeerService {
     type Future = HandlerFuture;
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
+        if let Some(slot) = &self.activity.slot {
+            let h2 = req.version() == http::Version::HTTP_2;
+            let _counted = self
+                .activity
+                .protocol
+                .get_or_init(|| slot.0.metrics.protocol(h2));
+        }
         let in_flight = InFlight::new(&self.activity, self.started);
         let response = (self.handler)(self.peer, req);
         Box::pin(async move {
@@ -217,17 +234,19 @@ pub(crate) struct Connections {
     builder: Builder<TokioExecutor>,
     handler: Handler,
     idle: Duration,
+    grace: Duration,
     drain: CancellationToken,
     tasks: TaskTracker,
 }
 
 impl Connections {
-    /// Connections served by `handler`; `idle` is the client idle timeout.
-    pub(crate) fn new(handler: Handler, idle: Duration) -> Self {
+    /// Connections served by `handler` under `timeouts`.
+    pub(crate) fn new(handler: Handler, timeouts: Timeouts) -> Self {
         Self {
-            builder: builder(idle),
+            builder: builder(timeouts.idle),
             handler,
-            idle,
+            idle: timeouts.idle,
+            grace: timeouts.grace,
             drain: CancellationToken::new(),
             tasks: TaskTracker::new(),
         }
@@ -236,7 +255,10 @@ impl Connections {
     /// Serves `stream` on a task of the current runtime; `slot` (its place
     /// under the connection cap, if any) is held until it closes.
     pub(crate) fn serve(&self, stream: TcpStream, peer: SocketAddr, slot: Option<Slot>) {
-        let activity = Arc::new(Activity::default());
+        let activity = Arc::new(Activity {
+            slot,
+            ..Activity::default()
+        });
         let started = Instant::now();
         let service = PeerService {
             handler: Arc::clone(&self.handler),
@@ -250,7 +272,6 @@ impl Connections {
         let conn = conn.into_owned();
         let (drain, idle) = (self.drain.clone(), self.idle);
         self.tasks.spawn(async move {
-            let _slot = slot;
             let mut conn = std::pin::pin!(conn);
             let mut check = tokio::time::interval(idle / 2);
             check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -285,11 +306,13 @@ impl Connections {
         });
     }
 
-    /// Lets in-flight requests finish, for at most 10 s.
+    /// Lets in-flight requests finish, for at most the grace period: idle
+    /// kept-alive connections close, HTTP/1.1 answers carry
+    /// `Connection: close`, HTTP/2 connections get a GOAWAY (RFC 9113 §6.8).
     pub(crate) async fn drain(self) {
         self.drain.cancel();
         self.tasks.close();
-        if tokio::time::timeout(DRAIN_TIMEOUT, self.tasks.wait())
+        if tokio::time::timeout(self.grace, self.tasks.wait())
             .await
             .is_err()
         {
@@ -332,10 +355,10 @@ pub(crate) async fn accept_until(
 pub(crate) async fn serve(
     listener: TcpListener,
     handler: Handler,
-    idle: Duration,
+    timeouts: Timeouts,
     shutdown: CancellationToken,
 ) {
-    let connections = Connections::new(handler, idle);
+    let connections = Connections::new(handler, timeouts);
     accept_until(listener, &shutdown, None, |stream, peer, slot| {
         connections.serve(stream, peer, slot);
     })

@@ -4,6 +4,7 @@
 //! own behaviour in its own module. Cheap to share behind an `Arc`.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use crate::config::Config;
 use crate::http_client::HttpClient;
@@ -36,4 +37,6 @@ pub(crate) struct AppState {
     pub(crate) metrics: Arc<Metrics>,
     /// Login flood limits.
     pub(crate) throttle: LoginThrottle,
+    /// Set at SIGTERM: `/readyz` answers 503 while bff still serves.
+    pub(crate) draining: AtomicBool,
 }

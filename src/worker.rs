@@ -25,7 +25,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::per_worker;
-use crate::server::{self, ConnectionLimit, Connections, Handler, Slot};
+use crate::server::{self, ConnectionLimit, Connections, Handler, Slot, Timeouts};
 
 type Accepted = (std::net::TcpStream, SocketAddr, Option<Slot>);
 
@@ -38,11 +38,11 @@ pub(crate) struct WorkerPool {
 
 impl WorkerPool {
     /// Starts `workers` threads serving connections with `handler`;
-    /// `idle` is the client idle timeout.
+    /// `timeouts` are the connections' idle timeout and drain grace.
     pub(crate) fn start(
         workers: usize,
         handler: &Handler,
-        idle: Duration,
+        timeouts: Timeouts,
     ) -> std::io::Result<Self> {
         let mut pool = Self {
             senders: Vec::new(),
@@ -61,7 +61,7 @@ impl WorkerPool {
                 .name(format!("bff-worker-{index}"))
                 .spawn(move || {
                     per_worker::enter(index);
-                    run_worker(&runtime, receiver, handler, idle);
+                    run_worker(&runtime, receiver, handler, timeouts);
                     // Tasks still running (e.g. a detached refresh) end with the runtime.
                     drop(runtime);
                     let _nobody_waits = exit_tx.send(());
@@ -106,11 +106,11 @@ fn run_worker(
     runtime: &tokio::runtime::Runtime,
     mut accepted: mpsc::UnboundedReceiver<Accepted>,
     handler: Handler,
-    idle: Duration,
+    timeouts: Timeouts,
 ) {
     runtime.block_on(async move {
         let _ticker = tokio::spawn(keep_timer_near());
-        let connections = Connections::new(handler, idle);
+        let connections = Connections::new(handler, timeouts);
         while let Some((stream, peer, slot)) = accepted.recv().await {
             match tokio::net::TcpStream::from_std(stream) {
                 Ok(stream) => connections.serve(stream, peer, slot),

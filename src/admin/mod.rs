@@ -5,6 +5,8 @@
 
 pub(crate) mod sessions;
 
+use std::sync::atomic::Ordering;
+
 use http::{Request, Response, StatusCode};
 
 use crate::http_util::{Body, json};
@@ -28,15 +30,23 @@ pub(crate) async fn handle<B>(state: &AppState, req: &Request<B>) -> Response<Bo
     }
 }
 
+/// 200 when the provider is discovered, the store answers and bff is
+/// not draining for shutdown; `bff_ready` follows every answer.
 async fn readiness(state: &AppState) -> Response<Body> {
     let provider = state.provider.current().is_some();
     let store = state.vault.store().ping().await;
-    let status = if provider && store.is_ok() {
+    let draining = state.draining.load(Ordering::Relaxed);
+    let ready = provider && store.is_ok() && !draining;
+    state.metrics.health.ready.set(i64::from(ready));
+    let status = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
     let mut body = serde_json::json!({ "provider": provider, "store": store.is_ok() });
+    if draining {
+        body["draining"] = serde_json::Value::Bool(true);
+    }
     // Why the store is not ready (kind and topology only: log-safe).
     if let Err(err) = store {
         body["store_error"] = serde_json::Value::String(err.0);

@@ -17,7 +17,7 @@ use hyper::body::Incoming;
 
 use crate::error::Error;
 use crate::http_util::{Body, header_str, json, response};
-use crate::metrics::LogoutKind;
+use crate::metrics::{BackchannelRejection as Rejection, LogoutKind};
 use crate::oidc::logout_token::{self, LogoutToken, LogoutTokenError};
 use crate::session::keys;
 use crate::session::now_unix;
@@ -35,16 +35,23 @@ pub(crate) async fn handle(
     let read = tokio::time::timeout(state.config.client_idle_timeout, read_token(parts, body));
     let token = match read.await {
         Ok(Ok(token)) => token,
-        Ok(Err(reason)) => return Ok(bad_request(reason)),
-        Err(_elapsed) => return Ok(bad_request("body not received in time")),
+        Ok(Err(reason)) => return Ok(rejected(state, Rejection::MalformedRequest, reason)),
+        Err(_elapsed) => {
+            let reason = "body not received in time";
+            return Ok(rejected(state, Rejection::MalformedRequest, reason));
+        }
     };
     let logout = match validate(state, &token).await? {
         Ok(logout) => logout,
-        Err(refused) => return Ok(refused),
+        Err(()) => {
+            let reason = "invalid logout token";
+            return Ok(rejected(state, Rejection::InvalidToken, reason));
+        }
     };
     if already_used(state, &logout).await? {
         tracing::info!("back-channel logout token replayed");
-        return Ok(bad_request("logout token already used"));
+        let reason = "logout token already used";
+        return Ok(rejected(state, Rejection::Replayed, reason));
     }
     let ended = end_sessions(state, &logout).await?;
     let count = u64::try_from(ended).unwrap_or(u64::MAX);
@@ -64,11 +71,8 @@ pub(crate) async fn handle(
     ))
 }
 
-/// The validated logout token, or the 400 to answer.
-async fn validate(
-    state: &AppState,
-    token: &str,
-) -> Result<Result<LogoutToken, Response<Body>>, Error> {
+/// The validated logout token, or `Err(())` when it is refused (logged).
+async fn validate(state: &AppState, token: &str) -> Result<Result<LogoutToken, ()>, Error> {
     let provider = state
         .provider
         .current()
@@ -84,7 +88,6 @@ async fn validate(
         .await;
     Ok(validated.map_err(|err| {
         tracing::info!(error = %err, "back-channel logout refused");
-        bad_request("invalid logout token")
     }))
 }
 
@@ -155,6 +158,12 @@ async fn record_used(state: &AppState, logout: &LogoutToken) -> Result<(), Error
         .put(&key, b"seen".to_vec(), Duration::from_secs(ttl))
         .await?;
     Ok(())
+}
+
+/// The 400 for a refused request, counted by `why`.
+fn rejected(state: &AppState, why: Rejection, reason: &'static str) -> Response<Body> {
+    state.metrics.auth.backchannel_rejected(why);
+    bad_request(reason)
 }
 
 fn bad_request(reason: &'static str) -> Response<Body> {

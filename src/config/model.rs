@@ -31,6 +31,12 @@ pub struct Config {
     /// Longest client silence while sending headers, between kept-alive
     /// requests, or mid-body (`BFF_CLIENT_IDLE_TIMEOUT`, default 10 s).
     pub client_idle_timeout: Duration,
+    /// After SIGTERM, how long to keep serving with `/readyz` at 503
+    /// (`BFF_SHUTDOWN_DELAY`, default 5 s).
+    pub shutdown_delay: Duration,
+    /// How long in-flight requests may take once accepting stopped
+    /// (`BFF_SHUTDOWN_GRACE`, default 20 s).
+    pub shutdown_grace: Duration,
     /// Worker threads serving the public listener (`BFF_WORKERS`,
     /// default 1, `auto` = one per CPU).
     pub workers: usize,

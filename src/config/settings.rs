@@ -137,6 +137,14 @@ settings! {
     /// at least 100ms (default `10s`; slowloris defence).
     client_idle_timeout: String = "BFF_CLIENT_IDLE_TIMEOUT", default "10s",
         show |c| c.client_idle_timeout;
+    /// Drained shutdown: after SIGTERM, how long bff keeps serving with
+    /// `/readyz` answering 503, so load balancers take it out first; `0s`
+    /// stops accepting at once (default `5s`).
+    shutdown_delay: String = "BFF_SHUTDOWN_DELAY", default "5s", show |c| c.shutdown_delay;
+    /// Drained shutdown: once bff stops accepting, how long in-flight and
+    /// kept-alive requests may take to finish before it exits; at least
+    /// 100ms (default `20s`).
+    shutdown_grace: String = "BFF_SHUTDOWN_GRACE", default "20s", show |c| c.shutdown_grace;
     /// Advanced: how often an open WebSocket re-checks its session in the
     /// store; the socket closes once the session is gone; at least 100ms
     /// (default `5s`).

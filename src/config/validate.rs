@@ -41,6 +41,8 @@ pub(super) fn build(raw: &Raw) -> Result<Config, ConfigError> {
         proxy,
         log_format,
         client_idle_timeout: positive(&raw.client_idle_timeout)?,
+        shutdown_delay: duration(&raw.shutdown_delay)?,
+        shutdown_grace: positive(&raw.shutdown_grace)?,
         workers: workers(&raw.workers)?,
         max_connections: max_connections(&raw.max_connections)?,
         login_rate: count(&raw.login_rate, 0, 1_000_000)?,

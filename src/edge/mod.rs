@@ -17,6 +17,7 @@ use http::{HeaderValue, Method, Request, Response, header};
 use hyper::body::Incoming;
 use tracing::Instrument as _;
 
+use crate::access_note::AccessNote;
 use crate::auth::{LOGIN_PATH, backchannel, callback, login, logout, session_info};
 use crate::error::Error;
 use crate::forwarded;
@@ -85,8 +86,8 @@ async fn serve(
         // A preflight answer is complete; everything else gets the policy.
         cors::decorate(state, origin, &mut response);
     }
-    let status = response.status().as_u16();
-    record(state, (&method, &path, client), status, started);
+    let seen = (&method, path.as_str(), client, request_id);
+    record(state, seen, &mut response, started);
     response
 }
 
@@ -95,20 +96,34 @@ fn client_address(state: &AppState, peer: SocketAddr, headers: &http::HeaderMap)
     forwarded::client_ip(peer.ip(), headers, &state.config.proxy.trusted_proxies)
 }
 
-/// The request's metrics and its one log line.
+/// The request's metrics and its access log line: one JSON object per
+/// request with `BFF_LOG_FORMAT=json` (the path never has its query; the
+/// session is its 8-character log id, never the cookie; `bytes` is the
+/// body length when known from the response head).
 fn record(
     state: &AppState,
-    (method, path, client): (&Method, &str, IpAddr),
-    status: u16,
+    (method, path, client, request_id): (&Method, &str, IpAddr, &str),
+    response: &mut Response<Body>,
     started: Instant,
 ) {
     let elapsed = started.elapsed();
     let route = route_label(state, path);
-    let seconds = elapsed.as_secs_f64();
-    state.metrics.http.answered(route, method, status, seconds);
+    let status = response.status().as_u16();
+    state
+        .metrics
+        .http
+        .answered(route, method, status, elapsed.as_secs_f64());
+    let note = response.extensions_mut().remove::<AccessNote>();
+    let note = note.unwrap_or_default();
+    let bytes = hyper::body::Body::size_hint(response.body()).exact();
     tracing::info!(
-        %method, path = %path, route, status, %client,
-        latency_us = elapsed.as_micros() as u64, "request"
+        target: "bff::access",
+        request_id, %method, path, route, status, bytes, %client,
+        latency_us = elapsed.as_micros() as u64,
+        upstream_us = note.upstream_us,
+        session = note.session.as_deref(),
+        refreshed = note.refreshed,
+        "request"
     );
 }
 

@@ -1,7 +1,9 @@
 //! Login and logout metrics: `bff_logins_started_total`,
 //! `bff_logins_completed_total`, `bff_logins_failed_total{reason}` and
 //! `bff_logouts_total{kind}` (sessions ended by an RP-initiated logout, a
-//! back-channel logout or an operator). Reasons and kinds are fixed sets.
+//! back-channel logout or an operator), and
+//! `bff_backchannel_rejected_total{reason}` (logout tokens answered 400).
+//! Reasons and kinds are fixed sets.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -46,6 +48,30 @@ pub(crate) struct AuthMetrics {
     completed: Counter,
     failed: Family<ReasonLabel, Counter>,
     logouts: Family<KindLabel, Counter>,
+    backchannel_rejected: Family<ReasonLabel, Counter>,
+}
+
+/// Why a back-channel logout request was answered 400 (the `reason`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum BackchannelRejection {
+    /// Not a form body with exactly one `logout_token`, or too slow.
+    MalformedRequest,
+    /// The token failed validation (OIDC Back-Channel Logout §2.6).
+    InvalidToken,
+    /// A token already accepted, sent again (§2.6: replay).
+    Replayed,
+}
+
+impl BackchannelRejection {
+    const ALL: [Self; 3] = [Self::MalformedRequest, Self::InvalidToken, Self::Replayed];
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::MalformedRequest => "malformed_request",
+            Self::InvalidToken => "invalid_token",
+            Self::Replayed => "replayed",
+        }
+    }
 }
 
 impl AuthMetrics {
@@ -56,6 +82,7 @@ impl AuthMetrics {
             completed: Counter::default(),
             failed: Family::default(),
             logouts: Family::default(),
+            backchannel_rejected: Family::default(),
         };
         registry.register(
             "logins_started",
@@ -77,6 +104,16 @@ impl AuthMetrics {
             "Sessions ended by a logout, by kind",
             this.logouts.clone(),
         );
+        registry.register(
+            "backchannel_rejected",
+            "Back-channel logout requests answered 400, by reason",
+            this.backchannel_rejected.clone(),
+        );
+        for reason in BackchannelRejection::ALL {
+            let _zero = this.backchannel_rejected.get_or_create(&ReasonLabel {
+                reason: reason.label(),
+            });
+        }
         for kind in [
             LogoutKind::RpInitiated,
             LogoutKind::BackChannel,
@@ -108,5 +145,13 @@ impl AuthMetrics {
         self.logouts
             .get_or_create(&KindLabel { kind })
             .inc_by(sessions);
+    }
+
+    /// One back-channel logout request refused for `reason`.
+    pub(crate) fn backchannel_rejected(&self, reason: BackchannelRejection) {
+        let reason = reason.label();
+        self.backchannel_rejected
+            .get_or_create(&ReasonLabel { reason })
+            .inc();
     }
 }

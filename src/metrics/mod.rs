@@ -10,12 +10,18 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 mod auth;
+mod connections;
+mod health;
 mod http;
+mod provider;
 mod redis;
 mod store;
 
-pub(crate) use auth::{AuthMetrics, LogoutKind};
+pub(crate) use auth::{AuthMetrics, BackchannelRejection, LogoutKind};
+pub(crate) use connections::{ConnectionMetrics, ProtocolSlot};
+pub(crate) use health::HealthMetrics;
 pub(crate) use http::HttpMetrics;
+pub(crate) use provider::{Endpoint, ProviderMetrics};
 pub(crate) use redis::RedisEvents;
 pub(crate) use store::StoreMetrics;
 
@@ -121,11 +127,12 @@ pub(crate) struct Metrics {
     pub(crate) http: HttpMetrics,
     /// Logins and logouts.
     pub(crate) auth: AuthMetrics,
-    /// Client connections open on the public listener.
-    pub(crate) connections_open: Gauge,
-    /// Client connections closed at once because `BFF_MAX_CONNECTIONS`
-    /// were open (security case A7).
-    pub(crate) connections_refused: Counter,
+    /// Provider call latency and errors.
+    pub(crate) provider: ProviderMetrics,
+    /// Client connections, by protocol, and WebSocket relays.
+    pub(crate) connections: ConnectionMetrics,
+    /// Readiness and the approximate session count.
+    pub(crate) health: HealthMetrics,
 }
 
 impl Default for Metrics {
@@ -165,12 +172,14 @@ impl Metrics {
             let _zero = rejected.get_or_create(&ReasonLabel { reason });
         }
         let throttled = throttled_family(&mut registry);
-        let (connections_open, connections_refused) = connection_metrics(&mut registry);
+        let connections = ConnectionMetrics::register(&mut registry);
         let opened = opened_counters(&mut registry);
         let store = StoreMetrics::register(&mut registry);
         let redis = RedisEvents::register(&mut registry);
         let http = HttpMetrics::register(&mut registry);
         let auth = AuthMetrics::register(&mut registry);
+        let provider = ProviderMetrics::register(&mut registry);
+        let health = HealthMetrics::register(&mut registry);
         build_info(&mut registry);
         Self {
             auth,
@@ -182,8 +191,9 @@ impl Metrics {
             rejected,
             throttled,
             opened,
-            connections_open,
-            connections_refused,
+            provider,
+            connections,
+            health,
         }
     }
 
@@ -287,23 +297,6 @@ fn build_info(registry: &mut Registry) {
         revision: env!("BFF_GIT_REVISION"),
     };
     info.get_or_create(&labels).set(1);
-}
-
-/// `bff_connections_open` and `bff_connections_refused_total`.
-fn connection_metrics(registry: &mut Registry) -> (Gauge, Counter) {
-    let open = Gauge::default();
-    registry.register(
-        "connections_open",
-        "Client connections open on the public listener",
-        open.clone(),
-    );
-    let refused = Counter::default();
-    registry.register(
-        "connections_refused",
-        "Client connections closed at once because BFF_MAX_CONNECTIONS were open",
-        refused.clone(),
-    );
-    (open, refused)
 }
 
 #[cfg(test)]

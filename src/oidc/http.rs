@@ -13,6 +13,7 @@ use openidconnect::{AsyncHttpClient, HttpRequest, HttpResponse};
 
 use crate::http_client::HttpClient;
 use crate::http_util::full;
+use crate::metrics::{Endpoint, ProviderMetrics};
 
 /// Largest provider response bff reads (discovery, JWKS, tokens).
 pub(crate) const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
@@ -37,21 +38,57 @@ pub(crate) enum OidcHttpError {
     ServerError(http::StatusCode),
 }
 
-/// Sends provider requests through the shared client.
+/// Sends provider requests through the shared client, each timed and
+/// counted under the endpoint it went to.
 #[derive(Clone)]
 pub(crate) struct OidcHttp {
     client: HttpClient,
     timeout: Duration,
+    metrics: ProviderMetrics,
+    /// The `endpoint` label of calls that are not discovery documents.
+    endpoint: Endpoint,
 }
 
 impl OidcHttp {
-    /// An adapter over `client` with a per-request `timeout`.
-    pub(crate) fn new(client: HttpClient, timeout: Duration) -> Self {
-        Self { client, timeout }
+    /// An adapter over `client` with a per-request `timeout`; its calls
+    /// count as token-endpoint calls until [`Self::for_endpoint`].
+    pub(crate) fn new(client: HttpClient, timeout: Duration, metrics: ProviderMetrics) -> Self {
+        Self {
+            client,
+            timeout,
+            metrics,
+            endpoint: Endpoint::Token,
+        }
+    }
+
+    /// The same adapter, its calls counted under `endpoint`.
+    pub(crate) fn for_endpoint(&self, endpoint: Endpoint) -> Self {
+        Self {
+            endpoint,
+            ..self.clone()
+        }
     }
 
     /// Performs one request (openidconnect's `AsyncHttpClient` contract).
     pub(crate) async fn send(&self, request: HttpRequest) -> Result<HttpResponse, OidcHttpError> {
+        let endpoint = if request
+            .uri()
+            .path()
+            .ends_with("/.well-known/openid-configuration")
+        {
+            Endpoint::Discovery
+        } else {
+            self.endpoint
+        };
+        let started = std::time::Instant::now();
+        let result = self.exchange(request).await;
+        let seconds = started.elapsed().as_secs_f64();
+        self.metrics.observe(endpoint, seconds, result.is_err());
+        result
+    }
+
+    /// One request under the timeout, the body read capped.
+    async fn exchange(&self, request: HttpRequest) -> Result<HttpResponse, OidcHttpError> {
         let (parts, body) = request.into_parts();
         let request = http::Request::from_parts(parts, full(body));
         let exchange = async {

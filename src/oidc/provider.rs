@@ -18,6 +18,7 @@ use openidconnect::{
 use tokio_util::sync::CancellationToken;
 
 use super::http::OidcHttp;
+use crate::metrics::Endpoint;
 use super::types::{BffClient, Metadata};
 use crate::config::OidcConfig;
 use crate::session::now_unix;
@@ -92,7 +93,9 @@ impl ProviderHandle {
     pub(crate) async fn discover(&self) -> Result<(), DiscoveryError> {
         let issuer = IssuerUrl::new(self.config.issuer_url.clone())
             .map_err(|e| DiscoveryError(e.to_string()))?;
-        let metadata = Metadata::discover_async(issuer, &self.http)
+        // The discovery document is told apart by its path; the rest is JWKS.
+        let http = self.http.for_endpoint(Endpoint::Jwks);
+        let metadata = Metadata::discover_async(issuer, &http)
             .await
             .map_err(|e| DiscoveryError(discovery_reason(&e)))?;
         let logout = metadata.additional_metadata();

@@ -16,6 +16,7 @@ use url::form_urlencoded::{Serializer, byte_serialize};
 use zeroize::Zeroizing;
 
 use super::provider::{Provider, ProviderHandle};
+use crate::metrics::Endpoint;
 
 /// Revokes `refresh_token` at the provider's `revocation_endpoint`, if
 /// discovery advertised one, without blocking the caller.
@@ -30,7 +31,8 @@ pub(crate) fn revoke_in_background(handle: &Arc<ProviderHandle>, refresh_token: 
     let handle = Arc::clone(handle);
     tokio::spawn(async move {
         // The adapter bounds the exchange by BFF_PROVIDER_TIMEOUT.
-        match handle.http().send(request).await {
+        let http = handle.http().for_endpoint(Endpoint::Revocation);
+        match http.send(request).await {
             Ok(res) if res.status().is_success() => {
                 tracing::debug!("refresh token revoked at the provider");
             }

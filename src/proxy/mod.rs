@@ -31,6 +31,7 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response, Version, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
+use crate::access_note::AccessNote;
 use crate::auth::LOGIN_PATH;
 use crate::auth::authenticate::{self, Authenticated};
 use crate::config::AuthMode;
@@ -61,6 +62,11 @@ pub(crate) async fn handle(
     let (parts, body) = req.into_parts();
     let auth = route.config.auth;
     let session = load(state, auth, &parts.headers).await?;
+    let mut note = AccessNote {
+        session: session.as_ref().map(|s| s.id.log_id()),
+        ..AccessNote::default()
+    };
+    let version = session.as_ref().map(|s| s.data.version);
     csrf::check(
         state,
         auth,
@@ -69,6 +75,7 @@ pub(crate) async fn handle(
         &parts.headers,
     )?;
     let session = refresh_if_needed(state, auth, session).await?;
+    note.refreshed = session.as_ref().is_some_and(|s| Some(s.data.version) != version);
     let body = RequestBody::new(
         body,
         route.config.max_body,
@@ -77,8 +84,10 @@ pub(crate) async fn handle(
     let data = session.as_ref().map(|s| &s.data);
     let upstream = upstream_request(state, route, peer, &parts, data, body.boxed())?;
     drop(session);
-    let response = forward(state, route, upstream).await?;
-    Ok(rewrite_response(state, response))
+    let response = forward(state, route, upstream, &mut note).await?;
+    let mut response = rewrite_response(state, response);
+    response.extensions_mut().insert(note);
+    Ok(response)
 }
 
 /// The session as the route's `auth` requires it: none looked up for
@@ -176,19 +185,24 @@ async fn upgrade(
     let mut upstream = upstream_request(state, route, peer, &parts, Some(&data), empty())?;
     drop(data);
     websocket::add_upgrade_headers(upstream.headers_mut());
-    let response = forward(state, route, upstream).await?;
+    let mut note = AccessNote {
+        session: Some(id.log_id()),
+        ..AccessNote::default()
+    };
+    let response = forward(state, route, upstream, &mut note).await?;
     let every = state.config.proxy.ws_session_check;
     let watch = SessionWatch {
         vault: state.vault.clone(),
         id,
         every,
     };
-    Ok(
-        match websocket::finish_handshake(client_io, response, watch) {
-            websocket::Handshake::Switched(switched) => switched,
-            websocket::Handshake::Refused(refused) => rewrite_response(state, refused),
-        },
-    )
+    let relays = &state.metrics.connections;
+    let mut response = match websocket::finish_handshake(client_io, response, watch, relays) {
+        websocket::Handshake::Switched(switched) => switched,
+        websocket::Handshake::Refused(refused) => rewrite_response(state, refused),
+    };
+    response.extensions_mut().insert(note);
+    Ok(response)
 }
 
 /// The request to send upstream: the route's URI, cleaned headers, the
@@ -230,11 +244,14 @@ async fn forward(
     state: &AppState,
     route: &Route,
     req: Request<Body>,
+    note: &mut AccessNote,
 ) -> Result<Response<Incoming>, Error> {
     let client = route.client(&state.upstream);
     let started = std::time::Instant::now();
     let answered = tokio::time::timeout(route.config.timeout, client.request(req)).await;
-    let seconds = started.elapsed().as_secs_f64();
+    let elapsed = started.elapsed();
+    note.upstream_us = Some(u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX));
+    let seconds = elapsed.as_secs_f64();
     state.metrics.http.upstream(&route.config.prefix, seconds);
     match answered {
         Ok(Ok(res)) => Ok(res),

@@ -26,6 +26,7 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::error::Error;
+use crate::metrics::ConnectionMetrics;
 use crate::http_util::{Body, empty, header_str};
 use crate::session::{SessionId, Vault};
 
@@ -66,6 +67,7 @@ pub(crate) fn finish_handshake(
     client: OnUpgrade,
     mut upstream: Response<Incoming>,
     watch: SessionWatch,
+    metrics: &ConnectionMetrics,
 ) -> Handshake {
     if upstream.status() != StatusCode::SWITCHING_PROTOCOLS {
         return Handshake::Refused(upstream);
@@ -83,7 +85,11 @@ pub(crate) fn finish_handshake(
         }
     }
     add_upgrade_headers(res.headers_mut());
-    tokio::spawn(relay(client, upstream_io, watch));
+    let counted = metrics.relay();
+    tokio::spawn(async move {
+        relay(client, upstream_io, watch).await;
+        drop(counted);
+    });
     Handshake::Switched(res)
 }
 

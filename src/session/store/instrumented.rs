@@ -80,6 +80,10 @@ impl SessionStore for Instrumented {
         self.timed("session_meta", self.inner.session_meta(hashes))
     }
 
+    fn estimate_live(&self, lifetime: Duration) -> BoxFuture<'_, Result<u64, StoreError>> {
+        self.timed("estimate_live", self.inner.estimate_live(lifetime))
+    }
+
     fn count_sessions(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
         self.timed("count_sessions", self.inner.count_sessions())
     }

@@ -264,6 +264,11 @@ impl SessionStore for MemoryStore {
         })
     }
 
+    fn estimate_live(&self, _lifetime: Duration) -> BoxFuture<'_, Result<u64, StoreError>> {
+        // Exact and cheap in memory.
+        self.count_sessions()
+    }
+
     fn count_sessions(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
         Box::pin(async move {
             self.cache.run_pending_tasks().await;

@@ -15,6 +15,7 @@ pub(crate) mod redis_errors;
 mod redis_resilience;
 mod redis_scripts;
 mod redis_sentinel;
+mod redis_tally;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -108,6 +109,9 @@ pub trait SessionStore: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Vec<Option<String>>, StoreError>>;
     /// Number of live session records.
     fn count_sessions(&self) -> BoxFuture<'_, Result<u64, StoreError>>;
+    /// A cheap estimate of the live sessions started within `lifetime`
+    /// (the `bff_sessions_active` gauge; never a scan of the keyspace).
+    fn estimate_live(&self, lifetime: Duration) -> BoxFuture<'_, Result<u64, StoreError>>;
     /// Takes the lock `key` for `lease` if free (`SET NX PX`); `token`
     /// identifies the holder.
     fn try_lock<'a>(

@@ -16,6 +16,7 @@ use super::redis_conn::Conn;
 use super::redis_errors::redis_error;
 use super::redis_scripts::Scripts;
 use super::redis_sentinel::SentinelMaster;
+use super::redis_tally::{self, Tally};
 use super::{BoxFuture, Cas, NewSession, SessionStore, StoreError, Swap};
 use crate::config::RedisOptions;
 use crate::metrics::RedisEvents;
@@ -115,6 +116,17 @@ impl RedisStore {
     }
 }
 
+impl RedisStore {
+    /// Adds `hash` to a session tally; best effort (the count is an
+    /// estimate, never a reason to fail a login or logout).
+    async fn tally(&self, tally: Tally, hash: &str) {
+        let Ok(mut conn) = self.conn() else { return };
+        if let Err(err) = redis_tally::note(&mut conn, tally, hash).await {
+            tracing::debug!(error = %err, "session tally not updated");
+        }
+    }
+}
+
 pub(super) fn millis(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
 }
@@ -168,7 +180,9 @@ impl SessionStore for RedisStore {
                     call.invoke_async::<i64>(&mut conn).await.map(|_done| conn)
                 })
                 .await?;
-            self.durable(&mut conn, &keys::record(new.hash)).await
+            self.durable(&mut conn, &keys::record(new.hash)).await?;
+            self.tally(Tally::Started, new.hash).await;
+            Ok(())
         })
     }
 
@@ -215,6 +229,9 @@ impl SessionStore for RedisStore {
                         .map_err(|e| self.failed(e))?;
                 }
             }
+            if deleted > 0 {
+                self.tally(Tally::Ended, hash).await;
+            }
             Ok(deleted > 0)
         })
     }
@@ -238,6 +255,14 @@ impl SessionStore for RedisStore {
             redis::cmd("MGET")
                 .arg(metas)
                 .query_async(&mut self.conn()?)
+                .await
+                .map_err(|e| self.failed(e))
+        })
+    }
+
+    fn estimate_live(&self, lifetime: Duration) -> BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(async move {
+            redis_tally::estimate(&mut self.conn()?, lifetime)
                 .await
                 .map_err(|e| self.failed(e))
         })

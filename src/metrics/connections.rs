@@ -1,0 +1,95 @@
+//! Client connection metrics of the public listener:
+//! `bff_connections_open`, `bff_connections_refused_total`,
+//! `bff_http_connections_open{protocol="http1"|"h2"}` (a connection counts
+//! under its protocol from its first request), `bff_websocket_relays_open`
+//! and `bff_websocket_relays_total`.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProtocolLabel {
+    protocol: &'static str,
+}
+
+/// The connection families. Cheap to clone (shared).
+#[derive(Clone)]
+pub(crate) struct ConnectionMetrics {
+    /// Client connections open on the public listener.
+    pub(crate) open: Gauge,
+    /// Client connections closed at once because `BFF_MAX_CONNECTIONS`
+    /// were open (security case A7).
+    pub(crate) refused: Counter,
+    http1: Gauge,
+    h2: Gauge,
+    relays_open: Gauge,
+    relays: Counter,
+}
+
+/// A connection counted under its protocol until dropped.
+pub(crate) struct ProtocolSlot(Gauge);
+
+impl Drop for ProtocolSlot {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+impl ConnectionMetrics {
+    /// Registers every family in `registry`.
+    pub(super) fn register(registry: &mut Registry) -> Self {
+        let by_protocol = Family::<ProtocolLabel, Gauge>::default();
+        let gauge = |protocol| by_protocol.get_or_create(&ProtocolLabel { protocol }).clone();
+        let this = Self {
+            open: Gauge::default(),
+            refused: Counter::default(),
+            http1: gauge("http1"),
+            h2: gauge("h2"),
+            relays_open: Gauge::default(),
+            relays: Counter::default(),
+        };
+        registry.register(
+            "connections_open",
+            "Client connections open on the public listener",
+            this.open.clone(),
+        );
+        registry.register(
+            "connections_refused",
+            "Client connections closed at once because BFF_MAX_CONNECTIONS were open",
+            this.refused.clone(),
+        );
+        registry.register(
+            "http_connections_open",
+            "Client connections open on the public listener that sent a request, by protocol",
+            by_protocol,
+        );
+        registry.register(
+            "websocket_relays_open",
+            "WebSocket connections being relayed to an upstream now",
+            this.relays_open.clone(),
+        );
+        registry.register(
+            "websocket_relays",
+            "WebSocket connections relayed to an upstream since start",
+            this.relays.clone(),
+        );
+        this
+    }
+
+    /// Counts a connection under its protocol until the slot is dropped.
+    pub(crate) fn protocol(&self, h2: bool) -> ProtocolSlot {
+        let gauge = if h2 { &self.h2 } else { &self.http1 };
+        gauge.inc();
+        ProtocolSlot(gauge.clone())
+    }
+
+    /// Counts a WebSocket relay as open until the slot is dropped.
+    pub(crate) fn relay(&self) -> ProtocolSlot {
+        self.relays.inc();
+        self.relays_open.inc();
+        ProtocolSlot(self.relays_open.clone())
+    }
+}
