@@ -14,11 +14,21 @@
    rotation, same client secret).
 6. bff itself accepts the configuration the overlay produces
    (`bff --check-config`), when a built binary exists.
+7. Alerts and dashboard: `promtool check rules` and `promtool test rules`
+   on deploy/prometheus/; every alert has `for`, a severity and a summary
+   and description; deploy/grafana/bff-dashboard.json parses, has the
+   data-source, job and instance variables, every panel target has an expr
+   that promtool parses and filters by job and instance; and every bff_*
+   name in them is one bff exports (the Rust test
+   `deployed_dashboard_and_alerts_query_only_exported_metrics`, which
+   starts a real bff and reads its /metrics; needs cargo).
 Prints "N passed, N failed" last; exits 1 on any failure.
 """
 
+import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -34,6 +44,10 @@ K8S = ROOT / "deploy" / "k8s"
 # from 1.30; newest: what kubernetes-validate bundles.
 K8S_VERSIONS = ["1.30.0", kubernetes_validate.latest_version()]
 ADMIN_PORT = 9091
+ALERTS = ROOT / "deploy" / "prometheus" / "bff-alerts.yml"
+ALERT_TESTS = ROOT / "deploy" / "prometheus" / "bff-alerts.test.yml"
+DASHBOARD = ROOT / "deploy" / "grafana" / "bff-dashboard.json"
+METRICS_TEST = "deployed_dashboard_and_alerts_query_only_exported_metrics"
 
 results = {"passed": 0, "failed": 0, "skipped": 0}
 
@@ -184,6 +198,7 @@ def compose_config():
     return None
 
 
+sys.dont_write_bytecode = True  # no deploy/__pycache__ in the work tree
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from realm_check import check_realm  # noqa: E402
 
@@ -231,6 +246,90 @@ def bff_accepts_overlay(overlay):
     return None
 
 
+def promtool(*args):
+    """Runs promtool; "skip" when it is not installed (check.sh installs it)."""
+    binary = shutil.which("promtool")
+    if binary is None:
+        print("      (promtool not found: `apt-get install prometheus`; deploy/check.sh does)")
+        return "skip"
+    out = subprocess.run([binary, *args], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, f"promtool {' '.join(args)}:\n{out.stdout}{out.stderr}"
+    return None
+
+
+def alert_policy():
+    """Every alert in group bff: `for`, a severity, a summary and a description."""
+    groups = yaml.safe_load(ALERTS.read_text())["groups"]
+    (group,) = [g for g in groups if g["name"] == "bff"]
+    alerts = {r["alert"]: r for r in group["rules"] if "alert" in r}
+    wanted = {"BffStoreErrors", "BffProviderErrors", "BffRefreshFailures", "BffRejectedCookiesRising", "BffReadinessFlapping", "BffNotReady", "BffHigh5xxRatio"}
+    assert wanted <= set(alerts), f"missing alerts: {sorted(wanted - set(alerts))}"
+    for name, rule in alerts.items():
+        assert "for" in rule, f"{name}: no `for`"
+        assert rule.get("labels", {}).get("severity") in {"info", "warning", "critical"}, f"{name}: severity"
+        assert {"summary", "description"} <= set(rule.get("annotations", {})), f"{name}: summary and description"
+
+
+def dashboard_targets():
+    """(panel title, target) for every target of every panel, rows' too."""
+    dashboard = json.loads(DASHBOARD.read_text())
+    panels = []
+    for panel in dashboard["panels"]:
+        panels += [panel, *panel.get("panels", [])]
+    return dashboard, [(p.get("title", "?"), t) for p in panels if p["type"] != "row" for t in p.get("targets", [])], panels
+
+
+def dashboard_shape():
+    dashboard, targets, panels = dashboard_targets()
+    assert dashboard["schemaVersion"] >= 39, "schemaVersion 39+"
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    assert variables["DS_PROMETHEUS"]["type"] == "datasource" and variables["DS_PROMETHEUS"]["query"] == "prometheus"
+    assert {"job", "instance"} <= set(variables), "job and instance variables"
+    ids = [p["id"] for p in panels]
+    assert len(ids) == len(set(ids)), "duplicate panel ids"
+    for p in panels:
+        if p["type"] != "row":
+            assert p.get("targets"), f"panel {p['title']!r} has no targets"
+            assert p["datasource"]["uid"] == "${DS_PROMETHEUS}", f"panel {p['title']!r}: datasource"
+    for title, target in targets:
+        expr = target.get("expr", "").strip()
+        assert expr, f"panel {title!r} target {target.get('refId')}: no expr"
+        for selector in re.findall(r"\bbff_[a-z0-9_]+(\{[^}]*\})?", expr):
+            assert 'job=~"$job"' in selector and 'instance=~"$instance"' in selector, f"panel {title!r}: {expr} not filtered by $job and $instance"
+
+
+def dashboard_promql_parses():
+    """Every dashboard expr (Grafana variables filled in) parses, via promtool."""
+    _, targets, _ = dashboard_targets()
+    rules = [{"record": f"dashboard:target_{i}", "expr": t["expr"].replace("$__rate_interval", "5m").replace("$job", ".*").replace("$instance", ".*")} for i, (_, t) in enumerate(targets)]
+    with tempfile.NamedTemporaryFile("w", suffix=".yml") as f:
+        yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}, f)
+        f.flush()
+        return promtool("check", "rules", f.name)
+
+
+def exported_metrics_only():
+    """The Rust test comparing every bff_* name with a real bff's /metrics."""
+    cargo = shutil.which("cargo")
+    if cargo is None:
+        print("      (cargo not found)")
+        return "skip"
+    # The test needs redis-server; without it the harness skips it (passes)
+    # unless BFF_REQUIRE_REDIS is set, so report that as skipped here.
+    skips = shutil.which("redis-server") is None and not os.environ.get("BFF_REQUIRE_REDIS")
+    command = [cargo, "test", "--locked", "--test", "it", METRICS_TEST]
+    out = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=3600)
+    text = out.stdout + out.stderr
+    at = text.find("panicked at")
+    excerpt = text[at : at + 3000].split("stack backtrace:")[0] if at >= 0 else "\n".join(text.splitlines()[-40:])
+    assert out.returncode == 0, f"{' '.join(command[1:])} exited {out.returncode}:\n{excerpt}"
+    assert "1 passed" in out.stdout, f"{METRICS_TEST} did not run:\n{out.stdout[-2000:]}"
+    if skips:
+        print("      (redis-server not found: the test skipped; `apt-get install redis-server`)")
+        return "skip"
+    return None
+
+
 def main():
     check("YAML parses (deploy/**, docker-compose.yml)", parse_all_yaml)
     for d in kustomize_dirs():
@@ -242,6 +341,12 @@ def main():
     check("docker compose config -q", compose_config)
     for name, fn in check_realm(ROOT):
         check(f"realm: {name}", fn)
+    check("promtool check rules deploy/prometheus/bff-alerts.yml", lambda: promtool("check", "rules", str(ALERTS)))
+    check("promtool test rules deploy/prometheus/bff-alerts.test.yml", lambda: promtool("test", "rules", str(ALERT_TESTS)))
+    check("alerts: for, severity, summary, description", alert_policy)
+    check("dashboard: parses, variables, every target has an expr filtered by job and instance", dashboard_shape)
+    check("dashboard: every expr parses as PromQL (promtool)", dashboard_promql_parses)
+    check(f"dashboard and alerts query only exported metrics (cargo test --test it {METRICS_TEST})", exported_metrics_only)
     print(f"{results['passed']} passed, {results['failed']} failed, {results['skipped']} skipped")
     return 1 if results["failed"] else 0
 

@@ -22,6 +22,7 @@ mod cluster_load;
 mod connections;
 mod cookie_props;
 mod csrf;
+mod deployed_queries;
 mod faults;
 mod flow;
 mod framing;
