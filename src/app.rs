@@ -81,20 +81,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     };
     let workers = WorkerPool::start(config.workers, &public_handler(&state), timeouts)
         .map_err(StartError::Workers)?;
-    let connections = state.metrics.connections.clone();
-    let limit = ConnectionLimit::new(config.max_connections, connections);
+    let limit = ConnectionLimit::new(config.max_connections, state.metrics.connections.clone());
     let shutdown = CancellationToken::new();
-    // Announced before serving, so a pod lacking one of these keys never
-    // mistakes this pod's fresh records for a removed key.
-    let (store, keys) = (state.vault.shared_store(), config.session.keys.clone());
-    if let Err(err) = key_holders::announce(store.as_ref(), &keys).await {
-        tracing::warn!(error = %err, "could not announce the session keys this pod holds");
-    }
-    let (gauge, lifetime) = (state.metrics.health.sessions_active.clone(), config.session.ttl);
-    let tasks = vec![
-        census::spawn(Arc::clone(&store), gauge, lifetime, shutdown.clone()),
-        key_holders::spawn(store, keys, shutdown.clone()),
-        state.provider.spawn(shutdown.clone()),
+    let mut tasks = background(&state, &shutdown).await;
+    tasks.extend([
         tokio::spawn(worker::serve_on_workers(
             public,
             workers,
@@ -107,7 +97,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             timeouts,
             shutdown.clone(),
         )),
-    ];
+    ]);
     tracing::info!(%public_addr, %admin_addr, store = state.vault.store().kind(), "bff listening");
     Ok(Running {
         public_addr,
@@ -116,6 +106,28 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         shutdown,
         tasks,
     })
+}
+
+/// The tasks beside serving: the session-key announcements, the session
+/// count and provider re-discovery.
+async fn background(
+    state: &AppState,
+    shutdown: &CancellationToken,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    // Announced before serving, so a pod lacking one of these keys never
+    // mistakes this pod's fresh records for a removed key.
+    let config = &state.config;
+    let (store, keys) = (state.vault.shared_store(), config.session.keys.clone());
+    if let Err(err) = key_holders::announce(store.as_ref(), &keys).await {
+        tracing::warn!(error = %err, "could not announce the session keys this pod holds");
+    }
+    let gauge = state.metrics.health.sessions_active.clone();
+    let lifetime = config.session.ttl;
+    vec![
+        census::spawn(Arc::clone(&store), gauge, lifetime, shutdown.clone()),
+        key_holders::spawn(store, keys, shutdown.clone()),
+        state.provider.spawn(shutdown.clone()),
+    ]
 }
 
 /// The shared state: store, vault, provider, refresher, routes, metrics.

@@ -10,8 +10,8 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -114,6 +114,14 @@ struct Activity {
 }
 
 impl Activity {
+    /// A new connection's activity, holding its place under the cap.
+    fn counted(slot: Option<Slot>) -> Self {
+        Self {
+            slot,
+            ..Self::default()
+        }
+    }
+
     /// Whether nothing has been in flight for `idle` since `started`.
     fn idle_for(&self, started: Instant, idle: Duration) -> bool {
         let last = Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
@@ -255,10 +263,7 @@ impl Connections {
     /// Serves `stream` on a task of the current runtime; `slot` (its place
     /// under the connection cap, if any) is held until it closes.
     pub(crate) fn serve(&self, stream: TcpStream, peer: SocketAddr, slot: Option<Slot>) {
-        let activity = Arc::new(Activity {
-            slot,
-            ..Activity::default()
-        });
+        let activity = Arc::new(Activity::counted(slot));
         let started = Instant::now();
         let service = PeerService {
             handler: Arc::clone(&self.handler),

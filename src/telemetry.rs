@@ -38,7 +38,5 @@ pub fn init(format: LogFormat) -> Telemetry {
     tracing_subscriber::registry()
         .with(lines.with_filter(filter))
         .init();
-    Telemetry {
-        _log_writer: guard,
-    }
+    Telemetry { _log_writer: guard }
 }

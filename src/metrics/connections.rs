@@ -42,7 +42,11 @@ impl ConnectionMetrics {
     /// Registers every family in `registry`.
     pub(super) fn register(registry: &mut Registry) -> Self {
         let by_protocol = Family::<ProtocolLabel, Gauge>::default();
-        let gauge = |protocol| by_protocol.get_or_create(&ProtocolLabel { protocol }).clone();
+        let gauge = |protocol| {
+            by_protocol
+                .get_or_create(&ProtocolLabel { protocol })
+                .clone()
+        };
         let this = Self {
             open: Gauge::default(),
             refused: Counter::default(),

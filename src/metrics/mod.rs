@@ -145,23 +145,7 @@ impl Metrics {
     /// A fresh registry with every bff metric registered.
     pub(crate) fn new() -> Self {
         let mut registry = Registry::with_prefix("bff");
-        let refresh = Family::<OutcomeLabel, Counter>::default();
-        registry.register(
-            "token_refresh",
-            "Token refresh attempts by outcome",
-            refresh.clone(),
-        );
-        // Export every outcome from the start (0 is information too).
-        for outcome in [
-            RefreshOutcome::Success,
-            RefreshOutcome::Joined,
-            RefreshOutcome::Waited,
-            RefreshOutcome::InvalidGrant,
-            RefreshOutcome::TransientFailure,
-            RefreshOutcome::LockTimeout,
-        ] {
-            let _zero = refresh.get_or_create(&OutcomeLabel { outcome });
-        }
+        let refresh = refresh_family(&mut registry);
         let rejected = Family::<ReasonLabel, Counter>::default();
         registry.register(
             "session_rejected",
@@ -233,6 +217,28 @@ impl Metrics {
         }
         out
     }
+}
+
+/// `bff_token_refresh_total{outcome}`, every outcome exported from 0 (0
+/// is information too).
+fn refresh_family(registry: &mut Registry) -> Family<OutcomeLabel, Counter> {
+    let refresh = Family::<OutcomeLabel, Counter>::default();
+    registry.register(
+        "token_refresh",
+        "Token refresh attempts by outcome",
+        refresh.clone(),
+    );
+    for outcome in [
+        RefreshOutcome::Success,
+        RefreshOutcome::Joined,
+        RefreshOutcome::Waited,
+        RefreshOutcome::InvalidGrant,
+        RefreshOutcome::TransientFailure,
+        RefreshOutcome::LockTimeout,
+    ] {
+        let _zero = refresh.get_or_create(&OutcomeLabel { outcome });
+    }
+    refresh
 }
 
 /// `bff_login_throttled_total{reason}`, every reason exported from 0.

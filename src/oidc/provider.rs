@@ -18,9 +18,9 @@ use openidconnect::{
 use tokio_util::sync::CancellationToken;
 
 use super::http::OidcHttp;
-use crate::metrics::Endpoint;
 use super::types::{BffClient, Metadata};
 use crate::config::OidcConfig;
+use crate::metrics::Endpoint;
 use crate::session::now_unix;
 
 /// How often the provider is re-discovered to pick up key rotation.

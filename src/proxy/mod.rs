@@ -75,7 +75,9 @@ pub(crate) async fn handle(
         &parts.headers,
     )?;
     let session = refresh_if_needed(state, auth, session).await?;
-    note.refreshed = session.as_ref().is_some_and(|s| Some(s.data.version) != version);
+    note.refreshed = session
+        .as_ref()
+        .is_some_and(|s| Some(s.data.version) != version);
     let body = RequestBody::new(
         body,
         route.config.max_body,

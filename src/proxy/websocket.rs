@@ -26,8 +26,8 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::error::Error;
-use crate::metrics::ConnectionMetrics;
 use crate::http_util::{Body, empty, header_str};
+use crate::metrics::ConnectionMetrics;
 use crate::session::{SessionId, Vault};
 
 /// Whether the request asks to switch to the WebSocket protocol.

@@ -40,6 +40,11 @@ pub struct Stack {
 
 /// bff's arguments for this stack, plus `extra`.
 pub fn args(issuer: &str, upstream: &str, redis: Option<&str>, extra: &[&str]) -> Args {
+    Args::try_parse_from(argv(issuer, upstream, redis, extra)).expect("test args parse")
+}
+
+/// [`args`] as the command line, program name first.
+pub fn argv(issuer: &str, upstream: &str, redis: Option<&str>, extra: &[&str]) -> Vec<String> {
     let mut argv: Vec<String> = [
         "bff",
         "--listen",
@@ -74,7 +79,7 @@ pub fn args(issuer: &str, upstream: &str, redis: Option<&str>, extra: &[&str]) -
         argv.extend(["--redis-url".to_owned(), url.to_owned()]);
     }
     argv.extend(extra.iter().map(|s| (*s).to_owned()));
-    Args::try_parse_from(argv).expect("test args parse")
+    argv
 }
 
 /// Starts bff and waits until it has discovered the provider.
@@ -280,6 +285,19 @@ impl Browser {
         let res = test_http::request(method, url, &all, body.to_owned()).await;
         self.absorb(&res);
         res
+    }
+
+    /// A request to `base` (an origin, e.g. a bff process's) with the
+    /// jar's cookies.
+    pub async fn send_at(
+        &mut self,
+        base: &str,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> TestResponse {
+        self.send_to(&format!("{base}{path}"), method, headers, "")
+            .await
     }
 
     /// GET on another bff instance (a second pod) with the jar's cookies.
