@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # End-to-end suite: bff (debug build) x2 + Redis + oidc-provider + headless
-# Chromium. Installs what is missing, builds, runs; the last line is
-# "N passed, N failed, N skipped"; exits non-zero on any failure.
+# Chromium (suite.mjs), then the demo without Docker, demo/local.sh, driven
+# the same way through its nginx load balancer (demo.mjs). Installs what is
+# missing, builds, runs both; the last line is "e2e: N passed, N failed,
+# N skipped" over both; exits non-zero on any failure.
 #
 #   tests/e2e/run.sh
-#   E2E_SKIP=refresh,backchannel tests/e2e/run.sh   # steps whose bff feature is not built yet
+#   E2E_SKIP=refresh,backchannel tests/e2e/run.sh   # suite.mjs steps whose bff feature is not built yet
 #
-# Screenshots and logs: target/e2e/. Everything listens on 127.0.0.1 and
-# stops by itself (suite timeout 240 s).
+# Screenshots and logs: target/e2e/ and target/e2e-demo/. Everything listens
+# on 127.0.0.1 and stops by itself (timeouts: suite 240 s, demo 180 s).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 started=$(date +%s)
@@ -16,6 +18,9 @@ missing=()
 command -v chromium >/dev/null 2>&1 || [ -n "${CHROMIUM:-}" ] || missing+=(chromium)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
+# demo/local.sh's load balancer and probes.
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]} (Debian packages)"
   export DEBIAN_FRONTEND=noninteractive
@@ -32,9 +37,23 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 
 cargo build --locked --quiet
 export BFF_BIN="${BFF_BIN:-$PWD/target/debug/bff}"
-[ -n "${CHROMIUM:-}" ] || export CHROMIUM="$(command -v chromium)"
+if [ -z "${CHROMIUM:-}" ]; then
+  CHROMIUM="$(command -v chromium)"
+  export CHROMIUM
+fi
 
 export E2E_STARTED="$started"
 mkdir -p target
+rc=0
 echo "suite stderr (provider warnings, errors): target/e2e-stderr.log"
-exec node tests/e2e/suite.mjs 2>target/e2e-stderr.log
+node tests/e2e/suite.mjs 2>target/e2e-stderr.log | tee target/e2e-suite.out || rc=1
+echo "demo/local.sh check (tests/e2e/demo.mjs), stderr: target/e2e-demo-stderr.log"
+node tests/e2e/demo.mjs 2>target/e2e-demo-stderr.log | tee target/e2e-demo.out || rc=1
+
+echo "e2e wall time (install + build + suite + demo): $(($(date +%s) - started)) s"
+# One closing line over both: the sum of their "N passed, N failed[, N skipped]".
+# A part that died without its line still counts as one failure.
+cat target/e2e-suite.out target/e2e-demo.out | awk -v rc="$rc" '
+  /^[0-9]+ passed, [0-9]+ failed/ { p += $1; f += $3; s += $5 }
+  END { if (rc != 0 && f == 0) f = 1; printf "e2e: %d passed, %d failed, %d skipped\n", p, f, s }'
+exit "$rc"

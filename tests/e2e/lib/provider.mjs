@@ -7,13 +7,55 @@
 // false), RP-Initiated Logout and Back-Channel Logout with `sid` required.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 function page(ctx, title, body) {
   ctx.type = 'html';
   ctx.body = `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title></head>
     <body style="font-family:sans-serif;max-width:30rem;margin:2rem auto"><h1>e2e provider: ${title}</h1>${body}</body></html>`;
+}
+
+/**
+ * Koa middleware in front of devInteractions' login submit (which accepts
+ * any login): a wrong password gets a 401 page. The body is read here and
+ * handed on as req.body, which oidc-provider's body parser falls back to.
+ */
+function checkPassword(passwords) {
+  return async (ctx, next) => {
+    if (ctx.method !== 'POST' || !/^\/interaction\/[^/]+$/.test(ctx.path) || !ctx.is('application/x-www-form-urlencoded')) return next();
+    const chunks = [];
+    let size = 0;
+    for await (const chunk of ctx.req) {
+      size += chunk.length;
+      if (size > 56 * 1024) ctx.throw(413);
+      chunks.push(chunk);
+    }
+    const raw = Buffer.concat(chunks).toString('utf8');
+    const form = new URLSearchParams(raw);
+    if (form.get('prompt') === 'login' && !(Object.hasOwn(passwords, form.get('login')) && passwords[form.get('login')] === form.get('password'))) {
+      page(ctx, 'Sign-in failed', `<p id="login-error">Invalid username or password.</p><p><a href="${esc(ctx.path)}">Try again</a></p>`);
+      ctx.status = 401;
+      return undefined;
+    }
+    ctx.req.body = raw;
+    return next();
+  };
+}
+
+/** Every access token is a JWT for one resource server with audience `aud`. */
+const jwtResourceIndicator = (aud) => `urn:bff:${aud}`;
+function jwtResource(aud, accessTokenTTL) {
+  const resource = jwtResourceIndicator(aud);
+  return {
+    enabled: true,
+    defaultResource: async () => resource,
+    useGrantedResource: async () => true,
+    getResourceServerInfo: async (_ctx, indicator) => {
+      if (indicator !== resource) throw new errors.InvalidTarget();
+      return { audience: aud, scope: 'openid profile email', accessTokenFormat: 'jwt', accessTokenTTL, jwt: { sign: { alg: 'RS256' } } };
+    },
+  };
 }
 
 export const USERS = {
@@ -25,9 +67,13 @@ export const USERS = {
  * Starts the provider on 127.0.0.1:`port`; `bffOrigin` is BFF_PUBLIC_URL.
  * Returns { issuer, provider, server, events } where `events` records
  * back-channel logout deliveries and grants revoked at the RFC 7009
- * revocation endpoint.
+ * revocation endpoint. The login form accepts any user and password, unless
+ * `passwords` ({ user: password }, like Keycloak's users) is given. Access
+ * tokens are opaque (checked at userinfo), unless `jwtAudience` is given:
+ * then they are JWTs with that `aud` and the profile claims, as Keycloak's
+ * (RFC 8707 resource indicators with one default resource server).
  */
-export async function startProvider({ port, bffOrigin, clientSecret, accessTokenTtl = 20 }) {
+export async function startProvider({ port, bffOrigin, clientSecret, accessTokenTtl = 20, passwords = null, jwtAudience = null }) {
   const issuer = `http://127.0.0.1:${port}`;
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: 'e2e-rs256', alg: 'RS256', use: 'sig' };
@@ -86,6 +132,7 @@ export async function startProvider({ port, bffOrigin, clientSecret, accessToken
         postLogoutSuccessSource: async (ctx) => page(ctx, 'Signed out', '<p>You are signed out at the provider.</p>'),
       },
       backchannelLogout: { enabled: true },
+      ...(jwtAudience ? { resourceIndicators: jwtResource(jwtAudience, accessTokenTtl) } : {}),
       revocation: { enabled: true },
       userinfo: { enabled: true },
     },
@@ -98,6 +145,9 @@ export async function startProvider({ port, bffOrigin, clientSecret, accessToken
       const { dispatcher: _ssrfGuard, ...rest } = options;
       return globalThis.fetch(url, rest);
     },
+    ...(jwtAudience ? {
+      extraTokenClaims: async (_ctx, token) => (token.kind === 'AccessToken' && USERS[token.accountId]) || undefined,
+    } : {}),
     renderError: async (ctx, out) => page(ctx, 'Provider error', `<pre>${esc(JSON.stringify(out, null, 2))}</pre>`),
     async findAccount(_ctx, sub) {
       const user = USERS[sub] ?? { name: sub, email: `${sub}@example.com`, preferred_username: sub };
@@ -114,6 +164,7 @@ export async function startProvider({ port, bffOrigin, clientSecret, accessToken
       const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client.clientId, accountId: ctx.oidc.session.accountId });
       grant.addOIDCScope(ctx.oidc.params.scope ?? 'openid');
       grant.addOIDCClaims(['sub', 'name', 'preferred_username', 'email', 'email_verified']);
+      if (jwtAudience) grant.addResourceScope(jwtResourceIndicator(jwtAudience), ctx.oidc.params.scope ?? 'openid');
       await grant.save();
       return grant;
     },
@@ -125,6 +176,7 @@ export async function startProvider({ port, bffOrigin, clientSecret, accessToken
   provider.on('grant.revoked', (ctx, grantId) => {
     if (ctx?.oidc?.route === 'revocation') events.revoked.push({ grantId, client: ctx.oidc.client?.clientId });
   });
+  if (passwords) provider.use(checkPassword(passwords));
   provider.on('server_error', (_ctx, err) => process.stderr.write(`provider server_error: ${err?.stack ?? err}\n`));
 
   const server = createServer(provider.callback());
