@@ -12,9 +12,10 @@
 # As root it installs missing Debian packages (nginx, redis-server, nodejs,
 # npm, python3, curl); it runs `npm ci` in tests/e2e for oidc-provider and
 # `cargo build` for bff (unless BFF_BIN names a binary; DEMO_RELEASE=1
-# builds and runs the release binary). Ctrl-C (SIGINT) or SIGTERM stops
-# every process it started. It prints "ready: <url>" once everything
-# answers. Settings (environment):
+# builds and runs the release binary). It prints "ready: <url>" once
+# everything answers; Ctrl-C (SIGINT) or SIGTERM stops every process it
+# started, and one that dies by itself is reported while the rest goes on.
+# Settings (environment; relative paths are from the repository root):
 #
 #   DEMO_PORT          the load balancer, the app's URL (default 8080)
 #   DEMO_OP_PORT DEMO_BFF1_PORT DEMO_BFF2_PORT DEMO_ADMIN1_PORT
