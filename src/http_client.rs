@@ -21,12 +21,17 @@ pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Builds the shared client: Mozilla roots for https upstreams.
 pub(crate) fn build() -> HttpClient {
-    let https = HttpsConnectorBuilder::new()
+    pooled(connector_any_scheme())
+}
+
+/// A rustls connector for http and https with Mozilla roots (the OTLP
+/// exporter's).
+pub(crate) fn connector_any_scheme() -> HttpsConnector<HttpConnector> {
+    HttpsConnectorBuilder::new()
         .with_webpki_roots()
         .https_or_http()
         .enable_all_versions()
-        .wrap_connector(connector());
-    pooled(https)
+        .wrap_connector(connector())
 }
 
 /// A client whose TLS uses `tls` (e.g. trusting only a private CA).

@@ -37,6 +37,7 @@ mod session;
 mod state;
 pub mod telemetry;
 mod throttle;
+mod trace_context;
 mod worker;
 
 pub use app::{Running, StartError, install_crypto_provider, start};

@@ -53,8 +53,8 @@ async fn serve(args: &Args) -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    let _telemetry = bff::telemetry::init(config.log_format);
-    match bff::start(config).await {
+    let telemetry = bff::telemetry::init(config.log_format);
+    let code = match bff::start(config).await {
         Ok(running) => {
             shutdown_signal().await;
             tracing::info!("shutting down");
@@ -65,7 +65,9 @@ async fn serve(args: &Args) -> ExitCode {
             tracing::error!(error = %err, "bff could not start");
             ExitCode::FAILURE
         }
-    }
+    };
+    telemetry.shutdown().await;
+    code
 }
 
 /// Flags and environment; `--help`/`--version` exit 0, mistakes exit 64.

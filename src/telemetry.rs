@@ -1,9 +1,25 @@
-//! Process-wide logging: `RUST_LOG` levels (default `info`), JSON or
-//! pretty lines on stdout, written by a background thread through a
-//! buffer so no serving thread ever blocks on `write(2)`. Lines are never
-//! dropped (a full buffer makes the writer wait instead), and
-//! [`Telemetry`] flushes what is buffered when it is dropped at exit.
+//! Process-wide telemetry.
+//!
+//! - Logs: `RUST_LOG` levels (default `info`), JSON or pretty lines on
+//!   stdout, written by a background thread through a buffer so no
+//!   serving thread ever blocks on `write(2)`. Lines are never dropped (a
+//!   full buffer makes the writer wait instead) and are flushed at exit.
+//! - Traces (off by default): with `OTEL_EXPORTER_OTLP_ENDPOINT` (or
+//!   `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) set, bff's spans (`request`,
+//!   and its `session_load`, `refresh`, `provider` and `upstream`
+//!   children) go to that OTLP/HTTP collector in protobuf batches;
+//!   `OTEL_SERVICE_NAME` names the service (default `bff`) and the other
+//!   standard `OTEL_BSP_*` settings apply. W3C `traceparent` propagation
+//!   is in [`crate::trace_context`].
 
+use std::time::Duration;
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::{Protocol, WithExportConfig as _, WithHttpConfig as _};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor;
 use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
@@ -13,14 +29,32 @@ use crate::config::LogFormat;
 
 /// Lines buffered before a writer waits for the log thread.
 const BUFFERED_LINES: usize = 256 * 1024;
+/// Longest wait for the collector per export.
+const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Keeps the log thread alive; dropping it flushes the buffered lines.
+/// Keeps the log thread and the trace exporter alive; [`Self::shutdown`]
+/// exports the last spans, and dropping it flushes the buffered lines.
 #[must_use = "dropping it stops and flushes the log writer"]
 pub struct Telemetry {
     _log_writer: WorkerGuard,
+    traces: Option<SdkTracerProvider>,
 }
 
-/// Installs the global subscriber. Call once, before anything logs.
+impl Telemetry {
+    /// Exports the spans still batched (bounded by the export timeout).
+    pub async fn shutdown(self) {
+        if let Some(traces) = self.traces {
+            // Blocks until the batch task, on this runtime, has exported.
+            let done = tokio::task::spawn_blocking(move || traces.shutdown()).await;
+            if let Ok(Err(err)) = done {
+                tracing::warn!(error = %err, "last spans not exported");
+            }
+        }
+    }
+}
+
+/// Installs the global subscriber. Call once, inside the runtime, before
+/// anything logs.
 pub fn init(format: LogFormat) -> Telemetry {
     let (writer, guard) = NonBlockingBuilder::default()
         .lossy(false)
@@ -35,8 +69,64 @@ pub fn init(format: LogFormat) -> Telemetry {
         LogFormat::Json => lines.json().flatten_event(true).boxed(),
         LogFormat::Pretty => lines.boxed(),
     };
+    let (traces, exporter_error) = match otlp_configured().then(tracer_provider) {
+        Some(Ok(provider)) => (Some(provider), None),
+        Some(Err(err)) => (None, Some(err)),
+        None => (None, None),
+    };
+    // bff's own spans only (no client-library internals), debug and up.
+    let spans = traces.as_ref().map(|provider| {
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer("bff"))
+            .with_filter(EnvFilter::new("bff=debug"))
+    });
     tracing_subscriber::registry()
         .with(lines.with_filter(filter))
+        .with(spans)
         .init();
-    Telemetry { _log_writer: guard }
+    if let Some(err) = exporter_error {
+        tracing::error!(error = %err, "OpenTelemetry tracing is off: the OTLP exporter could not be set up");
+    } else if traces.is_some() {
+        opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+        crate::trace_context::enable();
+        tracing::info!("OpenTelemetry tracing on (OTLP/HTTP protobuf)");
+    }
+    Telemetry {
+        _log_writer: guard,
+        traces,
+    }
+}
+
+/// Whether an OTLP endpoint is set (the standard variables).
+fn otlp_configured() -> bool {
+    [
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+    ]
+    .iter()
+    .any(|name| std::env::var(name).is_ok_and(|v| !v.trim().is_empty()))
+}
+
+/// The OTLP/HTTP exporter over bff's rustls client, batched on the
+/// runtime.
+fn tracer_provider() -> Result<SdkTracerProvider, opentelemetry_otlp::ExporterBuildError> {
+    let client = opentelemetry_http::hyper::HyperClient::new(
+        crate::http_client::connector_any_scheme(),
+        EXPORT_TIMEOUT,
+        None,
+    );
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_http_client(client)
+        .with_protocol(Protocol::HttpBinary)
+        .build()?;
+    let batches = BatchSpanProcessor::builder(exporter, opentelemetry_sdk::runtime::Tokio).build();
+    let mut resource = Resource::builder();
+    if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
+        resource = resource.with_service_name("bff");
+    }
+    Ok(SdkTracerProvider::builder()
+        .with_span_processor(batches)
+        .with_resource(resource.build())
+        .build())
 }

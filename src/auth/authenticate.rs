@@ -13,6 +13,7 @@
 //!    CSRF check, so a forged request changes nothing in the store.
 
 use http::HeaderMap;
+use tracing::Instrument as _;
 
 use crate::crypto::KeyRole;
 use crate::error::Error;
@@ -65,6 +66,15 @@ pub(crate) fn presented(state: &AppState, headers: &HeaderMap) -> Presented {
 
 /// The request's live session, if its cookie names one.
 pub(crate) async fn load(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<Authenticated>, Error> {
+    load_presented(state, headers)
+        .instrument(tracing::debug_span!("session_load"))
+        .await
+}
+
+async fn load_presented(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<Authenticated>, Error> {

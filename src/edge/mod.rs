@@ -25,6 +25,7 @@ use crate::http_util::{Body, is_navigation, redirect};
 use crate::proxy;
 use crate::request_id::{self, REQUEST_ID};
 use crate::state::AppState;
+use crate::trace_context;
 
 /// Handles one request on the public listener: assigns its request id,
 /// which names every log line of the request (a span) and its response.
@@ -36,6 +37,7 @@ pub(crate) async fn handle(
     let trusted = forwarded::is_trusted(&state.config.proxy.trusted_proxies, peer.ip());
     let request_id = request_id::assign(req.headers_mut(), trusted);
     let span = tracing::info_span!("request", id = request_id.to_str().unwrap_or_default());
+    trace_context::adopt(&span, req.headers(), trusted);
     let rid = request_id.to_str().unwrap_or_default();
     let in_flight = state.metrics.http.in_flight();
     let mut response = serve(state, peer, req, rid).instrument(span).await;

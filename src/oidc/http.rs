@@ -11,6 +11,8 @@ use std::pin::Pin;
 
 use openidconnect::{AsyncHttpClient, HttpRequest, HttpResponse};
 
+use tracing::Instrument as _;
+
 use crate::http_client::HttpClient;
 use crate::http_util::full;
 use crate::metrics::{Endpoint, ProviderMetrics};
@@ -81,7 +83,8 @@ impl OidcHttp {
             self.endpoint
         };
         let started = std::time::Instant::now();
-        let result = self.exchange(request).await;
+        let span = tracing::debug_span!("provider", endpoint = endpoint.label());
+        let result = self.exchange(request).instrument(span).await;
         let seconds = started.elapsed().as_secs_f64();
         self.metrics.observe(endpoint, seconds, result.is_err());
         result

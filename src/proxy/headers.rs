@@ -18,6 +18,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use crate::forwarded::{self, Kind};
 use crate::session::SessionData;
 use crate::session::cookie::{CookieNames, without_ours};
+use crate::trace_context;
 
 /// Hop-by-hop fields (RFC 9110 §7.6.1, plus the legacy ones proxies drop).
 const HOP_BY_HOP: [&str; 9] = [
@@ -94,7 +95,11 @@ pub(crate) fn upstream_request_headers(
             || is_override(name)
             // Identity and network claims from anyone, and the forwarding
             // chain (re-set below from its validated values): case T1.
-            || forwarded::kind(name) != Kind::Other;
+            || forwarded::kind(name) != Kind::Other
+            // A trace context only from a trusted proxy, and replaced by
+            // bff's own when bff traces (W3C Trace Context §3).
+            || (trace_context::FIELDS.contains(name)
+                && (!ctx.trusted_peer || trace_context::enabled()));
         if !dropped {
             out.append(name.clone(), value.clone());
         }

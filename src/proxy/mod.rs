@@ -30,6 +30,7 @@ use std::net::SocketAddr;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, Version, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use tracing::Instrument as _;
 
 use crate::access_note::AccessNote;
 use crate::auth::LOGIN_PATH;
@@ -41,6 +42,7 @@ use crate::http_util::{Body, empty, is_navigation};
 use crate::route_table::{self, Route};
 use crate::session::SessionData;
 use crate::state::AppState;
+use crate::trace_context;
 use body::RequestBody;
 use headers::RequestContext;
 use websocket::SessionWatch;
@@ -250,7 +252,14 @@ async fn forward(
 ) -> Result<Response<Incoming>, Error> {
     let client = route.client(&state.upstream);
     let started = std::time::Instant::now();
-    let answered = tokio::time::timeout(route.config.timeout, client.request(req)).await;
+    let span = tracing::debug_span!("upstream", route = route.config.prefix.as_str());
+    let sent = async {
+        let mut req = req;
+        // W3C Trace Context: the upstream call is this span's child.
+        trace_context::inject(req.headers_mut());
+        tokio::time::timeout(route.config.timeout, client.request(req)).await
+    };
+    let answered = sent.instrument(span).await;
     let elapsed = started.elapsed();
     note.upstream_us = Some(u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX));
     let seconds = elapsed.as_secs_f64();

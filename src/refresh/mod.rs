@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use moka::future::Cache;
 use tokio::sync::Mutex;
+use tracing::Instrument as _;
 
 use crate::error::Error;
 use crate::metrics::{Metrics, RefreshOutcome as Outcome};
@@ -132,7 +133,9 @@ impl Refresher {
             self.record(id, Outcome::Joined);
             return Ok(current);
         }
-        self.refresh_across_pods(id, current).await
+        self.refresh_across_pods(id, current)
+            .instrument(tracing::debug_span!("refresh"))
+            .await
     }
 
     async fn reload(&self, id: &SessionId) -> Result<SessionData, Error> {
@@ -152,11 +155,15 @@ impl Refresher {
                     // Spawned: a client that disconnects must not cancel a
                     // refresh halfway (rotated token lost, lock left held).
                     let (this, id) = (self.clone(), id.clone());
-                    let task = tokio::spawn(async move {
-                        let result = this.refresh_locked(&id).await;
-                        held.release().await;
-                        result
-                    });
+                    let task = tokio::spawn(
+                        async move {
+                            let result = this.refresh_locked(&id).await;
+                            held.release().await;
+                            result
+                        }
+                        // Still part of this request's `refresh` span.
+                        .in_current_span(),
+                    );
                     return task.await.unwrap_or(Err(Error::RefreshUnavailable));
                 }
                 Ok(None) => {}

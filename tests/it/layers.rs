@@ -22,6 +22,7 @@ const LAYERS: &[&[&str]] = &[
         "throttle",
         "request_id",
         "access_note",
+        "trace_context",
     ],
     &["pages", "config", "http_client", "server"],
     &["forwarded", "telemetry"],

@@ -127,7 +127,7 @@ async fn logged_lines(level: &str, secrets: &mut Secrets) -> Vec<String> {
     whole_flow(&stack, &bff, secrets).await;
     bff.terminate();
     assert!(
-        bff.wait_exit(Duration::from_secs(30)).success(),
+        bff.wait_exit(Duration::from_secs(30)).await.success(),
         "exit 0 after SIGTERM"
     );
     bff.lines()

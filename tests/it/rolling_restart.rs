@@ -119,7 +119,7 @@ async fn restart(
         tokio::time::sleep(Duration::from_millis(1000)).await;
         test_http::try_send(get(slow_url, "")).await
     });
-    let exited = tokio::task::block_in_place(|| pod.wait_exit(Duration::from_secs(30)));
+    let exited = pod.wait_exit(Duration::from_secs(30)).await;
     assert!(exited.success(), "exit 0 after SIGTERM: {exited}");
     assert!(
         sent.elapsed() >= Duration::from_millis(1500),

@@ -22,6 +22,7 @@ pub mod jwt;
 pub mod load;
 pub mod logs;
 pub mod metrics;
+pub mod otlp;
 pub mod process;
 pub mod redis_server;
 pub mod sentinel;

@@ -103,17 +103,18 @@ impl BffProcess {
         assert!(status.success(), "SIGTERM delivered");
     }
 
-    /// Waits up to `limit` for the process to exit; its status.
-    pub fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
+    /// Waits up to `limit` for the process to exit; its status. Async, so
+    /// the test's own servers (IdP, upstream, receivers) keep answering.
+    pub async fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
         let deadline = Instant::now() + limit;
         loop {
             if let Some(status) = self.child.try_wait().expect("wait on bff") {
                 // Let the reader thread take the last lines.
-                std::thread::sleep(Duration::from_millis(50));
+                tokio::time::sleep(Duration::from_millis(50)).await;
                 return status;
             }
             assert!(Instant::now() < deadline, "bff did not exit in {limit:?}");
-            std::thread::sleep(Duration::from_millis(20));
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 }
