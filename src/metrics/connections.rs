@@ -97,3 +97,37 @@ impl ConnectionMetrics {
         ProtocolSlot(self.relays_open.clone())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connections_count_by_protocol_and_relays_until_dropped() {
+        let mut registry = Registry::with_prefix("bff");
+        let metrics = ConnectionMetrics::register(&mut registry);
+        let h2 = metrics.protocol(true);
+        let relay = metrics.relay();
+        let render = || {
+            let mut text = String::new();
+            prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+            text
+        };
+        let text = render();
+        assert!(
+            text.contains(r#"bff_http_connections_open{protocol="h2"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"bff_http_connections_open{protocol="http1"} 0"#));
+        assert!(text.contains("bff_websocket_relays_open 1"));
+        assert!(text.contains("bff_websocket_relays_total 1"));
+        drop((h2, relay));
+        let text = render();
+        assert!(
+            text.contains(r#"bff_http_connections_open{protocol="h2"} 0"#),
+            "{text}"
+        );
+        assert!(text.contains("bff_websocket_relays_open 0"));
+        assert!(text.contains("bff_websocket_relays_total 1"));
+    }
+}

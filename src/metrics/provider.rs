@@ -100,3 +100,29 @@ impl ProviderMetrics {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_families_have_base_units_endpoint_labels_and_zeros() {
+        let mut registry = Registry::with_prefix("bff");
+        let metrics = ProviderMetrics::register(&mut registry);
+        metrics.observe(Endpoint::Token, 0.003, true);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        for line in [
+            "# TYPE bff_provider_request_duration_seconds histogram",
+            "# UNIT bff_provider_request_duration_seconds seconds",
+            r#"bff_provider_request_duration_seconds_bucket{le="0.0025",endpoint="token"} 0"#,
+            r#"bff_provider_request_duration_seconds_bucket{le="0.005",endpoint="token"} 1"#,
+            "# TYPE bff_provider_errors counter",
+            r#"bff_provider_errors_total{endpoint="token"} 1"#,
+            r#"bff_provider_errors_total{endpoint="jwks"} 0"#,
+            r#"bff_provider_errors_total{endpoint="revocation"} 0"#,
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
+    }
+}

@@ -33,6 +33,7 @@ mod limits;
 mod log_secrets;
 mod login_attacks;
 mod logout;
+mod operations_metrics;
 mod otel_traces;
 mod proxy;
 mod redis_tls;
