@@ -7,6 +7,9 @@
 //   (v)   bff-noauth  wrk -> bff route with auth = "none" (proxy path without the
 //                     session lookup: isolates Redis GET + HKDF + AES-GCM)
 //   (vi)  bff-auto    as (iii), with BFF_WORKERS=auto (one worker per CPU)
+//   (vii) bff-traced  as (iii), with OpenTelemetry tracing on (OTLP/HTTP
+//                     export to the upstream nginx, which answers 200)
+//   (viii) bff-info   as (iii), with RUST_LOG=info (the access log line)
 // Variants are interleaved, REPS times DURATION seconds each; medians reported.
 // Then: Redis bytes per session (real logins), and bff RSS while Redis grows
 // from 1k to 100k sessions (synthetic records, see results.md).
@@ -41,6 +44,9 @@ const [bff] = stack.bffs;
 // The same bff with one worker per CPU (BFF_WORKERS=auto), sharing the Redis.
 const CPUS = (await import('node:os')).availableParallelism();
 const bffAuto = await startBff('bff-auto', BFF_BIN, { ...stack.env, BFF_WORKERS: 'auto' }, `${OUT}/stack`);
+// Tracing on, and the access log on: the same bff otherwise.
+const bffTraced = await startBff('bff-traced', BFF_BIN, { ...stack.env, OTEL_EXPORTER_OTLP_ENDPOINT: upstream.origin }, `${OUT}/stack`);
+const bffInfo = await startBff('bff-info', BFF_BIN, { ...stack.env, RUST_LOG: 'info' }, `${OUT}/stack`);
 const redisPid = stack.redis.child.pid;
 log(`upstream ${upstream.origin}, proxy ${proxy.origin}, bff ${bff.origin} (pid ${bff.child.pid}), redis :${stack.redis.port}`);
 
@@ -56,6 +62,8 @@ const variants = [
   { key: 'bff401', label: '(iv) bff, no cookie (401)', url: `${bff.origin}/api/bench`, pid: bff.child.pid, expect401: true },
   { key: 'bffnoauth', label: '(v) bff, auth = "none" route', url: `${bff.origin}/pub/bench`, pid: bff.child.pid },
   { key: 'bffauto', label: `(vi) bff, valid session, BFF_WORKERS=auto (${CPUS} workers)`, url: `${bffAuto.origin}/api/bench`, headers: [`Cookie: bff=${cookie}`], pid: bffAuto.child.pid, expect2xx: true },
+  { key: 'bfftraced', label: '(vii) bff, valid session, OpenTelemetry tracing on', url: `${bffTraced.origin}/api/bench`, headers: [`Cookie: bff=${cookie}`], pid: bffTraced.child.pid, expect2xx: true },
+  { key: 'bffinfo', label: '(viii) bff, valid session, RUST_LOG=info (access log)', url: `${bffInfo.origin}/api/bench`, headers: [`Cookie: bff=${cookie}`], pid: bffInfo.child.pid, expect2xx: true },
 ];
 
 const runs = Object.fromEntries(variants.map((v) => [v.key, []]));
@@ -116,6 +124,8 @@ for (const target of GROWTH) {
 }
 
 await stop(bffAuto.child);
+await stop(bffTraced.child);
+await stop(bffInfo.child);
 await stack.close();
 await stop(proxy.child);
 await stop(upstream.child);
@@ -147,6 +157,8 @@ const lines = [
   `- (v)/(ii) bff without session lookup vs nginx: ${pct(m.bffnoauth.rps, m.nginx.rps)}; (iii)/(v) cost of the session lookup: ${pct(m.bff.rps, m.bffnoauth.rps)} of the no-lookup throughput`,
   `- bff p99 with session: **${f(m.bff.p99, 3)} ms** (target <= 2 ms)`,
   `- (vi) with BFF_WORKERS=auto (${CPUS} workers): ${pct(m.bffauto.rps, m.nginx.rps)} of nginx, p99 ${f(m.bffauto.p99, 3)} ms, CPU ${f(m.bffauto.cpu.proxy)} %`,
+  `- (vii) OpenTelemetry tracing on vs (iii) off: ${pct(m.bfftraced.rps, m.bff.rps)} of the throughput (${pct(m.bfftraced.rps, m.nginx.rps)} of nginx), p99 ${f(m.bfftraced.p99, 3)} ms; tracing off costs one atomic load per request`,
+  `- (viii) access log at info vs (iii) warn: ${pct(m.bffinfo.rps, m.bff.rps)} of the throughput (${pct(m.bffinfo.rps, m.nginx.rps)} of nginx), p99 ${f(m.bffinfo.p99, 3)} ms`,
   `- Latency with one connection (wrk -t1 -c1 -d5s, no queueing): upstream p50/p99 ${f(single.direct.p50, 3)}/${f(single.direct.p99, 3)} ms, nginx ${f(single.nginx.p50, 3)}/${f(single.nginx.p99, 3)} ms, **bff with session ${f(single.bff.p50, 3)}/${f(single.bff.p99, 3)} ms**`,
   `- bff RSS after the load runs: **${f(bffRss.rss, 1)} MiB** (peak ${f(bffRss.hwm, 1)} MiB; target <= 64 MiB)`,
   '',
