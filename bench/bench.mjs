@@ -10,6 +10,7 @@
 //   (vii) bff-traced  as (iii), with OpenTelemetry tracing on (OTLP/HTTP
 //                     export to the upstream nginx, which answers 200)
 //   (viii) bff-info   as (iii), with RUST_LOG=info (the access log line)
+//   (ix)  bff-before  as (iii), another build (BENCH_COMPARE_BIN=path), when set
 // Variants are interleaved, REPS times DURATION seconds each; medians reported.
 // Then: Redis bytes per session (real logins), and bff RSS while Redis grows
 // from 1k to 100k sessions (synthetic records, see results.md).
@@ -47,6 +48,9 @@ const bffAuto = await startBff('bff-auto', BFF_BIN, { ...stack.env, BFF_WORKERS:
 // Tracing on, and the access log on: the same bff otherwise.
 const bffTraced = await startBff('bff-traced', BFF_BIN, { ...stack.env, OTEL_EXPORTER_OTLP_ENDPOINT: upstream.origin }, `${OUT}/stack`);
 const bffInfo = await startBff('bff-info', BFF_BIN, { ...stack.env, RUST_LOG: 'info' }, `${OUT}/stack`);
+// Before and after in one run: another build of bff, same settings.
+const COMPARE_BIN = process.env.BENCH_COMPARE_BIN;
+const bffBefore = COMPARE_BIN ? await startBff('bff-before', COMPARE_BIN, stack.env, `${OUT}/stack`) : null;
 const redisPid = stack.redis.child.pid;
 log(`upstream ${upstream.origin}, proxy ${proxy.origin}, bff ${bff.origin} (pid ${bff.child.pid}), redis :${stack.redis.port}`);
 
@@ -65,6 +69,7 @@ const variants = [
   { key: 'bfftraced', label: '(vii) bff, valid session, OpenTelemetry tracing on', url: `${bffTraced.origin}/api/bench`, headers: [`Cookie: bff=${cookie}`], pid: bffTraced.child.pid, expect2xx: true },
   { key: 'bffinfo', label: '(viii) bff, valid session, RUST_LOG=info (access log)', url: `${bffInfo.origin}/api/bench`, headers: [`Cookie: bff=${cookie}`], pid: bffInfo.child.pid, expect2xx: true },
 ];
+if (bffBefore) variants.push({ key: 'bffbefore', label: `(ix) bff, valid session, ${COMPARE_BIN}`, url: `${bffBefore.origin}/api/bench`, headers: [`Cookie: bff=${cookie}`], pid: bffBefore.child.pid, expect2xx: true });
 
 const runs = Object.fromEntries(variants.map((v) => [v.key, []]));
 for (let rep = 1; rep <= REPS; rep += 1) {
@@ -126,6 +131,7 @@ for (const target of GROWTH) {
 await stop(bffAuto.child);
 await stop(bffTraced.child);
 await stop(bffInfo.child);
+if (bffBefore) await stop(bffBefore.child);
 await stack.close();
 await stop(proxy.child);
 await stop(upstream.child);
@@ -159,6 +165,7 @@ const lines = [
   `- (vi) with BFF_WORKERS=auto (${CPUS} workers): ${pct(m.bffauto.rps, m.nginx.rps)} of nginx, p99 ${f(m.bffauto.p99, 3)} ms, CPU ${f(m.bffauto.cpu.proxy)} %`,
   `- (vii) OpenTelemetry tracing on vs (iii) off: ${pct(m.bfftraced.rps, m.bff.rps)} of the throughput (${pct(m.bfftraced.rps, m.nginx.rps)} of nginx), p99 ${f(m.bfftraced.p99, 3)} ms; tracing off costs one atomic load per request`,
   `- (viii) access log at info vs (iii) warn: ${pct(m.bffinfo.rps, m.bff.rps)} of the throughput (${pct(m.bffinfo.rps, m.nginx.rps)} of nginx), p99 ${f(m.bffinfo.p99, 3)} ms`,
+  ...(bffBefore ? [`- (iii) this build vs (ix) ${COMPARE_BIN}: ${pct(m.bff.rps, m.bffbefore.rps)} of its throughput; p99 ${f(m.bff.p99, 3)} vs ${f(m.bffbefore.p99, 3)} ms`] : []),
   `- Latency with one connection (wrk -t1 -c1 -d5s, no queueing): upstream p50/p99 ${f(single.direct.p50, 3)}/${f(single.direct.p99, 3)} ms, nginx ${f(single.nginx.p50, 3)}/${f(single.nginx.p99, 3)} ms, **bff with session ${f(single.bff.p50, 3)}/${f(single.bff.p99, 3)} ms**`,
   `- bff RSS after the load runs: **${f(bffRss.rss, 1)} MiB** (peak ${f(bffRss.hwm, 1)} MiB; target <= 64 MiB)`,
   '',

@@ -2,8 +2,9 @@
 //!
 //! - Logs: `RUST_LOG` levels (default `info`), JSON or pretty lines on
 //!   stdout, written by a background thread through a buffer so no
-//!   serving thread ever blocks on `write(2)`. Lines are never dropped (a
-//!   full buffer makes the writer wait instead) and are flushed at exit.
+//!   serving thread ever blocks on `write(2)` (and that thread makes one
+//!   write per batch of lines). Lines are never dropped (a full buffer
+//!   makes the writer wait instead) and are flushed at exit.
 //! - Traces (off by default): with `OTEL_EXPORTER_OTLP_ENDPOINT` (or
 //!   `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) set, bff's spans (`request`,
 //!   and its `session_load`, `refresh`, `provider` and `upstream`
@@ -29,6 +30,8 @@ use crate::config::LogFormat;
 
 /// Lines buffered before a writer waits for the log thread.
 const BUFFERED_LINES: usize = 256 * 1024;
+/// Bytes the log thread gathers before a write (flushed per batch).
+const WRITE_BUFFER: usize = 64 * 1024;
 /// Longest wait for the collector per export.
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -60,7 +63,12 @@ pub fn init(format: LogFormat) -> Telemetry {
         .lossy(false)
         .buffered_lines_limit(BUFFERED_LINES)
         .thread_name("bff-log-writer")
-        .finish(std::io::stdout());
+        // The log thread flushes after each batch it drains: one write(2)
+        // per batch instead of one per line.
+        .finish(std::io::BufWriter::with_capacity(
+            WRITE_BUFFER,
+            std::io::stdout(),
+        ));
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let lines = tracing_subscriber::fmt::layer()
         .with_target(false)
@@ -74,16 +82,28 @@ pub fn init(format: LogFormat) -> Telemetry {
         Some(Err(err)) => (None, Some(err)),
         None => (None, None),
     };
-    // bff's own spans only (no client-library internals), debug and up.
-    let spans = traces.as_ref().map(|provider| {
-        tracing_opentelemetry::layer()
-            .with_tracer(provider.tracer("bff"))
-            .with_filter(EnvFilter::new("bff=debug"))
-    });
-    tracing_subscriber::registry()
-        .with(lines.with_filter(filter))
-        .with(spans)
-        .init();
+    match &traces {
+        // bff's own spans only (no client-library internals), debug and
+        // up; no per-span code location, thread or busy/idle attributes.
+        Some(provider) => {
+            let spans = tracing_opentelemetry::layer()
+                .with_tracer(provider.tracer("bff"))
+                .with_location(false)
+                .with_threads(false)
+                .with_target(false)
+                .with_tracked_inactivity(false)
+                .with_filter(EnvFilter::new("bff=debug"));
+            tracing_subscriber::registry()
+                .with(lines.with_filter(filter))
+                .with(spans)
+                .init();
+        }
+        // The log layer alone: a callsite it filters out is skipped for
+        // good (an absent `Option` layer would claim interest in all).
+        None => tracing_subscriber::registry()
+            .with(lines.with_filter(filter))
+            .init(),
+    }
     if let Some(err) = exporter_error {
         tracing::error!(error = %err, "OpenTelemetry tracing is off: the OTLP exporter could not be set up");
     } else if traces.is_some() {

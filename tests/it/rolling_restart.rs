@@ -130,6 +130,8 @@ async fn restart(
         .unwrap()
         .expect("the in-flight request is answered");
     assert_eq!(slow.status, 200, "{}", slow.text());
+    // Answered after accepting stopped: the connection is not kept alive.
+    assert_eq!(slow.header("connection"), Some("close"));
     pod.wait_for_line("draining", Duration::from_secs(1));
     let again = BffProcess::spawn(
         &argv(pod),
