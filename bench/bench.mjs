@@ -10,7 +10,8 @@
 //   (vii) bff-traced  as (iii), with OpenTelemetry tracing on (OTLP/HTTP
 //                     export to the upstream nginx, which answers 200)
 //   (viii) bff-info   as (iii), with RUST_LOG=info (the access log line)
-//   (ix)  bff-before  as (iii), another build (BENCH_COMPARE_BIN=path), when set
+//   (ix)  bff-before  as (iii), another build (BENCH_COMPARE_BIN=path), when set,
+//                     with BENCH_COMPARE_ENV (JSON) settings on top
 // Variants are interleaved, REPS times DURATION seconds each; medians reported.
 // Then: Redis bytes per session (real logins), and bff RSS while Redis grows
 // from 1k to 100k sessions (synthetic records, see results.md).
@@ -50,7 +51,9 @@ const bffTraced = await startBff('bff-traced', BFF_BIN, { ...stack.env, OTEL_EXP
 const bffInfo = await startBff('bff-info', BFF_BIN, { ...stack.env, RUST_LOG: 'info' }, `${OUT}/stack`);
 // Before and after in one run: another build of bff, same settings.
 const COMPARE_BIN = process.env.BENCH_COMPARE_BIN;
-const bffBefore = COMPARE_BIN ? await startBff('bff-before', COMPARE_BIN, stack.env, `${OUT}/stack`) : null;
+// BENCH_COMPARE_ENV (JSON) adds settings to it, e.g. {"RUST_LOG":"info"}.
+const COMPARE_ENV = JSON.parse(process.env.BENCH_COMPARE_ENV ?? '{}');
+const bffBefore = COMPARE_BIN ? await startBff('bff-before', COMPARE_BIN, { ...stack.env, ...COMPARE_ENV }, `${OUT}/stack`) : null;
 const redisPid = stack.redis.child.pid;
 log(`upstream ${upstream.origin}, proxy ${proxy.origin}, bff ${bff.origin} (pid ${bff.child.pid}), redis :${stack.redis.port}`);
 
@@ -69,7 +72,7 @@ const variants = [
   { key: 'bfftraced', label: '(vii) bff, valid session, OpenTelemetry tracing on', url: `${bffTraced.origin}/api/bench`, headers: [`Cookie: bff=${cookie}`], pid: bffTraced.child.pid, expect2xx: true },
   { key: 'bffinfo', label: '(viii) bff, valid session, RUST_LOG=info (access log)', url: `${bffInfo.origin}/api/bench`, headers: [`Cookie: bff=${cookie}`], pid: bffInfo.child.pid, expect2xx: true },
 ];
-if (bffBefore) variants.push({ key: 'bffbefore', label: `(ix) bff, valid session, ${COMPARE_BIN}`, url: `${bffBefore.origin}/api/bench`, headers: [`Cookie: bff=${cookie}`], pid: bffBefore.child.pid, expect2xx: true });
+if (bffBefore) variants.push({ key: 'bffbefore', label: `(ix) bff, valid session, ${COMPARE_BIN} ${process.env.BENCH_COMPARE_ENV ?? ''}`, url: `${bffBefore.origin}/api/bench`, headers: [`Cookie: bff=${cookie}`], pid: bffBefore.child.pid, expect2xx: true });
 
 const runs = Object.fromEntries(variants.map((v) => [v.key, []]));
 for (let rep = 1; rep <= REPS; rep += 1) {
