@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::http_util::{Body, BoxError};
-use crate::metrics::{ConnectionMetrics, ProtocolSlot};
+use crate::metrics::{ConnectionMetrics, GaugeSlot};
 
 /// Largest request head (request line + headers) accepted; hyper answers
 /// 431 past it.
@@ -110,7 +110,7 @@ struct Activity {
     /// The connection's place under the cap, if counted.
     slot: Option<Slot>,
     /// Its count under its protocol, from the first request.
-    protocol: OnceLock<ProtocolSlot>,
+    protocol: OnceLock<GaugeSlot>,
 }
 
 impl Activity {

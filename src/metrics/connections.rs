@@ -29,10 +29,10 @@ pub(crate) struct ConnectionMetrics {
     relays: Counter,
 }
 
-/// A connection counted under its protocol until dropped.
-pub(crate) struct ProtocolSlot(Gauge);
+/// One count on a gauge (a connection under its protocol, a relay), until dropped.
+pub(crate) struct GaugeSlot(Gauge);
 
-impl Drop for ProtocolSlot {
+impl Drop for GaugeSlot {
     fn drop(&mut self) {
         self.0.dec();
     }
@@ -84,17 +84,17 @@ impl ConnectionMetrics {
     }
 
     /// Counts a connection under its protocol until the slot is dropped.
-    pub(crate) fn protocol(&self, h2: bool) -> ProtocolSlot {
+    pub(crate) fn protocol(&self, h2: bool) -> GaugeSlot {
         let gauge = if h2 { &self.h2 } else { &self.http1 };
         gauge.inc();
-        ProtocolSlot(gauge.clone())
+        GaugeSlot(gauge.clone())
     }
 
     /// Counts a WebSocket relay as open until the slot is dropped.
-    pub(crate) fn relay(&self) -> ProtocolSlot {
+    pub(crate) fn relay(&self) -> GaugeSlot {
         self.relays.inc();
         self.relays_open.inc();
-        ProtocolSlot(self.relays_open.clone())
+        GaugeSlot(self.relays_open.clone())
     }
 }
 

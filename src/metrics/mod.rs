@@ -18,7 +18,7 @@ mod redis;
 mod store;
 
 pub(crate) use auth::{AuthMetrics, BackchannelRejection, LogoutKind};
-pub(crate) use connections::{ConnectionMetrics, ProtocolSlot};
+pub(crate) use connections::{ConnectionMetrics, GaugeSlot};
 pub(crate) use health::HealthMetrics;
 pub(crate) use http::HttpMetrics;
 pub(crate) use provider::{Endpoint, ProviderMetrics};

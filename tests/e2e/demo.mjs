@@ -16,7 +16,7 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { chromium } from 'playwright-core';
+import { launchBrowser, loopbackContext } from './lib/browser.mjs';
 import { freePort, waitFor } from './lib/procs.mjs';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -75,7 +75,6 @@ const portFree = (port) => new Promise((resolve) => {
   srv.once('error', () => resolve(false));
   srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
 });
-const isLoopback = (url) => /^(https?|wss?):\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?\//.test(url) || /^(data|blob|about):/.test(url);
 
 // --- start demo/local.sh ---------------------------------------------------------
 
@@ -111,17 +110,9 @@ await step('start', 'demo/local.sh starts everything on free ports and prints "r
   assert(readPids().map((p) => p.name).join(' ') === 'redis provider demo-api bff1 bff2 lb', 'six processes recorded');
 });
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launchBrowser();
 async function newPage() {
-  const ctx = await browser.newContext({ viewport: { width: 900, height: 720 } });
-  ctx.setDefaultTimeout(10_000);
-  await ctx.route('**/*', (route) => (isLoopback(route.request().url()) ? route.continue() : route.abort('blockedbyclient')));
-  return ctx.newPage();
+  return (await loopbackContext(browser)).newPage();
 }
 let shot = 0;
 const screenshot = (page, name) => page.screenshot({ path: `${OUT}/${String(++shot).padStart(2, '0')}-${name}.png`, fullPage: true });

@@ -10,7 +10,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { chromium } from 'playwright-core';
+import { launchBrowser, loopbackContext } from './lib/browser.mjs';
 import { redisCli, waitFor, killAll } from './lib/procs.mjs';
 import { startStack } from './lib/stack.mjs';
 
@@ -65,7 +65,6 @@ async function step(key, title, fn, { prereq = false } = {}) {
   }
 }
 
-const isLoopback = (url) => /^(https?|wss?):\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?\//.test(url) || /^(data|blob|about):/.test(url);
 
 async function sessionCount(redisPort) {
   const out = await redisCli(redisPort, ['--scan', '--pattern', 'bff:s:*']);
@@ -100,20 +99,9 @@ const { op, upstream, redis } = stack;
 const discovery = await (await fetch(`${op.issuer}/.well-known/openid-configuration`)).json();
 console.log(`provider ${op.issuer}, bff1 ${pod1.origin}, bff2 ${pod2.origin}, redis :${redis.port}, upstream ${upstream.origin}`);
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launchBrowser();
 
-async function newContext() {
-  const ctx = await browser.newContext({ viewport: { width: 900, height: 720 } });
-  ctx.setDefaultTimeout(10_000);
-  // Loopback only: the provider's pages @import a web font; never fetch it.
-  await ctx.route('**/*', (route) => (isLoopback(route.request().url()) ? route.continue() : route.abort('blockedbyclient')));
-  return ctx;
-}
+const newContext = () => loopbackContext(browser);
 
 let shot = 0;
 const screenshot = (page, name) => page.screenshot({ path: `${OUT}/${String(++shot).padStart(2, '0')}-${name}.png`, fullPage: true });
