@@ -23,13 +23,13 @@ use crate::per_worker::PerWorker;
 use crate::refresh::{RefreshSettings, Refresher};
 use crate::route_table::RouteTable;
 use crate::server::{ConnectionLimit, Handler, Timeouts};
-use crate::session::census;
 use crate::session::cookie::CookieNames;
 use crate::session::store::instrumented::Instrumented;
 use crate::session::store::memory::MemoryStore;
 use crate::session::store::redis::RedisStore;
 use crate::session::store::redis_errors;
 use crate::session::{SessionData, SessionId, SessionStore, StoreError, Vault, key_holders};
+use crate::session::{cache, census};
 use crate::state::AppState;
 use crate::throttle::LoginThrottle;
 use crate::worker::{self, WorkerPool};
@@ -71,7 +71,8 @@ pub enum StartError {
 /// Builds the state, binds the listeners and starts serving.
 pub async fn start(config: Config) -> Result<Running, StartError> {
     install_crypto_provider();
-    let state = build_state(Arc::new(config)).await?;
+    let shutdown = CancellationToken::new();
+    let state = build_state(Arc::new(config), &shutdown).await?;
     let config = Arc::clone(&state.config);
     let (public, public_addr) = bind(config.listen).await?;
     let (admin, admin_addr) = bind(config.admin_listen).await?;
@@ -82,7 +83,6 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let workers = WorkerPool::start(config.workers, &public_handler(&state), timeouts)
         .map_err(StartError::Workers)?;
     let limit = ConnectionLimit::new(config.max_connections, state.metrics.connections.clone());
-    let shutdown = CancellationToken::new();
     let mut tasks = background(&state, &shutdown).await;
     tasks.extend([
         tokio::spawn(worker::serve_on_workers(
@@ -130,25 +130,41 @@ async fn background(
     ]
 }
 
+/// The vault over `store`, reading through a session cache when the store
+/// is Redis and the cache is on.
+fn vault_for(
+    config: &Config,
+    store: Arc<dyn SessionStore>,
+    redis: Option<Arc<RedisStore>>,
+    metrics: &Metrics,
+    shutdown: &CancellationToken,
+) -> Vault {
+    let session = &config.session;
+    let issuer = config.oidc.issuer_url.clone();
+    let vault = Vault::new(store, session.keys.clone(), issuer, session.idle_timeout);
+    let cache_metrics = metrics.cache.clone();
+    match redis
+        .and_then(|redis| cache::start(&session.cache, cache_metrics, redis, shutdown.clone()))
+    {
+        Some(cache) => vault.with_cache(cache),
+        None => vault,
+    }
+}
+
 /// The shared state: store, vault, provider, refresher, routes, metrics.
-async fn build_state(config: Arc<Config>) -> Result<Arc<AppState>, StartError> {
+async fn build_state(
+    config: Arc<Config>,
+    shutdown: &CancellationToken,
+) -> Result<Arc<AppState>, StartError> {
     let client = http_client::build();
     let metrics = Arc::new(Metrics::new());
     let timeout = config.oidc.provider_timeout;
     let http = OidcHttp::new(client.clone(), timeout, metrics.provider.clone());
     let provider = ProviderHandle::new(config.oidc.clone(), http);
-    let store: Arc<dyn SessionStore> = Arc::new(Instrumented::new(
-        store_for(&config, metrics.redis.clone()).await?,
-        metrics.store.clone(),
-    ));
+    let (backend, redis) = store_for(&config, metrics.redis.clone()).await?;
+    let store: Arc<dyn SessionStore> = Arc::new(Instrumented::new(backend, metrics.store.clone()));
     let session = &config.session;
-    let issuer = config.oidc.issuer_url.clone();
-    let vault = Vault::new(
-        Arc::clone(&store),
-        session.keys.clone(),
-        issuer,
-        session.idle_timeout,
-    );
+    let vault = vault_for(&config, Arc::clone(&store), redis, &metrics, shutdown);
     let settings = RefreshSettings {
         skew: config.oidc.refresh_skew,
         wait: config.oidc.refresh_wait,
@@ -204,20 +220,21 @@ pub fn install_crypto_provider() {
 async fn store_for(
     config: &Config,
     events: RedisEvents,
-) -> Result<Arc<dyn SessionStore>, StartError> {
+) -> Result<(Arc<dyn SessionStore>, Option<Arc<RedisStore>>), StartError> {
     match &config.session.redis_url {
         Some(url) => {
             let options = &config.session.redis;
             let store = RedisStore::connect_counting(url.expose(), options, config.workers, events)
                 .map_err(|e| StartError::Store(e.to_string()))?;
             check_redis_at_start(&store).await?;
-            Ok(Arc::new(store))
+            let store = Arc::new(store);
+            Ok((Arc::clone(&store) as Arc<dyn SessionStore>, Some(store)))
         }
         None => {
             tracing::warn!(
                 "using the in-memory session store: sessions are lost on restart and not shared between replicas; set BFF_REDIS_URL for production"
             );
-            Ok(Arc::new(MemoryStore::new(MEMORY_STORE_CAPACITY)))
+            Ok((Arc::new(MemoryStore::new(MEMORY_STORE_CAPACITY)), None))
         }
     }
 }

@@ -9,6 +9,7 @@
 //! setting is a [`ConfigError`] naming the setting; `main` exits 64.
 
 mod args;
+mod cache;
 mod declare;
 mod error;
 mod file;
@@ -26,7 +27,9 @@ mod validate;
 pub use args::{Command, SessionsAction};
 pub use error::ConfigError;
 pub use file::FileRoute;
-pub use model::{Config, LogFormat, OidcConfig, ProxyConfig, RedisOptions, SessionConfig};
+pub use model::{
+    CacheOptions, Config, LogFormat, OidcConfig, ProxyConfig, RedisOptions, SessionConfig,
+};
 pub use parse::Cidr;
 pub use routes::{AuthMode, DEFAULT_MAX_BODY, DEFAULT_ROUTE_TIMEOUT, RouteConfig};
 pub use secret::Secret;

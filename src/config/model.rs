@@ -94,6 +94,21 @@ pub struct SessionConfig {
     pub redis_url: Option<Secret>,
     /// How to reach Redis: TLS files and timeouts.
     pub redis: RedisOptions,
+    /// The in-process session cache (Redis only).
+    pub cache: CacheOptions,
+}
+
+/// The session cache: on or off, its staleness bound, size and outage grace.
+#[derive(Debug, Clone)]
+pub struct CacheOptions {
+    /// `BFF_SESSION_CACHE` is on (it still needs Redis with `CLIENT TRACKING`).
+    pub enabled: bool,
+    /// Longest a hit may be served without a fresh proof of the listener.
+    pub max_staleness: Duration,
+    /// Bound of the cache, in bytes of records.
+    pub size_bytes: u64,
+    /// Outage grace (`None` = off).
+    pub outage_grace: Option<Duration>,
 }
 
 /// TLS files and timeouts of the Redis connection.

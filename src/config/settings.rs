@@ -73,6 +73,22 @@ settings! {
     /// write-back, with `WAIT`, before the user sees success (default `0`).
     redis_min_replicas_ack: String = "BFF_REDIS_MIN_REPLICAS_ACK", default "0",
         show |c| c.session.redis.min_replicas_ack;
+    /// Keep recently used session records in memory, kept exact by Redis
+    /// invalidation pushes (`on` or `off`; default `on`; Redis only).
+    session_cache: String = "BFF_SESSION_CACHE", default "on",
+        show |c| c.session.cache.enabled;
+    /// Longest time a cached session may be served without a proof that
+    /// bff's invalidation channel is live, 100ms to 10s (default `1s`).
+    session_cache_max_staleness: String = "BFF_SESSION_CACHE_MAX_STALENESS", default "1s",
+        show |c| c.session.cache.max_staleness;
+    /// Bytes of sealed session records the cache holds, per process, e.g.
+    /// `16MiB` (default `16MiB`).
+    session_cache_size: String = "BFF_SESSION_CACHE_SIZE", default "16MiB",
+        show |c| c.session.cache.size_bytes;
+    /// While Redis is unreachable, serve sessions used in the last N seconds
+    /// from the cache for at most N seconds, e.g. `30s` (default: off).
+    redis_outage_grace: String = "BFF_REDIS_OUTAGE_GRACE",
+        show |c| c.session.cache.outage_grace;
     /// Allow plain `redis://` to a host other than loopback (default `false`).
     #[arg(num_args = 0..=1, default_missing_value = "true")]
     allow_plaintext_redis: bool = "BFF_ALLOW_PLAINTEXT_REDIS", default false,

@@ -42,7 +42,8 @@ show_by_display!(
     SocketAddr,
     Cidr,
     http::HeaderName,
-    u32
+    u32,
+    u64
 );
 
 impl<T: Show + ?Sized> Show for &T {

@@ -9,8 +9,8 @@ use std::time::Duration;
 use super::declare::Value;
 use super::settings::Raw;
 use super::{
-    Cidr, Config, ConfigError, FileRoute, LogFormat, OidcConfig, ProxyConfig, SessionConfig, parse,
-    redis, routes, secret::Secret,
+    Cidr, Config, ConfigError, FileRoute, LogFormat, OidcConfig, ProxyConfig, SessionConfig, cache,
+    parse, redis, routes, secret::Secret,
 };
 use crate::crypto::Keyring;
 use crate::per_worker::{DEFAULT_WORKERS, cpu_count};
@@ -225,6 +225,7 @@ fn session(raw: &Raw, insecure: bool) -> Result<SessionConfig, ConfigError> {
         secure_cookies: !insecure,
         redis_url,
         redis,
+        cache: cache::options(raw)?,
     })
 }
 

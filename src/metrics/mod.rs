@@ -10,6 +10,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 mod auth;
+mod cache;
 mod connections;
 mod health;
 mod http;
@@ -18,6 +19,7 @@ mod redis;
 mod store;
 
 pub(crate) use auth::{AuthMetrics, BackchannelRejection, LogoutKind};
+pub(crate) use cache::CacheMetrics;
 pub(crate) use connections::{ConnectionMetrics, GaugeSlot};
 pub(crate) use health::HealthMetrics;
 pub(crate) use http::HttpMetrics;
@@ -133,6 +135,8 @@ pub(crate) struct Metrics {
     pub(crate) connections: ConnectionMetrics,
     /// Readiness and the approximate session count.
     pub(crate) health: HealthMetrics,
+    /// The session cache.
+    pub(crate) cache: CacheMetrics,
 }
 
 impl Default for Metrics {
@@ -164,6 +168,7 @@ impl Metrics {
         let auth = AuthMetrics::register(&mut registry);
         let provider = ProviderMetrics::register(&mut registry);
         let health = HealthMetrics::register(&mut registry);
+        let cache = CacheMetrics::register(&mut registry);
         build_info(&mut registry);
         Self {
             auth,
@@ -178,6 +183,7 @@ impl Metrics {
             provider,
             connections,
             health,
+            cache,
         }
     }
 

@@ -139,7 +139,10 @@ impl Refresher {
     }
 
     async fn reload(&self, id: &SessionId) -> Result<SessionData, Error> {
-        self.vault.load(id).await?.ok_or(Error::Unauthenticated)
+        self.vault
+            .load_fresh(id)
+            .await?
+            .ok_or(Error::Unauthenticated)
     }
 
     /// Takes the cross-pod lock or waits (bounded) for its holder's result.

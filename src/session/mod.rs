@@ -6,6 +6,7 @@
 //! AES-256-GCM envelopes ([`crate::crypto`]). Lifetimes are absolute: a
 //! session's store TTL is set at login and never extended.
 
+pub(crate) mod cache;
 pub(crate) mod census;
 pub(crate) mod cookie;
 pub(crate) mod data;

@@ -5,13 +5,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod pending;
+mod reads;
+mod sealing;
 
+use super::cache::SessionCache;
 use super::key_holders;
+use super::keys;
 use super::keys::{sid_index, subject_index};
 use super::meta::SessionMeta;
 use super::store::{Cas, NewSession, Swap};
 use super::{SessionData, SessionId, SessionStore, StoreError, now_unix};
-use crate::crypto::{CryptoError, KeyRole, Keyring, envelope_key_id};
+use crate::crypto::{KeyRole, Keyring};
+use sealing::OpenFailure;
 
 pub(crate) use pending::PendingLogin;
 
@@ -23,14 +28,6 @@ pub(crate) struct Loaded {
     pub(crate) sealed_by: KeyRole,
 }
 
-/// Why a stored record did not open.
-enum OpenFailure {
-    /// Tampered, copied under another key, truncated (the reason is safe to log).
-    Integrity(String),
-    /// Sealed with a master key this pod does not hold (its well-formed id).
-    AbsentKey(String),
-}
-
 /// Sealed records in a store.
 #[derive(Clone)]
 pub(crate) struct Vault {
@@ -40,6 +37,8 @@ pub(crate) struct Vault {
     issuer: String,
     /// Idle timeout, if enabled.
     idle: Option<Duration>,
+    /// The session cache, if on.
+    cache: Option<Arc<SessionCache>>,
 }
 
 // === impl Vault ===
@@ -58,7 +57,14 @@ impl Vault {
             keys,
             issuer,
             idle,
+            cache: None,
         }
+    }
+
+    /// The same vault reading session records through `cache`.
+    pub(crate) fn with_cache(mut self, cache: Arc<SessionCache>) -> Self {
+        self.cache = Some(cache);
+        self
     }
 
     /// The idle timeout, if enabled.
@@ -180,66 +186,14 @@ impl Vault {
         let record = self.seal_session(id, &id.store_key(), data)?;
         let expected = previous_version.to_be_bytes();
         let meta = Some(self.meta_for(data).to_json());
-        self.store
-            .compare_and_swap(Swap {
-                hash: &hash,
-                expected_prefix: &expected,
-                record,
-                ttl,
-                meta,
-            })
-            .await
-    }
-
-    /// `version (8 bytes, big-endian) | envelope`; the version is bound
-    /// into the AAD so it cannot be altered without failing the tag.
-    fn seal_session(
-        &self,
-        id: &SessionId,
-        key: &str,
-        data: &SessionData,
-    ) -> Result<Vec<u8>, StoreError> {
-        let plain = data
-            .to_bytes()
-            .map_err(|_err| StoreError("cannot encode session".into()))?;
-        let version = data.version.to_be_bytes();
-        let aad = session_aad(key, &version);
-        let sealed = self
-            .keys
-            .seal(id.as_bytes(), &aad, &plain)
-            .map_err(|_err| StoreError("cannot seal session".into()))?;
-        let mut record = Vec::with_capacity(8 + sealed.len());
-        record.extend_from_slice(&version);
-        record.extend_from_slice(&sealed);
-        Ok(record)
-    }
-
-    fn open_session(
-        &self,
-        id: &SessionId,
-        key: &str,
-        record: &[u8],
-    ) -> Result<Loaded, OpenFailure> {
-        let integrity = |reason: &str| OpenFailure::Integrity(reason.to_owned());
-        let (version, sealed) = record
-            .split_at_checked(8)
-            .ok_or_else(|| integrity("truncated record"))?;
-        let key_id = envelope_key_id(sealed);
-        let plain = self
-            .keys
-            .open(id.as_bytes(), &session_aad(key, version), sealed)
-            .map_err(|err| match (err, key_id) {
-                (CryptoError::UnknownKey, Some(kid)) => OpenFailure::AbsentKey(kid.to_owned()),
-                (other, _) => integrity(&other.to_string()),
-            })?;
-        let data = SessionData::from_bytes(&plain).map_err(|_err| integrity("undecodable"))?;
-        if data.version.to_be_bytes() != version {
-            return Err(integrity("version prefix mismatch"));
-        }
-        let sealed_by = key_id
-            .and_then(|kid| self.keys.role_of(kid))
-            .unwrap_or(KeyRole::Current);
-        Ok(Loaded { data, sealed_by })
+        let swap = self.store.compare_and_swap(Swap {
+            hash: &hash,
+            expected_prefix: &expected,
+            record,
+            ttl,
+            meta,
+        });
+        reads::evicting(self.cache.as_deref(), &id.store_key(), swap).await
     }
 
     /// Loads and opens the session for `id` (see [`Vault::open`]).
@@ -253,11 +207,38 @@ impl Vault {
     /// pod holds that key, and no session once none does (R7, R11).
     pub(crate) async fn open(&self, id: &SessionId) -> Result<Option<Loaded>, StoreError> {
         let key = id.store_key();
-        let Some(record) = self.store.get(&key).await? else {
+        let read = reads::read(self.store(), self.cache.as_deref(), &key).await?;
+        self.open_read(id, &key, read).await
+    }
+
+    /// Like [`Vault::load`], but always from the store, never the cache
+    /// (refresh decisions and the refresh lock path).
+    pub(crate) async fn load_fresh(
+        &self,
+        id: &SessionId,
+    ) -> Result<Option<SessionData>, StoreError> {
+        let key = id.store_key();
+        let read = reads::fresh(self.store(), &key).await?;
+        Ok(self
+            .open_read(id, &key, read)
+            .await?
+            .map(|loaded| loaded.data))
+    }
+
+    async fn open_read(
+        &self,
+        id: &SessionId,
+        key: &str,
+        read: Option<reads::Read>,
+    ) -> Result<Option<Loaded>, StoreError> {
+        let Some(read) = read else {
             return Ok(None);
         };
-        match self.open_session(id, &key, &record) {
-            Ok(loaded) if self.live(&loaded.data) => Ok(Some(loaded)),
+        match self.open_session(id, key, &read.record) {
+            Ok(loaded) if self.live(&loaded.data) => {
+                reads::admit(self.cache.as_deref(), key, read, &loaded.data, self.idle);
+                Ok(Some(loaded))
+            }
             Ok(_) => Ok(None),
             Err(OpenFailure::AbsentKey(kid)) => self.absent_key(id, &kid).await,
             Err(OpenFailure::Integrity(reason)) => {
@@ -296,12 +277,13 @@ impl Vault {
 
     /// Ends the session for `id` (record, metadata, index entries).
     pub(crate) async fn end(&self, id: &SessionId) -> Result<bool, StoreError> {
-        self.store.remove_session(&id.hash()).await
+        self.end_by_hash(&id.hash()).await
     }
 
     /// Ends the session named by its hash (operators, back-channel logout).
     pub(crate) async fn end_by_hash(&self, hash: &str) -> Result<bool, StoreError> {
-        self.store.remove_session(hash).await
+        let remove = self.store.remove_session(hash);
+        reads::evicting(self.cache.as_deref(), &keys::record(hash), remove).await
     }
 
     /// Ends every session of `sub`; returns how many there were.
@@ -337,7 +319,7 @@ impl Vault {
     async fn end_all(&self, hashes: &[String]) -> Result<usize, StoreError> {
         let mut ended = 0;
         for hash in hashes {
-            ended += usize::from(self.store.remove_session(hash).await?);
+            ended += usize::from(self.end_by_hash(hash).await?);
         }
         Ok(ended)
     }
@@ -389,12 +371,4 @@ impl Vault {
     ) -> Result<Option<PendingLogin>, StoreError> {
         pending::take(self.store(), &self.keys, state).await
     }
-}
-
-/// AAD of a session record: its store key and its version prefix.
-fn session_aad(key: &str, version: &[u8]) -> Vec<u8> {
-    let mut aad = Vec::with_capacity(key.len() + version.len());
-    aad.extend_from_slice(key.as_bytes());
-    aad.extend_from_slice(version);
-    aad
 }

@@ -44,6 +44,7 @@ mod rolling_restart;
 mod rotation;
 mod sentinel;
 mod sentinel_tls;
+mod session_cache;
 mod sessions;
 mod store_contract;
 mod stress;

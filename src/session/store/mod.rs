@@ -12,6 +12,7 @@ mod redis_client;
 mod redis_cluster;
 mod redis_conn;
 pub(crate) mod redis_errors;
+mod redis_primaries;
 mod redis_resilience;
 mod redis_scripts;
 mod redis_sentinel;

@@ -33,6 +33,8 @@ pub struct RedisStore {
     /// How long `WAIT` may take.
     pub(super) ack_timeout: Duration,
     pub(super) events: RedisEvents,
+    /// How `BFF_REDIS_URL` reaches a node (password, database, TLS).
+    pub(super) node_info: redis::ConnectionInfo,
 }
 
 /// How commands reach Redis.
@@ -61,6 +63,7 @@ impl RedisStore {
         events: RedisEvents,
     ) -> Result<Self, StoreError> {
         let client = client(url, options)?;
+        let node_info = client.get_connection_info().clone();
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(options.connect_timeout))
             .set_response_timeout(Some(options.command_timeout))
@@ -92,6 +95,7 @@ impl RedisStore {
             // connection's own timeout, with the count of replicas.
             ack_timeout: options.command_timeout / 2,
             events,
+            node_info,
         })
     }
 

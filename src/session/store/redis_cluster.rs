@@ -196,7 +196,9 @@ pub(crate) async fn count_on_node(
 }
 
 /// The masters' addresses, from `CLUSTER SLOTS`.
-async fn masters(conn: &mut ClusterConnection) -> redis::RedisResult<Vec<(String, u16)>> {
+pub(crate) async fn masters(
+    conn: &mut ClusterConnection,
+) -> redis::RedisResult<Vec<(String, u16)>> {
     let ranges = slot_ranges(conn).await?;
     let masters: std::collections::BTreeSet<_> = ranges.into_iter().map(|(_, m)| m).collect();
     Ok(masters.into_iter().collect())

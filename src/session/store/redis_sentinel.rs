@@ -27,6 +27,8 @@ const RESOLVE_EVERY: Duration = Duration::from_millis(250);
 pub(crate) struct SentinelMaster {
     sentinels: tokio::sync::Mutex<SentinelClient>,
     current: ArcSwapOption<ConnectionManager>,
+    /// How the current master is reached (the invalidation listener).
+    current_info: ArcSwapOption<redis::ConnectionInfo>,
     config: ConnectionManagerConfig,
     started: Instant,
     last_resolve_ms: AtomicU64,
@@ -53,6 +55,7 @@ impl SentinelMaster {
         Ok(Arc::new(Self {
             sentinels: tokio::sync::Mutex::new(client),
             current: ArcSwapOption::empty(),
+            current_info: ArcSwapOption::empty(),
             config,
             started: Instant::now(),
             last_resolve_ms: AtomicU64::new(0),
@@ -65,6 +68,11 @@ impl SentinelMaster {
     /// Whether a master is known yet.
     pub(crate) fn known(&self) -> bool {
         self.current.load().is_some()
+    }
+
+    /// How the current master is reached, if one is known.
+    pub(crate) fn master_info(&self) -> Option<redis::ConnectionInfo> {
+        self.current_info.load_full().map(|info| (*info).clone())
     }
 
     /// The connection to the current master, if one is known.
@@ -107,9 +115,11 @@ impl SentinelMaster {
             .await
             .map_err(redis_error)?;
         let addr = client.get_connection_info().addr().to_string();
+        let info = client.get_connection_info().clone();
         let conn = ConnectionManager::new_lazy_with_config(client, self.config.clone())
             .map_err(redis_error)?;
         self.current.store(Some(Arc::new(conn)));
+        self.current_info.store(Some(Arc::new(info)));
         let previous = self
             .master_addr
             .lock()

@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod otlp;
 pub mod process;
 pub mod redis_server;
+pub mod relay;
 pub mod sentinel;
 pub mod stream_upstream;
 pub mod upstream;

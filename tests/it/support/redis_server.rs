@@ -292,6 +292,9 @@ impl RedisServer {
             "",
             "--appendonly",
             "no",
+            // `DEBUG SLEEP` stalls the server in the session cache tests.
+            "--enable-debug-command",
+            "local",
         ]);
         if let Some(pw) = &self.password {
             cmd.args(["--requirepass", pw]);
