@@ -15,18 +15,11 @@ use super::keys::{sid_index, subject_index};
 use super::meta::SessionMeta;
 use super::store::{Cas, NewSession, Swap};
 use super::{SessionData, SessionId, SessionStore, StoreError, now_unix};
-use crate::crypto::{KeyRole, Keyring};
-use sealing::OpenFailure;
+use crate::crypto::Keyring;
+pub(crate) use sealing::Loaded;
+use sealing::{OpenFailure, open_session, seal_session};
 
 pub(crate) use pending::PendingLogin;
-
-/// A session record opened from the store.
-pub(crate) struct Loaded {
-    /// The session.
-    pub(crate) data: SessionData,
-    /// The role here of the key that sealed it (`Previous`: re-seal it).
-    pub(crate) sealed_by: KeyRole,
-}
 
 /// Sealed records in a store.
 #[derive(Clone)]
@@ -118,7 +111,7 @@ impl Vault {
         let indexes = std::iter::once(meta.sub_index.clone())
             .chain(meta.sid_index.clone())
             .collect();
-        let record = self.seal_session(id, &id.store_key(), data)?;
+        let record = seal_session(&self.keys, id, &id.store_key(), data)?;
         let index_ttl = Duration::from_secs(data.remaining_secs(now_unix()));
         self.store
             .put_session(NewSession {
@@ -183,7 +176,7 @@ impl Vault {
         ttl: Option<Duration>,
     ) -> Result<Cas, StoreError> {
         let hash = id.hash();
-        let record = self.seal_session(id, &id.store_key(), data)?;
+        let record = seal_session(&self.keys, id, &id.store_key(), data)?;
         let expected = previous_version.to_be_bytes();
         let meta = Some(self.meta_for(data).to_json());
         let swap = self.store.compare_and_swap(Swap {
@@ -234,7 +227,7 @@ impl Vault {
         let Some(read) = read else {
             return Ok(None);
         };
-        match self.open_session(id, key, &read.record) {
+        match open_session(&self.keys, id, key, &read.record) {
             Ok(loaded) if self.live(&loaded.data) => {
                 reads::admit(self.cache.as_deref(), key, read, &loaded.data, self.idle);
                 Ok(Some(loaded))

@@ -16,7 +16,7 @@ use redis::{AsyncConnectionConfig, ConnectionInfo, ProtocolVersion, PushInfo, Pu
 
 use tokio_util::sync::CancellationToken;
 
-use super::SessionCache;
+use super::records::SessionCache;
 use crate::session::keys::RECORD_PREFIX;
 use crate::session::store::redis::RedisStore;
 

@@ -1,11 +1,16 @@
 //! Sealing and opening session records: `version (8 bytes, big-endian) |
 //! envelope`, the version and the store key bound into the AES-GCM AAD.
 
-use super::Vault;
-use crate::crypto::{CryptoError, KeyRole, envelope_key_id};
+use crate::crypto::{CryptoError, KeyRole, Keyring, envelope_key_id};
 use crate::session::{SessionData, SessionId, StoreError};
 
-use super::Loaded;
+/// A session record opened from the store.
+pub(crate) struct Loaded {
+    /// The session.
+    pub(crate) data: SessionData,
+    /// The role here of the key that sealed it (`Previous`: re-seal it).
+    pub(crate) sealed_by: KeyRole,
+}
 
 /// Why a stored record did not open.
 pub(super) enum OpenFailure {
@@ -15,57 +20,54 @@ pub(super) enum OpenFailure {
     AbsentKey(String),
 }
 
-impl Vault {
-    /// `version (8 bytes, big-endian) | envelope`; the version is bound
-    /// into the AAD so it cannot be altered without failing the tag.
-    pub(super) fn seal_session(
-        &self,
-        id: &SessionId,
-        key: &str,
-        data: &SessionData,
-    ) -> Result<Vec<u8>, StoreError> {
-        let plain = data
-            .to_bytes()
-            .map_err(|_err| StoreError("cannot encode session".into()))?;
-        let version = data.version.to_be_bytes();
-        let aad = session_aad(key, &version);
-        let sealed = self
-            .keys
-            .seal(id.as_bytes(), &aad, &plain)
-            .map_err(|_err| StoreError("cannot seal session".into()))?;
-        let mut record = Vec::with_capacity(8 + sealed.len());
-        record.extend_from_slice(&version);
-        record.extend_from_slice(&sealed);
-        Ok(record)
-    }
+/// `version (8 bytes, big-endian) | envelope`; the version is bound
+/// into the AAD so it cannot be altered without failing the tag.
+pub(super) fn seal_session(
+    keys: &Keyring,
+    id: &SessionId,
+    key: &str,
+    data: &SessionData,
+) -> Result<Vec<u8>, StoreError> {
+    let plain = data
+        .to_bytes()
+        .map_err(|_err| StoreError("cannot encode session".into()))?;
+    let version = data.version.to_be_bytes();
+    let aad = session_aad(key, &version);
+    let sealed = keys
+        .seal(id.as_bytes(), &aad, &plain)
+        .map_err(|_err| StoreError("cannot seal session".into()))?;
+    let mut record = Vec::with_capacity(8 + sealed.len());
+    record.extend_from_slice(&version);
+    record.extend_from_slice(&sealed);
+    Ok(record)
+}
 
-    pub(super) fn open_session(
-        &self,
-        id: &SessionId,
-        key: &str,
-        record: &[u8],
-    ) -> Result<Loaded, OpenFailure> {
-        let integrity = |reason: &str| OpenFailure::Integrity(reason.to_owned());
-        let (version, sealed) = record
-            .split_at_checked(8)
-            .ok_or_else(|| integrity("truncated record"))?;
-        let key_id = envelope_key_id(sealed);
-        let plain = self
-            .keys
-            .open(id.as_bytes(), &session_aad(key, version), sealed)
-            .map_err(|err| match (err, key_id) {
-                (CryptoError::UnknownKey, Some(kid)) => OpenFailure::AbsentKey(kid.to_owned()),
-                (other, _) => integrity(&other.to_string()),
-            })?;
-        let data = SessionData::from_bytes(&plain).map_err(|_err| integrity("undecodable"))?;
-        if data.version.to_be_bytes() != version {
-            return Err(integrity("version prefix mismatch"));
-        }
-        let sealed_by = key_id
-            .and_then(|kid| self.keys.role_of(kid))
-            .unwrap_or(KeyRole::Current);
-        Ok(Loaded { data, sealed_by })
+/// Opens `record`, stored under `key` for session `id`.
+pub(super) fn open_session(
+    keys: &Keyring,
+    id: &SessionId,
+    key: &str,
+    record: &[u8],
+) -> Result<Loaded, OpenFailure> {
+    let integrity = |reason: &str| OpenFailure::Integrity(reason.to_owned());
+    let (version, sealed) = record
+        .split_at_checked(8)
+        .ok_or_else(|| integrity("truncated record"))?;
+    let key_id = envelope_key_id(sealed);
+    let plain = keys
+        .open(id.as_bytes(), &session_aad(key, version), sealed)
+        .map_err(|err| match (err, key_id) {
+            (CryptoError::UnknownKey, Some(kid)) => OpenFailure::AbsentKey(kid.to_owned()),
+            (other, _) => integrity(&other.to_string()),
+        })?;
+    let data = SessionData::from_bytes(&plain).map_err(|_err| integrity("undecodable"))?;
+    if data.version.to_be_bytes() != version {
+        return Err(integrity("version prefix mismatch"));
     }
+    let sealed_by = key_id
+        .and_then(|kid| keys.role_of(kid))
+        .unwrap_or(KeyRole::Current);
+    Ok(Loaded { data, sealed_by })
 }
 
 /// AAD of a session record: its store key and its version prefix.
