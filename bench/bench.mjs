@@ -12,35 +12,50 @@
 //   (viii) bff-info   as (iii), with RUST_LOG=info (the access log line)
 //   (ix)  bff-before  as (iii), another build (BENCH_COMPARE_BIN=path), when set,
 //                     with BENCH_COMPARE_ENV (JSON) settings on top
+//   (x)   bff-off     as (iii), with BFF_SESSION_CACHE=off (a Redis GET per request)
+//   (xi)  64 conns    nginx, (iii) and (v) with wrk -c64
+//   (xii) upstream2   nginx, (iii) and (v) against a second upstream with 2
+//                     workers (as independent runs set it up), -c16 and -c64
 // Variants are interleaved, REPS times DURATION seconds each; medians reported.
-// Then: Redis bytes per session (real logins), and bff RSS while Redis grows
-// from 1k to 100k sessions (synthetic records, see results.md).
+// Then: Redis bytes per session (real logins); 10,000 distinct sessions in
+// rotation (wrk Lua over a cookie file) against nginx; bff RSS with 1k, 10k
+// and 100k sessions hot (real sealed sessions seeded into Redis).
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { redisCli, startBff, stop } from '../tests/e2e/lib/procs.mjs';
 import { startStack } from '../tests/e2e/lib/stack.mjs';
 import { Jar, scriptedLogin } from '../tests/e2e/lib/login.mjs';
-import { cpuTicks, median, redisMemory, rssMiB, seedSessions, startBaselineProxy, startBenchUpstream, ticksToCpuPercent, wrk } from './lib.mjs';
+import { cpuTicks, median, redisMemory, rssMiB, startBaselineProxy, startBenchUpstream, startNginx, ticksToCpuPercent, wrk } from './lib.mjs';
+import { hotGrowth, rotation, seeder } from './sessions.mjs';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 const OUT = `${ROOT}target/bench`;
 const BFF_BIN = process.env.BFF_BIN ?? `${ROOT}target/dist/bff`;
-const REPS = Number(process.env.BENCH_REPS ?? 5);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const REPS = Number(process.env.BENCH_REPS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 500);
 const GROWTH = [1_000, 10_000, 100_000];
+const ROTATION = Number(process.env.BENCH_ROTATION ?? 10_000);
+const HOT_CACHE = process.env.BENCH_HOT_CACHE ?? '64MiB';
 const THREADS = 2;
 const CONNS = 16;
 mkdirSync(OUT, { recursive: true });
 const log = (...a) => console.error('[bench]', ...a);
-setTimeout(() => { log('bench timed out'); process.exit(2); }, 30 * 60_000).unref();
+setTimeout(() => { log('bench timed out'); process.exit(2); }, 40 * 60_000).unref();
 
 const upstream = await startBenchUpstream(OUT);
 const proxy = await startBaselineProxy(OUT, upstream);
+// The independent runs' upstream: nginx with 2 workers, and a proxy to it.
+const upstream2 = await startBenchUpstream(OUT, { name: 'upstream2', workers: 2 });
+const proxy2 = await startBaselineProxy(OUT, upstream2, 'proxy2');
 const stack = await startStack({
   bffBinary: BFF_BIN, pods: 1, logDir: `${OUT}/stack`, upstreamOrigin: upstream.origin, accessTokenTtl: 3600,
   // Request logging off, as for nginx (access_log off); see results.md.
   extraEnv: { RUST_LOG: 'warn', BFF_LOGIN_RATE: '0', ...(process.env.BFF_WORKERS ? { BFF_WORKERS: process.env.BFF_WORKERS } : {}) },
-  extraRoutes: [{ prefix: '/pub/', upstream: upstream.origin, auth: 'none' }],
+  extraRoutes: [
+    { prefix: '/pub/', upstream: upstream.origin, auth: 'none' },
+    { prefix: '/pub2/', upstream: upstream2.origin, auth: 'none' },
+    { prefix: '/api2/', upstream: upstream2.origin, auth: 'required' },
+  ],
 });
 const [bff] = stack.bffs;
 // The same bff with one worker per CPU (BFF_WORKERS=auto), sharing the Redis.
@@ -49,6 +64,9 @@ const bffAuto = await startBff('bff-auto', BFF_BIN, { ...stack.env, BFF_WORKERS:
 // Tracing on, and the access log on: the same bff otherwise.
 const bffTraced = await startBff('bff-traced', BFF_BIN, { ...stack.env, OTEL_EXPORTER_OTLP_ENDPOINT: upstream.origin }, `${OUT}/stack`);
 const bffInfo = await startBff('bff-info', BFF_BIN, { ...stack.env, RUST_LOG: 'info' }, `${OUT}/stack`);
+const bffOff = await startBff('bff-off', BFF_BIN, { ...stack.env, BFF_SESSION_CACHE: 'off' }, `${OUT}/stack`);
+// Sized to hold the rotation's sessions (the default 16MiB holds ~6,000).
+const bffHot = await startBff('bff-hot', BFF_BIN, { ...stack.env, BFF_SESSION_CACHE_SIZE: HOT_CACHE }, `${OUT}/stack`);
 // Before and after in one run: another build of bff, same settings.
 const COMPARE_BIN = process.env.BENCH_COMPARE_BIN;
 // BENCH_COMPARE_ENV (JSON) adds settings to it, e.g. {"RUST_LOG":"info"}.
@@ -71,22 +89,32 @@ const variants = [
   { key: 'bffauto', label: `(vi) bff, valid session, BFF_WORKERS=auto (${CPUS} workers)`, url: `${bffAuto.origin}/api/bench`, headers: [`Cookie: bff=${cookie}`], pid: bffAuto.child.pid, expect2xx: true },
   { key: 'bfftraced', label: '(vii) bff, valid session, OpenTelemetry tracing on', url: `${bffTraced.origin}/api/bench`, headers: [`Cookie: bff=${cookie}`], pid: bffTraced.child.pid, expect2xx: true },
   { key: 'bffinfo', label: '(viii) bff, valid session, RUST_LOG=info (access log)', url: `${bffInfo.origin}/api/bench`, headers: [`Cookie: bff=${cookie}`], pid: bffInfo.child.pid, expect2xx: true },
+  { key: 'bffoff', label: '(x) bff, valid session, BFF_SESSION_CACHE=off', url: `${bffOff.origin}/api/bench`, headers: [`Cookie: bff=${cookie}`], pid: bffOff.child.pid, expect2xx: true },
+  { key: 'nginx64', label: '(xi) nginx reverse proxy, 64 conns', url: `${proxy.origin}/api/bench`, pid: proxy.child.pid, conns: 64 },
+  { key: 'bff64', label: '(xi) bff, valid session, 64 conns', url: `${bff.origin}/api/bench`, headers: [`Cookie: bff=${cookie}`], pid: bff.child.pid, expect2xx: true, conns: 64 },
+  { key: 'bffnoauth64', label: '(xi) bff, auth = "none", 64 conns', url: `${bff.origin}/pub/bench`, pid: bff.child.pid, conns: 64 },
+  ...[16, 64].flatMap((conns) => [
+    { key: `nginx2_${conns}`, label: `(xii) nginx reverse proxy, upstream2, ${conns} conns`, url: `${proxy2.origin}/api/bench`, pid: proxy2.child.pid, conns },
+    { key: `bff2_${conns}`, label: `(xii) bff, valid session, upstream2, ${conns} conns`, url: `${bff.origin}/api2/bench`, headers: [`Cookie: bff=${cookie}`], pid: bff.child.pid, expect2xx: true, conns },
+    { key: `bffnoauth2_${conns}`, label: `(xii) bff, auth = "none", upstream2, ${conns} conns`, url: `${bff.origin}/pub2/bench`, pid: bff.child.pid, conns },
+  ]),
 ];
 if (bffBefore) variants.push({ key: 'bffbefore', label: `(ix) bff, valid session, ${COMPARE_BIN} ${process.env.BENCH_COMPARE_ENV ?? ''}`, url: `${bffBefore.origin}/api/bench`, headers: [`Cookie: bff=${cookie}`], pid: bffBefore.child.pid, expect2xx: true });
 
 const runs = Object.fromEntries(variants.map((v) => [v.key, []]));
 for (let rep = 1; rep <= REPS; rep += 1) {
   for (const v of variants) {
-    const procs = { proxy: v.pid, bff: bff.child.pid, redis: redisPid, upstream: upstream.child.pid };
+    const up = v.key.includes('2_') ? upstream2 : upstream;
+    const procs = { proxy: v.pid, bff: bff.child.pid, redis: redisPid, upstream: up.child.pid };
     const before = Object.fromEntries(Object.entries(procs).map(([k, pid]) => [k, cpuTicks(pid)]));
     const t0 = process.hrtime.bigint();
-    const r = await wrk(v.url, { threads: THREADS, conns: CONNS, seconds: SECONDS, headers: v.headers });
+    const r = await wrk(v.url, { threads: THREADS, conns: v.conns ?? CONNS, seconds: SECONDS, headers: v.headers });
     const secs = Number(process.hrtime.bigint() - t0) / 1e9;
     r.cpu = Object.fromEntries(Object.entries(procs).map(([k, pid]) => [k, ticksToCpuPercent(cpuTicks(pid) - before[k], secs)]));
     if (v.expect2xx && r.non2xx) throw new Error(`${v.key}: ${r.non2xx} non-2xx responses`);
     if (v.expect401 && !r.non2xx) throw new Error(`${v.key}: expected 401s`);
     runs[v.key].push(r);
-    log(`rep ${rep}/${REPS} ${v.key.padEnd(9)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms  ${r.errors}`);
+    log(`rep ${rep}/${REPS} ${v.key.padEnd(14)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms  ${r.errors}`);
   }
 }
 const bffRss = rssMiB(bff.child.pid);
@@ -115,29 +143,24 @@ const usage = Number((await redisCli(stack.redis.port, ['MEMORY', 'USAGE', sampl
 // Each session is four keys: record, metadata, and its sub/sid index entries.
 const perSession = (memAfter.used - memBefore.used) / SESSIONS;
 
-// bff RSS while Redis grows: synthetic records of the real record size.
-// Levels count session records (`bff:s:*`): the real ones (alice plus the
-// scripted logins) and the synthetic ones seeded so far.
-const growth = [];
-let sessions = SESSIONS + 1;
-for (const target of GROWTH) {
-  if (target > sessions) await seedSessions(stack.redis.port, target - sessions, recordBytes);
-  sessions = Math.max(sessions, target);
-  // nginx right before, so a noisy moment on the machine shows as such.
-  const base = await wrk(`${proxy.origin}/api/bench`, { threads: THREADS, conns: CONNS, seconds: 5 });
-  const r = await wrk(`${bff.origin}/api/bench`, { threads: THREADS, conns: CONNS, seconds: 5, headers: [`Cookie: bff=${cookie}`] });
-  const mem = await redisMemory(redisCli, stack.redis.port);
-  growth.push({ sessions, keys: mem.keys, used: mem.used, redisMiB: mem.used / 2 ** 20, ...rssMiB(bff.child.pid), rps: r.rps, p99: r.p99, nginx: base });
-  log(`${sessions} sessions (${mem.keys} keys): bff RSS ${growth.at(-1).rss.toFixed(1)} MiB, ${r.rps.toFixed(0)} req/s (nginx ${base.rps.toFixed(0)})`);
-}
+// Hot sessions: real sealed sessions seeded into Redis, rotated by wrk.
+const hot = seeder(stack.redis.port, stack.env.BFF_SESSION_KEYS, OUT, stack.op.issuer);
+await hot.upTo(ROTATION);
+const proxyUrl = `${proxy.origin}/api/bench`;
+const rot = await rotation({ bff: bffHot, proxyUrl, file: hot.first(ROTATION), reps: REPS, seconds: SECONDS, threads: THREADS, conns: CONNS, log });
+const growth = await hotGrowth({ bff: bffHot, proxyUrl, hot, levels: GROWTH, seconds: 5, threads: THREADS, conns: CONNS, log });
 
 await stop(bffAuto.child);
 await stop(bffTraced.child);
 await stop(bffInfo.child);
+await stop(bffOff.child);
+await stop(bffHot.child);
 if (bffBefore) await stop(bffBefore.child);
 await stack.close();
 await stop(proxy.child);
 await stop(upstream.child);
+await stop(proxy2.child);
+await stop(upstream2.child);
 
 // --- report --------------------------------------------------------------
 const m = Object.fromEntries(variants.map((v) => {
@@ -161,10 +184,13 @@ const lines = [
   '',
   'CPU: share of one core over the run, from /proc/<pid>/stat utime+stime deltas (nginx: master + workers).',
   '',
-  `- (iii)/(ii) bff with session vs nginx: **${pct(m.bff.rps, m.nginx.rps)}** (target >= 50 %)`,
+  `- (iii)/(ii) bff with session (cache on) vs nginx: **${pct(m.bff.rps, m.nginx.rps)}** at 16 conns, **${pct(m.bff64.rps, m.nginx64.rps)}** at 64 (target >= 80 %); p99 ${f(m.bff.p99, 3)} vs nginx ${f(m.nginx.p99, 3)} ms at 16, ${f(m.bff64.p99, 3)} vs ${f(m.nginx64.p99, 3)} ms at 64 (target <= nginx + 1 ms)`,
+  `- (v)/(ii) bff on an auth = "none" route vs nginx: **${pct(m.bffnoauth.rps, m.nginx.rps)}** at 16 conns, **${pct(m.bffnoauth64.rps, m.nginx64.rps)}** at 64 (target >= 90 %); (iii)/(v) the session check costs ${pct(m.bff.rps, m.bffnoauth.rps)} of the no-session throughput`,
+  `- (xii) with upstream2 (nginx, 2 workers): bff with session ${pct(m.bff2_16.rps, m.nginx2_16.rps)} / ${pct(m.bff2_64.rps, m.nginx2_64.rps)} of nginx at 16 / 64 conns; auth = "none" ${pct(m.bffnoauth2_16.rps, m.nginx2_16.rps)} / ${pct(m.bffnoauth2_64.rps, m.nginx2_64.rps)}`,
+  `- (x) cache off vs nginx: ${pct(m.bffoff.rps, m.nginx.rps)} (p99 ${f(m.bffoff.p99, 3)} ms); cache on vs off: ${pct(m.bff.rps, m.bffoff.rps)} of the throughput`,
+  `- ${ROTATION} distinct sessions in rotation (cache ${HOT_CACHE}; ${f(100 * rot.stats.hits / (rot.stats.hits + rot.stats.misses))} % hits over the runs): bff ${f(rot.bff.rps)} req/s, p99 ${f(rot.bff.p99, 3)} ms vs nginx ${f(rot.nginx.rps)}: **${pct(rot.bff.rps, rot.nginx.rps)}** (target >= 75 %); per run bff ${rot.bff.all.map((x) => f(x)).join(', ')}, nginx ${rot.nginx.all.map((x) => f(x)).join(', ')}`,
+  `- (iii)/(i) bff with session vs upstream directly: ${pct(m.bff.rps, m.direct.rps)}`,
   `- (iii)/(i) bff with session vs upstream directly: **${pct(m.bff.rps, m.direct.rps)}**`,
-  `- (v)/(ii) bff without session lookup vs nginx: ${pct(m.bffnoauth.rps, m.nginx.rps)}; (iii)/(v) cost of the session lookup: ${pct(m.bff.rps, m.bffnoauth.rps)} of the no-lookup throughput`,
-  `- bff p99 with session: **${f(m.bff.p99, 3)} ms** (target <= 2 ms)`,
   `- (vi) with BFF_WORKERS=auto (${CPUS} workers): ${pct(m.bffauto.rps, m.nginx.rps)} of nginx, p99 ${f(m.bffauto.p99, 3)} ms, CPU ${f(m.bffauto.cpu.proxy)} %`,
   `- (vii) OpenTelemetry tracing on vs (iii) off: ${pct(m.bfftraced.rps, m.bff.rps)} of the throughput (${pct(m.bfftraced.rps, m.nginx.rps)} of nginx), p99 ${f(m.bfftraced.p99, 3)} ms; tracing off costs one atomic load per request`,
   `- (viii) access log at info vs (iii) warn: ${pct(m.bffinfo.rps, m.bff.rps)} of the throughput (${pct(m.bffinfo.rps, m.nginx.rps)} of nginx), p99 ${f(m.bffinfo.p99, 3)} ms`,
@@ -176,18 +202,16 @@ const lines = [
   '',
   `${SESSIONS} sessions created by real scripted logins (bff /auth/login -> provider login form -> callback; 8 concurrent, ${f(loginSecs, 1)} s, ${f(SESSIONS / loginSecs, 0)} logins/s): INFO used_memory ${memBefore.used} -> ${memAfter.used} bytes for ${SESSIONS} sessions (${memAfter.keys - memBefore.keys} keys: record, metadata, sub and sid index entries) = **${f(perSession)} bytes per session** (record STRLEN ${recordBytes} bytes, MEMORY USAGE of one key ${usage} bytes). The record holds this provider's tokens: a ~43-character opaque access token and refresh token plus an RS256 ID token; Keycloak's JWT access and refresh tokens are larger (about 3-4 KB per record).`,
   '',
-  '## bff RSS as Redis grows',
+  '## bff RSS with hot sessions',
   '',
-  `Sessions beyond the real ones are synthetic records written with \`redis-cli --pipe\` (keys \`bff:s:{<22 random chars>}\`, ${recordBytes} random bytes, 8 h TTL). bff keeps no per-session state in the process and reads one key per request, so its work does not depend on the number of keys; each level runs wrk 5 s against nginx and then 5 s against bff with the real session.`,
+  `Real sealed sessions seeded into Redis (\`examples/seed_sessions.rs\`, records of a real login's size), served by a bff whose cache is \`BFF_SESSION_CACHE_SIZE=${HOT_CACHE}\`. Each level: wrk rotates over all its sessions (\`bench/rotate.lua\`) for 5 s to fill the cache, then 5 s measured; nginx 5 s just before.`,
   '',
-  `Redis bytes per synthetic record between ${growth[0].sessions} and ${growth.at(-1).sessions} sessions: ${f((growth.at(-1).used - growth[0].used) / (growth.at(-1).keys - growth[0].keys))} bytes.`,
-  '',
-  '| sessions in Redis | keys in Redis | Redis used_memory MiB | bff RSS MiB | bff peak RSS MiB | bff req/s | bff p99 ms | nginx req/s | nginx p99 ms | bff / nginx |',
-  '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-  ...growth.map((g) => `| ${g.sessions} | ${g.keys} | ${f(g.redisMiB, 1)} | ${f(g.rss, 1)} | ${f(g.hwm, 1)} | ${f(g.rps)} | ${f(g.p99, 3)} | ${f(g.nginx.rps)} | ${f(g.nginx.p99, 3)} | ${pct(g.rps, g.nginx.rps)} |`),
+  '| hot sessions | bff RSS MiB | bff peak RSS MiB | cache bytes MiB | hit rate | bff req/s | bff p99 ms | nginx req/s | bff / nginx |',
+  '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ...growth.map((g) => `| ${g.level} | ${f(g.rss, 1)} | ${f(g.hwm, 1)} | ${f(g.cacheMiB, 1)} | ${f(100 * g.hitRate)} % | ${f(g.rps)} | ${f(g.p99, 3)} | ${f(g.nginx.rps)} | ${pct(g.rps, g.nginx.rps)} |`),
   '',
 ];
 writeFileSync(`${OUT}/results.md`, lines.join('\n'));
-writeFileSync(`${OUT}/raw.json`, JSON.stringify({ runs, growth, memBefore, memAfter }, (k, v) => (k === 'raw' ? undefined : v), 2));
+writeFileSync(`${OUT}/raw.json`, JSON.stringify({ runs, rot, growth, memBefore, memAfter }, (k, v) => (k === 'raw' ? undefined : v), 2));
 console.log(lines.join('\n'));
 process.exit(0);

@@ -80,12 +80,17 @@ function toMs(value) {
   return Number(m[1]) * { us: 0.001, ms: 1, s: 1000, m: 60000 }[m[2]];
 }
 
-/** One wrk run; returns { rps, p50, p99, non2xx, errors }. */
-export function wrk(url, { threads = 2, conns = 16, seconds = 10, headers = [] } = {}) {
+/**
+ * One wrk run; returns { rps, p50, p99, non2xx, errors }. `script`: a wrk
+ * Lua script (-s); `args`: passed to it after the URL (`init(args)`).
+ */
+export function wrk(url, { threads = 2, conns = 16, seconds = 10, headers = [], script, args: scriptArgs = [] } = {}) {
   return new Promise((resolve, reject) => {
     const args = [`-t${threads}`, `-c${conns}`, `-d${seconds}s`, '--latency', '--timeout', '5s'];
     for (const h of headers) args.push('-H', h);
+    if (script) args.push('-s', script);
     args.push(url);
+    if (scriptArgs.length) args.push('--', ...scriptArgs.map(String));
     const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => { out += d; });
@@ -145,18 +150,64 @@ export function seedSessions(port, count, valueBytes) {
   });
 }
 
-/** The bench upstream: nginx, 1 worker, `return 200` with a small JSON body. */
-export function startBenchUpstream(dir) {
-  return startNginx('upstream', dir, {
-    workers: 1,
+const ROOT = new URL('../', import.meta.url).pathname;
+const SEED_BIN = `${ROOT}target/dist/examples/seed_sessions`;
+let seedBuilt = false;
+
+/** Builds examples/seed_sessions once per run (cargo is quick when it is fresh). */
+function buildSeeder() {
+  if (seedBuilt) return;
+  execFileSync('cargo', ['build', '--profile', 'dist', '--locked', '--example', 'seed_sessions', '--quiet'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+  seedBuilt = true;
+}
+
+/**
+ * Seeds `count` real sessions (sealed with the session keys `keys`, the
+ * BFF_SESSION_KEYS value, by examples/seed_sessions.rs) into the Redis on
+ * `port` with `redis-cli --pipe`. Returns { file, count }: `file` holds
+ * one session cookie value per line (overwritten on every call). `issuer`
+ * (optional, the provider's) scopes the sessions' index keys.
+ */
+export async function seedRealSessions(port, count, keys, dir, issuer) {
+  buildSeeder();
+  const file = `${dir}/seeded-cookies.txt`;
+  const args = ['--count', String(count), '--cookies', file, ...(issuer ? ['--issuer', issuer] : [])];
+  return new Promise((resolve, reject) => {
+    // The keys go in the environment, not argv (visible in `ps`).
+    const seed = spawn(SEED_BIN, args, {
+      env: { PATH: process.env.PATH, BFF_SESSION_KEYS: keys }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const pipe = spawn('redis-cli', ['-h', '127.0.0.1', '-p', String(port), '--pipe'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    seed.stdout.pipe(pipe.stdin);
+    let out = '';
+    let seedErr = '';
+    seed.stderr.on('data', (d) => { seedErr += d; });
+    pipe.stdout.on('data', (d) => { out += d; });
+    pipe.stderr.on('data', (d) => { out += d; });
+    const guard = setTimeout(() => { seed.kill('SIGKILL'); pipe.kill('SIGKILL'); }, 300_000);
+    const seeded = new Promise((ok) => seed.on('exit', ok));
+    pipe.on('exit', async (code) => {
+      clearTimeout(guard);
+      const seedCode = await seeded;
+      if (seedCode !== 0) reject(new Error(`seed_sessions exited ${seedCode}: ${seedErr.trim()}`));
+      else if (code !== 0 || !/errors: 0,/.test(out)) reject(new Error(`redis-cli --pipe: ${out.trim()}`));
+      else resolve({ file, count, summary: seedErr.trim() });
+    });
+  });
+}
+
+/** The bench upstream: nginx (1 worker unless told), `return 200` with a small JSON body. */
+export function startBenchUpstream(dir, { name = 'upstream', workers = 1 } = {}) {
+  return startNginx(name, dir, {
+    workers,
     server: `default_type application/json;
     location / { return 200 '{"ok":true,"service":"bench-upstream","items":[1,2,3]}\\n'; }`,
   });
 }
 
 /** The baseline: nginx reverse proxy, 2 workers, keep-alive pool to `upstream`. */
-export function startBaselineProxy(dir, upstream) {
-  return startNginx('proxy', dir, {
+export function startBaselineProxy(dir, upstream, name = 'proxy') {
+  return startNginx(name, dir, {
     workers: 2,
     server: `location / {
       proxy_pass http://bench_upstream;

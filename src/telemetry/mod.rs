@@ -1,10 +1,10 @@
 //! Process-wide telemetry.
 //!
 //! - Logs: `RUST_LOG` levels (default `info`), JSON or pretty lines on
-//!   stdout, written by a background thread through a buffer so no
-//!   serving thread ever blocks on `write(2)` (and that thread makes one
-//!   write per batch of lines). Lines are never dropped (a full buffer
-//!   makes the writer wait instead) and are flushed at exit.
+//!   stdout, written in batches by a background thread ([`log_writer`]),
+//!   so no serving thread makes a `write(2)` or a wake-up per line. Lines
+//!   are never dropped (a full buffer makes the writer wait instead) and
+//!   are flushed at exit.
 //! - Traces (off by default): with `OTEL_EXPORTER_OTLP_ENDPOINT` (or
 //!   `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) set, bff's spans (`request`,
 //!   and its `session_load`, `refresh`, `provider` and `upstream`
@@ -12,6 +12,8 @@
 //!   `OTEL_SERVICE_NAME` names the service (default `bff`) and the other
 //!   standard `OTEL_BSP_*` settings apply. W3C `traceparent` propagation
 //!   is in [`crate::trace_context`].
+
+mod log_writer;
 
 use std::time::Duration;
 
@@ -21,17 +23,13 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor;
-use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{EnvFilter, Layer as _};
 
 use crate::config::LogFormat;
 
-/// Lines buffered before a writer waits for the log thread.
-const BUFFERED_LINES: usize = 256 * 1024;
-/// Bytes the log thread gathers before a write (flushed per batch).
-const WRITE_BUFFER: usize = 64 * 1024;
 /// Longest wait for the collector per export.
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -39,7 +37,7 @@ const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
 /// exports the last spans, and dropping it flushes the buffered lines.
 #[must_use = "dropping it stops and flushes the log writer"]
 pub struct Telemetry {
-    _log_writer: WorkerGuard,
+    _log_writer: Option<log_writer::LogGuard>,
     traces: Option<SdkTracerProvider>,
 }
 
@@ -59,16 +57,7 @@ impl Telemetry {
 /// Installs the global subscriber. Call once, inside the runtime, before
 /// anything logs.
 pub fn init(format: LogFormat) -> Telemetry {
-    let (writer, guard) = NonBlockingBuilder::default()
-        .lossy(false)
-        .buffered_lines_limit(BUFFERED_LINES)
-        .thread_name("bff-log-writer")
-        // The log thread flushes after each batch it drains: one write(2)
-        // per batch instead of one per line.
-        .finish(std::io::BufWriter::with_capacity(
-            WRITE_BUFFER,
-            std::io::stdout(),
-        ));
+    let (writer, guard) = log_thread();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let lines = tracing_subscriber::fmt::layer()
         .with_target(false)
@@ -114,6 +103,15 @@ pub fn init(format: LogFormat) -> Telemetry {
     Telemetry {
         _log_writer: guard,
         traces,
+    }
+}
+
+/// The batching log thread, or (if no thread can be started) lines
+/// written straight to stdout by the thread that logs them.
+fn log_thread() -> (BoxMakeWriter, Option<log_writer::LogGuard>) {
+    match log_writer::spawn(std::io::stdout()) {
+        Ok((writer, guard)) => (BoxMakeWriter::new(writer), Some(guard)),
+        Err(_no_thread) => (BoxMakeWriter::new(std::io::stdout), None),
     }
 }
 
