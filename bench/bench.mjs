@@ -190,7 +190,6 @@ const lines = [
   `- (x) cache off vs nginx: ${pct(m.bffoff.rps, m.nginx.rps)} (p99 ${f(m.bffoff.p99, 3)} ms); cache on vs off: ${pct(m.bff.rps, m.bffoff.rps)} of the throughput`,
   `- ${ROTATION} distinct sessions in rotation (cache ${HOT_CACHE}; ${f(100 * rot.stats.hits / (rot.stats.hits + rot.stats.misses))} % hits over the runs): bff ${f(rot.bff.rps)} req/s, p99 ${f(rot.bff.p99, 3)} ms vs nginx ${f(rot.nginx.rps)}: **${pct(rot.bff.rps, rot.nginx.rps)}** (target >= 75 %); per run bff ${rot.bff.all.map((x) => f(x)).join(', ')}, nginx ${rot.nginx.all.map((x) => f(x)).join(', ')}`,
   `- (iii)/(i) bff with session vs upstream directly: ${pct(m.bff.rps, m.direct.rps)}`,
-  `- (iii)/(i) bff with session vs upstream directly: **${pct(m.bff.rps, m.direct.rps)}**`,
   `- (vi) with BFF_WORKERS=auto (${CPUS} workers): ${pct(m.bffauto.rps, m.nginx.rps)} of nginx, p99 ${f(m.bffauto.p99, 3)} ms, CPU ${f(m.bffauto.cpu.proxy)} %`,
   `- (vii) OpenTelemetry tracing on vs (iii) off: ${pct(m.bfftraced.rps, m.bff.rps)} of the throughput (${pct(m.bfftraced.rps, m.nginx.rps)} of nginx), p99 ${f(m.bfftraced.p99, 3)} ms; tracing off costs one atomic load per request`,
   `- (viii) access log at info vs (iii) warn: ${pct(m.bffinfo.rps, m.bff.rps)} of the throughput (${pct(m.bffinfo.rps, m.nginx.rps)} of nginx), p99 ${f(m.bffinfo.p99, 3)} ms`,
