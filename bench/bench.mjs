@@ -145,10 +145,14 @@ const perSession = (memAfter.used - memBefore.used) / SESSIONS;
 
 // Hot sessions: real sealed sessions seeded into Redis, rotated by wrk.
 const hot = seeder(stack.redis.port, stack.env.BFF_SESSION_KEYS, OUT, stack.op.issuer);
-await hot.upTo(ROTATION);
 const proxyUrl = `${proxy.origin}/api/bench`;
+// Levels up to the rotation's size first, so each level's cache holds only
+// its own sessions; the rotation; then the larger levels.
+const grow = (levels) => hotGrowth({ bff: bffHot, proxyUrl, hot, levels, seconds: 5, threads: THREADS, conns: CONNS, log });
+const growth = await grow(GROWTH.filter((n) => n <= ROTATION));
+await hot.upTo(ROTATION);
 const rot = await rotation({ bff: bffHot, proxyUrl, file: hot.first(ROTATION), reps: REPS, seconds: SECONDS, threads: THREADS, conns: CONNS, log });
-const growth = await hotGrowth({ bff: bffHot, proxyUrl, hot, levels: GROWTH, seconds: 5, threads: THREADS, conns: CONNS, log });
+growth.push(...await grow(GROWTH.filter((n) => n > ROTATION)));
 
 await stop(bffAuto.child);
 await stop(bffTraced.child);
