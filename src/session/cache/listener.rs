@@ -70,6 +70,7 @@ async fn run(cache: Arc<SessionCache>, store: Arc<RedisStore>) {
                 return;
             }
             Lost::Again(reason) => {
+                store.suspect_primaries();
                 tracing::warn!(
                     reason,
                     "session cache listener lost: cache bypassed until it is back"

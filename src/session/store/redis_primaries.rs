@@ -39,6 +39,14 @@ impl RedisStore {
         }
     }
 
+    /// The listener lost a primary: behind Sentinel, ask the sentinels
+    /// again (a failover may have happened with no request to notice it).
+    pub(crate) fn suspect_primaries(&self) {
+        if let Conns::Sentinel(master) = &self.conns {
+            master.suspect();
+        }
+    }
+
     /// Whether the primaries can change under bff (Sentinel, Cluster).
     pub(crate) fn replicated(&self) -> bool {
         !matches!(self.conns, Conns::Direct(_))
