@@ -65,7 +65,7 @@ const bffAuto = await startBff('bff-auto', BFF_BIN, { ...stack.env, BFF_WORKERS:
 const bffTraced = await startBff('bff-traced', BFF_BIN, { ...stack.env, OTEL_EXPORTER_OTLP_ENDPOINT: upstream.origin }, `${OUT}/stack`);
 const bffInfo = await startBff('bff-info', BFF_BIN, { ...stack.env, RUST_LOG: 'info' }, `${OUT}/stack`);
 const bffOff = await startBff('bff-off', BFF_BIN, { ...stack.env, BFF_SESSION_CACHE: 'off' }, `${OUT}/stack`);
-// Sized to hold the rotation's sessions (the default 16MiB holds ~6,000).
+// Sized to hold the 100k level's share (the default 16MiB holds ~11,000).
 const bffHot = await startBff('bff-hot', BFF_BIN, { ...stack.env, BFF_SESSION_CACHE_SIZE: HOT_CACHE }, `${OUT}/stack`);
 // Before and after in one run: another build of bff, same settings.
 const COMPARE_BIN = process.env.BENCH_COMPARE_BIN;

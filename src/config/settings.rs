@@ -74,7 +74,7 @@ settings! {
     redis_min_replicas_ack: String = "BFF_REDIS_MIN_REPLICAS_ACK", default "0",
         show |c| c.session.redis.min_replicas_ack;
     /// Keep recently used session records in memory, kept exact by Redis
-    /// invalidation pushes (`on` or `off`; default `on`; Redis only).
+    /// invalidation pushes, `on` or `off` (default `on`; Redis only).
     session_cache: String = "BFF_SESSION_CACHE", default "on",
         show |c| c.session.cache.enabled;
     /// Longest time a cached session may be served without a proof that
