@@ -5,9 +5,9 @@ use std::time::{Duration, Instant};
 
 use bff::Running;
 
+use super::topologies::kill_tracking as kill_listeners;
 use super::{cache_metric, leased, refused_after, two_pods, warm};
 use crate::support::harness::{API, Stack, Store};
-use crate::support::redis_server::RedisServer;
 use crate::support::relay::Relay;
 
 #[tokio::test]
@@ -41,36 +41,6 @@ async fn k2_a_silenced_listener_stops_hits_within_the_staleness_bound() {
         assert!(Instant::now() < deadline, "pod B still reports a lease");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-}
-
-/// Kills every connection with `CLIENT TRACKING` on (flag `t`): each
-/// pod's invalidation listener. Returns how many there were.
-async fn kill_listeners(redis: &RedisServer) -> usize {
-    let mut conn = redis.connection().await;
-    let list: String = redis::cmd("CLIENT")
-        .arg("LIST")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    let ids: Vec<&str> = list
-        .lines()
-        .filter(|l| {
-            l.split(' ')
-                .any(|f| f.starts_with("flags=") && f.contains('t'))
-        })
-        .filter_map(|l| l.split(' ').find_map(|f| f.strip_prefix("id=")))
-        .collect();
-    for id in &ids {
-        let killed: i64 = redis::cmd("CLIENT")
-            .arg("KILL")
-            .arg("ID")
-            .arg(*id)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        assert_eq!(killed, 1);
-    }
-    ids.len()
 }
 
 /// Waits until `pod`'s cache was flushed more than `before` times.

@@ -60,7 +60,7 @@ async fn leased_within(pod: &Running, within: Duration) {
 
 /// The ids of `node`'s clients with `CLIENT TRACKING` on (flag `t`): the
 /// pods' invalidation listeners.
-async fn tracking_ids(node: &RedisServer) -> Vec<String> {
+pub(super) async fn tracking_ids(node: &RedisServer) -> Vec<String> {
     let list: String = redis::cmd("CLIENT")
         .arg("LIST")
         .query_async(&mut node.connection().await)
@@ -78,7 +78,7 @@ async fn tracking_ids(node: &RedisServer) -> Vec<String> {
 
 /// Kills `node`'s tracking connections (`CLIENT KILL ID`); returns how
 /// many there were.
-async fn kill_tracking(node: &RedisServer) -> usize {
+pub(super) async fn kill_tracking(node: &RedisServer) -> usize {
     let ids = tracking_ids(node).await;
     let mut conn = node.connection().await;
     for id in &ids {
