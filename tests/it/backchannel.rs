@@ -33,6 +33,20 @@ pub(crate) fn claims(stack: &Stack, extra: Value) -> Value {
     claims
 }
 
+/// Posts a fresh logout token (`typ: logout+jwt`) naming the provider
+/// session `sid` to `pod`.
+pub(crate) async fn log_out_sid(
+    stack: &Stack,
+    pod: std::net::SocketAddr,
+    sid: &str,
+) -> TestResponse {
+    let token = jwt::sign_rs256(
+        json!({ "typ": "logout+jwt" }),
+        &claims(stack, json!({ "sid": sid })),
+    );
+    post_logout_token(pod, &token).await
+}
+
 pub(crate) async fn post_logout_token(pod: std::net::SocketAddr, token: &str) -> TestResponse {
     let body = format!(
         "logout_token={}",
@@ -64,11 +78,7 @@ async fn o1_sid_logout_on_another_pod_ends_only_that_session() {
     let mut ended = stack.logged_in_browser().await;
     stack.idp.set(|b| b.user.sid = "idp-session-other".into());
     let mut kept = stack.logged_in_browser().await;
-    let token = jwt::sign_rs256(
-        json!({ "typ": "logout+jwt" }),
-        &claims(&stack, json!({ "sid": "idp-session-0001" })),
-    );
-    let res = post_logout_token(pod2.public_addr, &token).await;
+    let res = log_out_sid(&stack, pod2.public_addr, "idp-session-0001").await;
     assert_eq!(res.status, 200, "{}", res.text());
     assert_eq!(res.header("cache-control"), Some("no-store"));
     assert!(!alive(&stack, &mut ended).await, "sid session survived");

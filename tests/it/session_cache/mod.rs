@@ -8,12 +8,10 @@
 use std::time::{Duration, Instant};
 
 use bff::Running;
-use serde_json::json;
 
-use crate::backchannel::{claims, post_logout_token};
+use crate::backchannel::log_out_sid;
 use crate::support::harness::{API, Browser, Stack, Store};
 use crate::support::http as test_http;
-use crate::support::jwt;
 use crate::support::metrics::{scrape, value};
 
 mod listener_loss;
@@ -86,16 +84,8 @@ async fn k1_back_channel_logout_and_operator_revoke_reach_the_other_pods_cache()
     };
     for trial in 0..200 {
         let mut browser = warm(&stack, &pod_b).await;
-        let token = jwt::sign_rs256(
-            json!({ "typ": "logout+jwt" }),
-            &claims(&stack, json!({ "sid": "idp-session-0001" })),
-        );
-        assert_eq!(
-            post_logout_token(stack.bff.public_addr, &token)
-                .await
-                .status,
-            200
-        );
+        let res = log_out_sid(&stack, stack.bff.public_addr, "idp-session-0001").await;
+        assert_eq!(res.status, 200);
         let res = browser.get_at(&pod_b, "/app", &API).await;
         assert_eq!(res.status, 401, "back-channel trial {trial}");
     }
