@@ -39,7 +39,8 @@ impl Lease {
         self.at(Instant::now())
     }
 
-    fn at(&self, instant: Instant) -> Nanos {
+    /// `instant` on the process clock (never 0).
+    pub(crate) fn at(&self, instant: Instant) -> Nanos {
         u64::try_from(instant.saturating_duration_since(self.origin).as_nanos())
             .unwrap_or(u64::MAX)
             .max(1)
@@ -47,7 +48,12 @@ impl Lease {
 
     /// Whether a hit may be served now.
     pub(crate) fn valid(&self) -> bool {
-        self.now() < self.until.load(Ordering::Acquire)
+        self.valid_at(self.now())
+    }
+
+    /// Whether a hit may be served at `now` (process clock).
+    pub(crate) fn valid_at(&self, now: Nanos) -> bool {
+        now < self.until.load(Ordering::Acquire)
     }
 
     /// The current listener connection's epoch.

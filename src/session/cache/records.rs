@@ -76,15 +76,21 @@ impl SessionCache {
 
     /// The record under `key`, if cached and a lease allows serving it.
     pub(crate) fn hit(&self, key: &str) -> Option<Arc<[u8]>> {
-        if !self.lease.valid() {
+        // One clock read per hit.
+        let instant = Instant::now();
+        let now = self.lease.at(instant);
+        if !self.lease.valid_at(now) {
             self.metrics.misses.inc();
             return None;
         }
-        let Some(entry) = self.entries.get(key).filter(|e| Instant::now() < e.until) else {
+        let Some(entry) = self.entries.get(key).filter(|e| instant < e.until) else {
             self.metrics.misses.inc();
             return None;
         };
-        entry.served_at.store(self.lease.now(), Ordering::Relaxed);
+        // Only outage grace reads it: no shared write per hit without it.
+        if self.options.outage_grace.is_some() {
+            entry.served_at.store(now, Ordering::Relaxed);
+        }
         self.metrics.hits.inc();
         Some(Arc::clone(&entry.record))
     }
