@@ -167,6 +167,7 @@ fn session(sub: &str, args: &Args, now: i64) -> SessionData {
         version: 1,
         nonce,
         logout_token: random_b64(32),
+        dpop: None,
     }
 }
 

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::metrics::{Metrics, RedisEvents, RefreshOutcome};
 use crate::oidc::http::OidcHttp;
+use crate::oidc::profile;
 use crate::oidc::provider::ProviderHandle;
 use crate::per_worker::PerWorker;
 use crate::refresh::{RefreshSettings, Refresher};
@@ -66,6 +67,9 @@ pub enum StartError {
     /// The worker threads could not be started.
     #[error("cannot start worker threads: {0}")]
     Workers(std::io::Error),
+    /// The provider cannot serve the configured profile (case P5).
+    #[error("{0}")]
+    Provider(String),
 }
 
 /// Builds the state, binds the listeners and starts serving.
@@ -73,6 +77,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     install_crypto_provider();
     let shutdown = CancellationToken::new();
     let state = build_state(Arc::new(config), &shutdown).await?;
+    profile::check_at_start(&state.provider)
+        .await
+        .map_err(StartError::Provider)?;
     let config = Arc::clone(&state.config);
     let (public, public_addr) = bind(config.listen).await?;
     let (admin, admin_addr) = bind(config.admin_listen).await?;

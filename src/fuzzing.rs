@@ -96,6 +96,7 @@ impl Routes {
                     max_body: 1024,
                     websocket: false,
                     tls: None,
+                    dpop: false,
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
@@ -178,6 +179,8 @@ impl LogoutVerifier {
                 iss_parameter_supported: false,
                 issuer,
                 jwks,
+                par: None,
+                fapi2: false,
             },
             client_id: client_id.to_owned(),
         })

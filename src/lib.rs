@@ -34,6 +34,7 @@ mod request_id;
 mod route_table;
 mod server;
 mod session;
+mod signing;
 mod state;
 pub mod telemetry;
 mod throttle;
@@ -43,7 +44,7 @@ mod worker;
 pub use app::{Running, StartError, install_crypto_provider, start};
 pub use crypto::Keyring;
 pub use metrics::RefreshOutcome;
-pub use session::{DisplayClaims, SessionData, SessionId, StoreError, now_unix};
+pub use session::{DisplayClaims, DpopMaterial, SessionData, SessionId, StoreError, now_unix};
 
 /// bff's cookie codec, for property tests of the parser.
 pub mod cookie {

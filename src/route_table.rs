@@ -4,6 +4,9 @@
 //! matched request. Only the route's configured upstream is ever contacted:
 //! the request's authority and `Host` never take part (no SSRF, case H7).
 
+use std::sync::Arc;
+
+use arc_swap::ArcSwapOption;
 use http::{Method, Uri};
 
 use crate::config::RouteConfig;
@@ -17,6 +20,8 @@ pub(crate) struct Route {
     /// The validated route settings.
     pub(crate) config: RouteConfig,
     client: Option<PerWorker<HttpClient>>,
+    /// The upstream's latest `DPoP-Nonce` (RFC 9449 §9), on `dpop` routes.
+    dpop_nonce: ArcSwapOption<String>,
 }
 
 /// Routes, longest prefix first.
@@ -39,7 +44,11 @@ impl RouteTable {
                     let make = move || http_client::with_tls(tls.as_ref().clone());
                     PerWorker::new(workers, make(), move || Some(make()))
                 });
-                Route { client, config }
+                Route {
+                    client,
+                    config,
+                    dpop_nonce: ArcSwapOption::empty(),
+                }
             })
             .collect();
         Self { routes }
@@ -64,6 +73,18 @@ impl Route {
     /// The client to reach this route's upstream with.
     pub(crate) fn client<'a>(&'a self, shared: &'a PerWorker<HttpClient>) -> &'a HttpClient {
         self.client.as_ref().unwrap_or(shared).get()
+    }
+
+    /// The upstream's latest DPoP nonce, if it sent one.
+    pub(crate) fn dpop_nonce(&self) -> Option<Arc<String>> {
+        self.dpop_nonce.load_full()
+    }
+
+    /// Remembers the upstream's DPoP nonce for the next proof.
+    pub(crate) fn set_dpop_nonce(&self, nonce: &str) {
+        if self.dpop_nonce.load().as_deref().map(String::as_str) != Some(nonce) {
+            self.dpop_nonce.store(Some(Arc::new(nonce.to_owned())));
+        }
     }
 
     /// Whether this route allows `method` (empty list = all).
@@ -136,6 +157,7 @@ mod tests {
             max_body: 1024,
             websocket: false,
             tls: None,
+            dpop: false,
         }
     }
 

@@ -91,6 +91,7 @@ fn session(sub: &[u8], version: u64) -> SessionData {
         version,
         nonce: "nonce".into(),
         logout_token: "logout".into(),
+        dpop: None,
     }
 }
 

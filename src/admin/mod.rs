@@ -1,7 +1,8 @@
 //! The admin listener: `/healthz` (the process answers), `/readyz` (the
 //! provider is discovered and the session store answers; security cases I7
-//! and R1: not ready, then ready again without a restart), `/metrics`, and
-//! the operator session API ([`sessions`]).
+//! and R1: not ready, then ready again without a restart), `/metrics`,
+//! the client's public JWKS (`/client-jwks.json`, for `private_key_jwt`)
+//! and the operator session API ([`sessions`]).
 
 pub(crate) mod sessions;
 
@@ -9,6 +10,7 @@ use std::sync::atomic::Ordering;
 
 use http::{Request, Response, StatusCode};
 
+use crate::config::ClientAuth;
 use crate::http_util::{Body, json};
 use crate::state::AppState;
 
@@ -22,10 +24,26 @@ pub(crate) async fn handle<B>(state: &AppState, req: &Request<B>) -> Response<Bo
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
             state.metrics.render(),
         ),
+        "/client-jwks.json" => client_jwks(state),
         path if path.starts_with("/admin/sessions") => sessions::handle(state, req).await,
         _ => json(
             StatusCode::NOT_FOUND,
             &serde_json::json!({ "error": "not_found" }),
+        ),
+    }
+}
+
+/// The public keys of `private_key_jwt` client authentication (RFC 7517
+/// §5), to register with the provider as the client's JWKS (`jwks_uri` or
+/// pasted); 404 when bff authenticates with a secret.
+fn client_jwks(state: &AppState) -> Response<Body> {
+    match &state.config.oidc.client.auth {
+        ClientAuth::PrivateKeyJwt(keys) => {
+            crate::http_util::response(StatusCode::OK, "application/jwk-set+json", keys.jwks_json())
+        }
+        ClientAuth::Secret(_) => json(
+            StatusCode::NOT_FOUND,
+            &serde_json::json!({ "error": "no_client_keys" }),
         ),
     }
 }

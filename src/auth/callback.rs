@@ -19,13 +19,16 @@ use subtle::ConstantTimeEq as _;
 use super::authenticate;
 use crate::error::Error;
 use crate::http_util::{Body, param, query_pairs, redirect};
+use crate::metrics::Endpoint;
 use crate::oidc::OidcError;
 use crate::oidc::id_token;
 use crate::oidc::provider::Provider;
+use crate::oidc::token_call::TokenCall;
 use crate::oidc::types::{BffIdTokenClaims, BffTokenResponse};
 use crate::session::cookie::{Lookup, lookup};
 use crate::session::keys::hash22;
-use crate::session::{DisplayClaims, PendingLogin, SessionData, SessionId, now_unix};
+use crate::session::{DisplayClaims, DpopMaterial, PendingLogin, SessionData, SessionId, now_unix};
+use crate::signing::dpop_key::DpopKey;
 use crate::state::AppState;
 
 const UNIQUE: [&str; 5] = ["code", "state", "iss", "error", "error_description"];
@@ -82,9 +85,21 @@ async fn complete(
         .filter(|c| !c.is_empty())
         .ok_or(Error::BadRequest("The sign-in response has no code."))?;
 
-    let tokens = exchange(state, &provider, code, &pending).await?;
+    // RFC 9449 §5: a DPoP-bound session gets its own key before the code
+    // is exchanged, and keeps it in its sealed bundle.
+    let dpop = state
+        .provider
+        .dpop()
+        .then(DpopKey::generate)
+        .transpose()
+        .map_err(|_err| Error::Internal("DPoP key"))?;
+    let tokens = exchange(state, &provider, code, &pending, dpop.as_ref()).await?;
     let claims = verify_id_token(state, provider, &tokens, &pending).await?;
-    let data = new_session(state, &tokens, &claims, &pending.nonce)?;
+    let mut data = new_session(state, &tokens, &claims, &pending.nonce)?;
+    data.dpop = dpop.as_ref().map(|key| DpopMaterial {
+        key: key.encoded_der().to_string(),
+        header: key.header().to_owned(),
+    });
     let id = state.vault.create(&data).await?;
     destroy_previous_session(state, parts, pending.previous_session.as_deref()).await;
     tracing::info!(session = %id.log_id(), "login completed");
@@ -163,20 +178,19 @@ async fn exchange(
     provider: &Provider,
     code: &str,
     pending: &PendingLogin,
+    dpop: Option<&DpopKey>,
 ) -> Result<BffTokenResponse, Error> {
+    let call = TokenCall::new(&state.provider, &provider.issuer, Endpoint::Token, dpop);
     let request = provider
         .client
         .exchange_code(AuthorizationCode::new(code.to_owned()))
         .map_err(|_err| Error::ProviderUnavailable("provider has no token endpoint"))?
         .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()));
-    request
-        .request_async(state.provider.http())
-        .await
-        .map_err(|err| {
-            let err = OidcError::from_token_error(&err);
-            tracing::warn!(error = %err, "code exchange failed");
-            err.into_login_error()
-        })
+    request.request_async(&call).await.map_err(|err| {
+        let err = OidcError::from_token_error(&err);
+        tracing::warn!(error = %err, "code exchange failed");
+        err.into_login_error()
+    })
 }
 
 /// Validates the ID token; on an unknown `kid`, re-discovers once (I5).
@@ -237,6 +251,7 @@ fn new_session(
         version: 1,
         logout_token,
         nonce: nonce.to_owned(),
+        dpop: None,
     })
 }
 

@@ -17,6 +17,7 @@ use openidconnect::{CsrfToken, Nonce, PkceCodeChallenge, Scope};
 use super::{authenticate, return_to};
 use crate::error::Error;
 use crate::http_util::{Body, param, query_pairs, redirect};
+use crate::oidc::par;
 use crate::session::cookie::{Lookup, lookup};
 use crate::session::id::ENCODED_LEN;
 use crate::session::keys::hash22;
@@ -51,6 +52,11 @@ pub(crate) async fn start(
         request = request.add_scope(Scope::new(scope.clone()));
     }
     let (url, csrf, nonce) = request.url();
+    // RFC 9126 §4: with PAR the browser carries only `request_uri`.
+    let url = match &provider.par {
+        Some(endpoint) => par::push(&state.provider, &provider, endpoint, &url).await?,
+        None => url,
+    };
     let pending = PendingLogin {
         pkce_verifier: verifier.secret().clone(),
         nonce: nonce.secret().clone(),

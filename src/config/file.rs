@@ -30,4 +30,8 @@ pub struct FileRoute {
     /// PEM file of CA certificates that replace the public roots for an
     /// `https` upstream signed by a private CA.
     pub ca_file: Option<String>,
+    /// Send the access token DPoP-bound, with a proof (RFC 9449 §7.1),
+    /// instead of as a bearer (default `false`).
+    #[serde(default)]
+    pub dpop: bool,
 }

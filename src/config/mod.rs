@@ -10,6 +10,7 @@
 
 mod args;
 mod cache;
+mod client;
 mod declare;
 mod error;
 mod file;
@@ -25,6 +26,7 @@ mod show;
 mod validate;
 
 pub use args::{Command, SessionsAction};
+pub use client::{AssertionAudience, ClientAuth, ClientSecurity, ParMode, SecurityProfile};
 pub use error::ConfigError;
 pub use file::FileRoute;
 pub use model::{

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use super::client::ClientSecurity;
 use super::parse::Cidr;
 use super::routes::RouteConfig;
 use super::secret::Secret;
@@ -59,8 +60,12 @@ pub struct OidcConfig {
     pub allow_insecure_issuer: bool,
     /// OAuth client ID.
     pub client_id: String,
-    /// OAuth client secret (confidential client, BBA §6.1.3.1).
-    pub client_secret: Secret,
+    /// Client authentication, PAR and the security profile (confidential
+    /// client, BBA §6.1.3.1).
+    pub client: ClientSecurity,
+    /// Whether access tokens are DPoP-bound (RFC 9449): some route has
+    /// `dpop = true`, or the profile is `fapi2`.
+    pub dpop: bool,
     /// Scopes requested at login (always includes `openid`).
     pub scopes: Vec<String>,
     /// `<public origin>/auth/callback`.

@@ -50,6 +50,9 @@ pub struct RouteConfig {
     /// TLS client settings trusting only the route's `ca_file` roots;
     /// `None` uses the shared client (public web PKI roots).
     pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// `Authorization: DPoP` with a fresh proof per request (RFC 9449 §7.1)
+    /// instead of `Bearer`.
+    pub dpop: bool,
 }
 
 /// Validates one route; errors name the `routes` setting and the prefix.
@@ -58,6 +61,11 @@ pub(super) fn route(raw: &FileRoute) -> Result<RouteConfig, ConfigError> {
     check_prefix(&raw.prefix).map_err(err)?;
     let upstream = upstream_url(&raw.upstream).map_err(err)?;
     let auth = auth_mode(raw.auth.as_deref()).map_err(err)?;
+    if raw.dpop && auth == AuthMode::None {
+        return Err(err(
+            "dpop routes send a token: use auth = \"required\" or \"optional\"".into(),
+        ));
+    }
     if raw.websocket && auth == AuthMode::None {
         return Err(err(
             "websocket routes need a session: use auth = \"required\" or \"optional\"".into(),
@@ -95,6 +103,7 @@ pub(super) fn route(raw: &FileRoute) -> Result<RouteConfig, ConfigError> {
         max_body,
         websocket: raw.websocket,
         tls,
+        dpop: raw.dpop,
     })
 }
 

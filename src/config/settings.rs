@@ -19,10 +19,25 @@ settings! {
     issuer_url: String = "BFF_ISSUER_URL", show |c| c.oidc.issuer_url;
     /// OAuth client ID registered at the provider (required).
     client_id: String = "BFF_CLIENT_ID", show |c| c.oidc.client_id;
-    /// OAuth client secret (required: bff is a confidential client; prefer
-    /// `BFF_CLIENT_SECRET_FILE`).
+    /// OAuth client secret (bff is a confidential client: this, or
+    /// `BFF_CLIENT_KEY_FILE`; prefer `BFF_CLIENT_SECRET_FILE`).
     client_secret: Secret = "BFF_CLIENT_SECRET", file client_secret_file = "BFF_CLIENT_SECRET_FILE",
-        show |c| c.oidc.client_secret;
+        show |c| c.oidc.client.secret().cloned();
+    /// Comma-separated PEM private keys (RSA or EC P-256) for `private_key_jwt`
+    /// client authentication instead of a secret; the first signs, all are
+    /// published at the admin `/client-jwks.json` (default: none).
+    client_key_file: String = "BFF_CLIENT_KEY_FILE", show |c| c.oidc.client.signing_kid();
+    /// `aud` of client assertions: `issuer` (FAPI 2.0) or `endpoint`, the URL
+    /// the assertion is sent to (default `issuer`).
+    client_assertion_aud: String = "BFF_CLIENT_ASSERTION_AUD", default "issuer",
+        show |c| c.oidc.client.audience_name();
+    /// Pushed Authorization Requests: `auto` (when the provider advertises
+    /// them), `required` or `off` (default `auto`).
+    par: String = "BFF_PAR", default "auto", show |c| c.oidc.client.par_name();
+    /// `fapi2` enforces the FAPI 2.0 Security Profile: PAR, private_key_jwt,
+    /// DPoP on every route, PKCE S256, `iss`, ES256/PS256 ID tokens (default `none`).
+    security_profile: String = "BFF_SECURITY_PROFILE", default "none",
+        show |c| c.oidc.client.profile_name();
     /// Space-separated scopes; `openid` is always added (default `openid profile email`).
     scopes: String = "BFF_SCOPES", default "openid profile email",
         show |c| c.oidc.scopes.join(" ");

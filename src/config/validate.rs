@@ -9,8 +9,8 @@ use std::time::Duration;
 use super::declare::Value;
 use super::settings::Raw;
 use super::{
-    Cidr, Config, ConfigError, FileRoute, LogFormat, OidcConfig, ProxyConfig, SessionConfig, cache,
-    parse, redis, routes, secret::Secret,
+    Cidr, Config, ConfigError, FileRoute, LogFormat, OidcConfig, ProxyConfig, SecurityProfile,
+    SessionConfig, cache, client, parse, redis, routes, secret::Secret,
 };
 use crate::crypto::Keyring;
 use crate::per_worker::{DEFAULT_WORKERS, cpu_count};
@@ -19,9 +19,13 @@ use crate::per_worker::{DEFAULT_WORKERS, cpu_count};
 pub(super) fn build(raw: &Raw) -> Result<Config, ConfigError> {
     let insecure = raw.insecure_dev_cookies.value;
     let public_origin = public_origin(&raw.public_url, insecure)?;
-    let oidc = oidc(raw, &public_origin, insecure)?;
-    let session = session(raw, insecure)?;
     let proxy = proxy(raw)?;
+    let dpop_routes = proxy.routes.iter().any(|r| r.dpop);
+    let oidc = oidc(raw, &public_origin, insecure, dpop_routes)?;
+    if oidc.client.profile == SecurityProfile::Fapi2 {
+        fapi2_routes(&proxy)?;
+    }
+    let session = session(raw, insecure)?;
     let log_format = match raw.log_format.value.as_str() {
         "json" => LogFormat::Json,
         "pretty" => LogFormat::Pretty,
@@ -144,7 +148,12 @@ fn public_origin(setting: &Value<Option<String>>, insecure: bool) -> Result<Stri
     }
 }
 
-fn oidc(raw: &Raw, origin: &str, insecure: bool) -> Result<OidcConfig, ConfigError> {
+fn oidc(
+    raw: &Raw,
+    origin: &str,
+    insecure: bool,
+    dpop_routes: bool,
+) -> Result<OidcConfig, ConfigError> {
     let issuer_url = required(&raw.issuer_url)?;
     let issuer = routes::upstream_url(&issuer_url).map_err(|m| raw.issuer_url.error(m))?;
     let allow_insecure_issuer = raw.allow_insecure_issuer.value;
@@ -154,10 +163,7 @@ fn oidc(raw: &Raw, origin: &str, insecure: bool) -> Result<OidcConfig, ConfigErr
              set BFF_ALLOW_INSECURE_ISSUER=true (or BFF_INSECURE_DEV_COOKIES=true locally)",
         ));
     }
-    let client_secret = secret(&raw.client_secret, &raw.client_secret_file)?.ok_or_else(|| {
-        raw.client_secret
-            .error("is required (bff is a confidential client)")
-    })?;
+    let client = client::security(raw, secret(&raw.client_secret, &raw.client_secret_file)?)?;
     let mut scopes: Vec<String> = raw
         .scopes
         .value
@@ -177,7 +183,8 @@ fn oidc(raw: &Raw, origin: &str, insecure: bool) -> Result<OidcConfig, ConfigErr
         issuer_url,
         allow_insecure_issuer,
         client_id: required(&raw.client_id)?,
-        client_secret,
+        dpop: client.profile == SecurityProfile::Fapi2 || dpop_routes,
+        client,
         scopes,
         redirect_url: format!("{origin}/auth/callback"),
         post_logout_redirect,
@@ -312,6 +319,25 @@ fn route_table(raw: &Raw) -> Result<Vec<routes::RouteConfig>, ConfigError> {
     }
     table.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
     Ok(table)
+}
+
+/// FAPI 2.0 §5.3.3: every access token is sender-constrained, so every
+/// route that sends one must send it with a DPoP proof.
+fn fapi2_routes(proxy: &ProxyConfig) -> Result<(), ConfigError> {
+    match proxy
+        .routes
+        .iter()
+        .find(|r| r.auth != routes::AuthMode::None && !r.dpop)
+    {
+        Some(route) => Err(ConfigError::new(
+            "routes",
+            format!(
+                "route `{}`: BFF_SECURITY_PROFILE=fapi2 needs dpop = true on every route with a session",
+                route.prefix
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// An allowed CORS origin, in the serialised form browsers send in

@@ -25,6 +25,8 @@ pub(crate) enum Endpoint {
     Token,
     /// The RFC 7009 revocation endpoint.
     Revocation,
+    /// The RFC 9126 pushed authorization request endpoint.
+    Par,
 }
 
 impl Endpoint {
@@ -35,6 +37,7 @@ impl Endpoint {
             Self::Jwks => "jwks",
             Self::Token => "token",
             Self::Revocation => "revocation",
+            Self::Par => "par",
         }
     }
 }
@@ -81,6 +84,7 @@ impl ProviderMetrics {
             Endpoint::Jwks,
             Endpoint::Token,
             Endpoint::Revocation,
+            Endpoint::Par,
         ] {
             let _zero = this.errors.get_or_create(&EndpointLabel {
                 endpoint: endpoint.label(),

@@ -38,6 +38,9 @@ pub(crate) enum OidcHttpError {
     /// as a rejection of the client or the grant (security case I8).
     #[error("provider answered {0}")]
     ServerError(http::StatusCode),
+    /// A client assertion or DPoP proof could not be signed.
+    #[error("cannot sign the client assertion or DPoP proof")]
+    Signing,
 }
 
 /// Sends provider requests through the shared client, each timed and

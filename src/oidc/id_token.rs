@@ -28,6 +28,9 @@ pub(crate) const ALLOWED_ALGS: [Alg; 9] = [
     Alg::EdDsa,
 ];
 
+/// FAPI 2.0 §5.4.1: PS256 or ES256 only.
+pub(crate) const FAPI2_ALGS: [Alg; 2] = [Alg::RsaSsaPssSha256, Alg::EcdsaP256Sha256];
+
 /// Validates the ID token of a code exchange against `nonce`
 /// (OIDC Core §3.1.3.7) and returns its claims.
 pub(crate) fn verify_login(
@@ -52,7 +55,11 @@ pub(crate) fn verify<N: NonceVerifier>(
     let verifier = provider
         .client
         .id_token_verifier()
-        .set_allowed_algs(ALLOWED_ALGS)
+        .set_allowed_algs(if provider.fapi2 {
+            FAPI2_ALGS.to_vec()
+        } else {
+            ALLOWED_ALGS.to_vec()
+        })
         .set_issue_time_verifier_fn(|iat| iat_window(iat.timestamp()));
     let claims = id_token.claims(&verifier, nonce).map_err(classify)?.clone();
     // OIDC Core §3.1.3.7 steps 4-5: azp must be our client_id when present,

@@ -1,12 +1,18 @@
 //! Talking to the OpenID provider: discovery and the hot-swappable
-//! client ([`provider`]), its HTTP client ([`http`]), ID-token and
-//! logout-token validation, and the failures those can have.
+//! client ([`provider`]), its HTTP client ([`http`]), authenticated calls
+//! with client assertions and DPoP proofs ([`token_call`]), pushed
+//! authorization requests ([`par`]), the profile check ([`profile`]),
+//! ID-token and logout-token validation, and the failures those can have.
 
+pub(crate) mod client_auth;
 pub(crate) mod http;
 pub(crate) mod id_token;
 pub(crate) mod logout_token;
+pub(crate) mod par;
+pub(crate) mod profile;
 pub(crate) mod provider;
 pub(crate) mod revoke;
+pub(crate) mod token_call;
 pub(crate) mod types;
 
 use crate::error::Error;

@@ -18,8 +18,9 @@ use openidconnect::{
 use tokio_util::sync::CancellationToken;
 
 use super::http::OidcHttp;
+use super::profile::{self, Facts};
 use super::types::{BffClient, Metadata};
-use crate::config::OidcConfig;
+use crate::config::{ClientAuth, ClientSecurity, OidcConfig, ParMode, SecurityProfile};
 use crate::metrics::Endpoint;
 use crate::session::now_unix;
 
@@ -44,12 +45,22 @@ pub(crate) struct Provider {
     pub(crate) issuer: String,
     /// The provider's signing keys (logout-token verification).
     pub(crate) jwks: JsonWebKeySet<CoreJsonWebKey>,
+    /// The RFC 9126 endpoint the login pushes to (`None`: no PAR).
+    pub(crate) par: Option<url::Url>,
+    /// ID tokens are held to FAPI 2.0's algorithms (PS256, ES256).
+    pub(crate) fapi2: bool,
 }
 
 /// Why discovery failed (logged; the provider stays "not ready").
 #[derive(Debug, thiserror::Error)]
-#[error("discovery failed: {0}")]
-pub(crate) struct DiscoveryError(String);
+pub(crate) enum DiscoveryError {
+    /// The document could not be fetched or parsed.
+    #[error("discovery failed: {0}")]
+    Failed(String),
+    /// The provider cannot serve the configured profile (case P5).
+    #[error("{0}")]
+    Unsuitable(String),
+}
 
 /// The current provider, swapped atomically on re-discovery.
 pub(crate) struct ProviderHandle {
@@ -57,6 +68,8 @@ pub(crate) struct ProviderHandle {
     config: OidcConfig,
     http: OidcHttp,
     last_on_demand: AtomicI64,
+    /// The provider's latest `DPoP-Nonce` (RFC 9449 §8).
+    dpop_nonce: ArcSwapOption<String>,
 }
 
 // === impl ProviderHandle ===
@@ -69,6 +82,7 @@ impl ProviderHandle {
             config,
             http,
             last_on_demand: AtomicI64::new(0),
+            dpop_nonce: ArcSwapOption::empty(),
         })
     }
 
@@ -77,9 +91,31 @@ impl ProviderHandle {
         self.current.load_full()
     }
 
-    /// The client's credentials (`client_id`, `client_secret`).
-    pub(crate) fn credentials(&self) -> (&str, &str) {
-        (&self.config.client_id, self.config.client_secret.expose())
+    /// The OAuth `client_id`.
+    pub(crate) fn client_id(&self) -> &str {
+        &self.config.client_id
+    }
+
+    /// How the client authenticates, and the profile it enforces.
+    pub(crate) fn security(&self) -> &ClientSecurity {
+        &self.config.client
+    }
+
+    /// Whether access tokens are DPoP-bound (RFC 9449).
+    pub(crate) fn dpop(&self) -> bool {
+        self.config.dpop
+    }
+
+    /// The provider's latest `DPoP-Nonce`, if it sent one.
+    pub(crate) fn dpop_nonce(&self) -> Option<Arc<String>> {
+        self.dpop_nonce.load_full()
+    }
+
+    /// Remembers the provider's `DPoP-Nonce` for the next proof.
+    pub(crate) fn set_dpop_nonce(&self, nonce: &str) {
+        if self.dpop_nonce.load().as_deref().map(String::as_str) != Some(nonce) {
+            self.dpop_nonce.store(Some(Arc::new(nonce.to_owned())));
+        }
     }
 
     /// The HTTP adapter for token requests.
@@ -92,13 +128,22 @@ impl ProviderHandle {
     /// security case I6).
     pub(crate) async fn discover(&self) -> Result<(), DiscoveryError> {
         let issuer = IssuerUrl::new(self.config.issuer_url.clone())
-            .map_err(|e| DiscoveryError(e.to_string()))?;
+            .map_err(|e| DiscoveryError::Failed(e.to_string()))?;
         // The discovery document is told apart by its path; the rest is JWKS.
         let http = self.http.for_endpoint(Endpoint::Jwks);
         let metadata = Metadata::discover_async(issuer, &http)
             .await
-            .map_err(|e| DiscoveryError(discovery_reason(&e)))?;
+            .map_err(|e| DiscoveryError::Failed(discovery_reason(&e)))?;
+        if let Some(line) = profile::unmet(&self.config.client, &Facts::of(&metadata)) {
+            return Err(DiscoveryError::Unsuitable(line));
+        }
         let logout = metadata.additional_metadata();
+        let par = logout
+            .additional_metadata
+            .pushed_authorization_request_endpoint
+            .as_deref()
+            .filter(|_| self.config.client.par != ParMode::Off)
+            .and_then(|url| url::Url::parse(url).ok());
         let end_session = logout.end_session_endpoint.clone();
         let iss_parameter_supported = logout
             .additional_metadata
@@ -111,16 +156,21 @@ impl ProviderHandle {
             .and_then(|url| url::Url::parse(&url).ok());
         let issuer = metadata.issuer().as_str().to_owned();
         let jwks = metadata.jwks().clone();
-        let auth_type = client_auth_type(metadata.token_endpoint_auth_methods_supported());
+        let auth_type = match self.config.client.auth {
+            ClientAuth::Secret(_) => {
+                client_auth_type(metadata.token_endpoint_auth_methods_supported())
+            }
+            // RFC 7523 §2.2: `client_id` in the body beside the assertion.
+            ClientAuth::PrivateKeyJwt(_) => AuthType::RequestBody,
+        };
         let basic_auth = matches!(auth_type, AuthType::BasicAuth);
         let redirect = RedirectUrl::new(self.config.redirect_url.clone())
-            .map_err(|e| DiscoveryError(e.to_string()))?;
+            .map_err(|e| DiscoveryError::Failed(e.to_string()))?;
+        let secret = self.config.client.secret();
         let client = BffClient::from_provider_metadata(
             metadata,
             ClientId::new(self.config.client_id.clone()),
-            Some(ClientSecret::new(
-                self.config.client_secret.expose().to_owned(),
-            )),
+            secret.map(|s| ClientSecret::new(s.expose().to_owned())),
         )
         .set_redirect_uri(redirect)
         .set_auth_type(auth_type);
@@ -132,6 +182,8 @@ impl ProviderHandle {
             iss_parameter_supported,
             issuer,
             jwks,
+            par,
+            fapi2: self.config.client.profile == SecurityProfile::Fapi2,
         })));
         Ok(())
     }
@@ -190,6 +242,10 @@ impl ProviderHandle {
                         tracing::info!(issuer = %handle.config.issuer_url, "provider discovered");
                         backoff = Duration::from_secs(1);
                         REDISCOVER_EVERY
+                    }
+                    Err(err @ DiscoveryError::Unsuitable(_)) => {
+                        tracing::error!(error = %err, "provider refused: it cannot serve the configured profile");
+                        REDISCOVER_EVERY.min(Duration::from_secs(60))
                     }
                     Err(err) => {
                         tracing::warn!(error = %err, retry_in_ms = backoff.as_millis() as u64, "provider discovery failed");

@@ -9,13 +9,13 @@
 
 use std::sync::Arc;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use http::header::{AUTHORIZATION, CONTENT_TYPE};
-use url::form_urlencoded::{Serializer, byte_serialize};
+use http::header::CONTENT_TYPE;
+use url::form_urlencoded::Serializer;
 use zeroize::Zeroizing;
 
+use super::client_auth;
 use super::provider::{Provider, ProviderHandle};
+use super::token_call::TokenCall;
 use crate::metrics::Endpoint;
 
 /// Revokes `refresh_token` at the provider's `revocation_endpoint`, if
@@ -30,9 +30,10 @@ pub(crate) fn revoke_in_background(handle: &Arc<ProviderHandle>, refresh_token: 
     };
     let handle = Arc::clone(handle);
     tokio::spawn(async move {
-        // The adapter bounds the exchange by BFF_PROVIDER_TIMEOUT.
-        let http = handle.http().for_endpoint(Endpoint::Revocation);
-        match http.send(request).await {
+        // The adapter bounds the exchange by BFF_PROVIDER_TIMEOUT; a
+        // `private_key_jwt` client's assertion is added per attempt.
+        let call = TokenCall::new(&handle, &provider.issuer, Endpoint::Revocation, None);
+        match call.send(request).await {
             Ok(res) if res.status().is_success() => {
                 tracing::debug!("refresh token revoked at the provider");
             }
@@ -43,28 +44,24 @@ pub(crate) fn revoke_in_background(handle: &Arc<ProviderHandle>, refresh_token: 
 }
 
 /// RFC 7009 §2.1: a form POST of `token` with `token_type_hint`, the client
-/// authenticated as at the token endpoint (RFC 6749 §2.3.1: Basic with
-/// form-encoded credentials, or both in the body).
+/// authenticated as at the token endpoint.
 fn request(
     handle: &ProviderHandle,
     provider: &Provider,
     token: &str,
 ) -> Option<http::Request<Vec<u8>>> {
     let endpoint = provider.revocation.as_ref()?;
-    let (client_id, secret) = handle.credentials();
     let mut form = Serializer::new(String::new());
     form.append_pair("token", token)
         .append_pair("token_type_hint", "refresh_token");
-    let mut builder = http::Request::post(endpoint.as_str())
+    let builder = http::Request::post(endpoint.as_str())
         .header(CONTENT_TYPE, "application/x-www-form-urlencoded");
-    if provider.basic_auth {
-        let id: String = byte_serialize(client_id.as_bytes()).collect();
-        let secret: Zeroizing<String> = Zeroizing::new(byte_serialize(secret.as_bytes()).collect());
-        let basic = Zeroizing::new(STANDARD.encode(format!("{id}:{}", secret.as_str())));
-        builder = builder.header(AUTHORIZATION, format!("Basic {}", basic.as_str()));
-    } else {
-        form.append_pair("client_id", client_id)
-            .append_pair("client_secret", secret);
-    }
+    let builder = client_auth::authenticate_form(
+        handle.security(),
+        handle.client_id(),
+        provider.basic_auth,
+        &mut form,
+        builder,
+    );
     builder.body(form.finish().into_bytes()).ok()
 }

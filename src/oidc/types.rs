@@ -34,6 +34,18 @@ pub(crate) struct ExtraMetadata {
     /// RFC 8414 §2 / RFC 7009 §2: where refresh tokens are revoked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) revocation_endpoint: Option<String>,
+    /// RFC 9126 §5: where authorization requests are pushed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) pushed_authorization_request_endpoint: Option<String>,
+    /// RFC 9126 §5: the provider accepts only pushed requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) require_pushed_authorization_requests: Option<bool>,
+    /// RFC 9449 §5.1: the DPoP proof algorithms the provider accepts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) dpop_signing_alg_values_supported: Option<Vec<String>>,
+    /// RFC 8414 §2: the PKCE methods the provider supports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) code_challenge_methods_supported: Option<Vec<String>>,
 }
 impl AdditionalProviderMetadata for ExtraMetadata {}
 

@@ -15,6 +15,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
+use super::dpop::{Credentials, DPOP};
 use crate::forwarded::{self, Kind};
 use crate::session::SessionData;
 use crate::session::cookie::{CookieNames, without_ours};
@@ -45,8 +46,8 @@ pub(crate) struct RequestContext<'a> {
     pub(crate) public_host: &'a str,
     /// bff's cookie names.
     pub(crate) cookies: &'a CookieNames,
-    /// The access token to inject, if the request has a session.
-    pub(crate) bearer: Option<&'a str>,
+    /// The token credentials to inject, if the request has a session.
+    pub(crate) credentials: Option<Credentials>,
     /// The session whose user `BFF_IDENTITY_HEADERS` names to the upstream.
     pub(crate) identity: Option<&'a SessionData>,
 }
@@ -91,6 +92,8 @@ pub(crate) fn upstream_request_headers(
         let dropped = is_hop_by_hop(name, &listed)
             || name == header::HOST
             || name == header::AUTHORIZATION
+            // Only bff's own proof goes with bff's token (RFC 9449 §7.1).
+            || name.as_str() == DPOP
             || name == header::COOKIE
             || is_override(name)
             // Identity and network claims from anyone, and the forwarding
@@ -117,13 +120,11 @@ pub(crate) fn upstream_request_headers(
     if let Some(session) = ctx.identity {
         set_identity(&mut out, session);
     }
-    if let Some(value) = ctx
-        .bearer
-        .and_then(|t| HeaderValue::from_str(&format!("Bearer {t}")).ok())
-    {
-        let mut value = value;
-        value.set_sensitive(true);
-        out.insert(header::AUTHORIZATION, value);
+    if let Some(credentials) = &ctx.credentials {
+        out.insert(header::AUTHORIZATION, credentials.authorization.clone());
+        if let Some(proof) = &credentials.proof {
+            out.insert(HeaderName::from_static(DPOP), proof.clone());
+        }
     }
     out
 }

@@ -11,7 +11,8 @@
 //! - **csrf**: [`csrf::check`], before anything is written to the store;
 //! - **refresh_if_needed**: the access token refreshed if about to expire,
 //!   and the idle timer touched ([`crate::auth::authenticate`]);
-//! - **rewrite**: [`headers`] cleans the request and injects the bearer;
+//! - **rewrite**: [`headers`] cleans the request and injects the token,
+//!   as a bearer or DPoP-bound with a fresh proof ([`dpop`]);
 //! - **forward**: the pooled client, per-route timeout, bodies streamed
 //!   both ways ([`body`]), never buffered;
 //! - **rewrite_response**: bff's cookies and hop-by-hop fields removed.
@@ -22,6 +23,7 @@
 
 pub(crate) mod body;
 pub(crate) mod csrf;
+pub(crate) mod dpop;
 pub(crate) mod headers;
 pub(crate) mod websocket;
 
@@ -85,13 +87,41 @@ pub(crate) async fn handle(
         route.config.max_body,
         state.config.client_idle_timeout,
     );
-    let data = session.as_ref().map(|s| &s.data);
-    let upstream = upstream_request(state, route, peer, &parts, data, body.boxed())?;
-    drop(session);
-    let response = forward(state, route, upstream, &mut note).await?;
+    let response = send(state, route, peer, &parts, session, body.boxed(), &mut note).await?;
     let mut response = rewrite_response(state, response);
     response.extensions_mut().insert(note);
     Ok(response)
+}
+
+/// Builds the upstream request and forwards it. On a `dpop` route, a
+/// nonce challenge to an idempotent bodyless request is answered with one
+/// retry carrying the nonce (RFC 9449 §9, see [`dpop`]).
+async fn send(
+    state: &AppState,
+    route: &Route,
+    peer: SocketAddr,
+    parts: &http::request::Parts,
+    session: Option<Authenticated>,
+    body: Body,
+    note: &mut AccessNote,
+) -> Result<Response<Incoming>, Error> {
+    let data = session.as_ref().map(|s| &s.data);
+    let upstream = upstream_request(state, route, peer, parts, data, body)?;
+    let retry = route.config.dpop && dpop::retryable(&parts.method, &parts.headers);
+    // The session's tokens are kept no longer than needed.
+    let session = session.filter(|_| retry);
+    let response = forward(state, route, upstream, note).await?;
+    if !route.config.dpop || !dpop::learn_nonce(route, &response) {
+        return Ok(response);
+    }
+    let Some(session) = session else {
+        return Ok(response);
+    };
+    drop(response);
+    tracing::debug!(route = %route.config.prefix, "upstream demands a DPoP nonce; retrying once");
+    let again = upstream_request(state, route, peer, parts, Some(&session.data), empty())?;
+    drop(session);
+    forward(state, route, again, note).await
 }
 
 /// The session as the route's `auth` requires it: none looked up for
@@ -231,7 +261,9 @@ fn upstream_request(
         public_scheme,
         public_host,
         cookies: &state.cookies,
-        bearer: session.map(|s| s.access_token.as_str()),
+        credentials: session
+            .map(|s| dpop::credentials(route, s, &parts.method, &uri))
+            .transpose()?,
         identity: session.filter(|_| state.config.proxy.identity_headers),
     };
     let mut upstream = Request::new(body);

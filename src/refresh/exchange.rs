@@ -12,10 +12,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use openidconnect::{Nonce, OAuth2TokenResponse, RefreshToken, TokenResponse as _};
 use subtle::ConstantTimeEq as _;
 
+use crate::metrics::Endpoint;
 use crate::oidc::OidcError;
-use crate::oidc::http::OidcHttp;
 use crate::oidc::id_token;
 use crate::oidc::provider::{Provider, ProviderHandle};
+use crate::oidc::token_call::TokenCall;
 use crate::oidc::types::BffTokenResponse;
 use crate::session::{SessionData, now_unix};
 
@@ -76,7 +77,9 @@ pub(crate) async fn refresh(
     provider: &Arc<Provider>,
     current: &SessionData,
 ) -> Result<SessionData, RefreshFailure> {
-    let tokens = request(provider, handle.http(), current).await?;
+    let dpop = current.dpop_key();
+    let call = TokenCall::new(handle, &provider.issuer, Endpoint::Token, dpop.as_ref());
+    let tokens = request(provider, &call, current).await?;
     let next = next_tokens(current, &tokens);
     settle(handle, provider, current, Unverified { next, tokens }).await
 }
@@ -128,7 +131,7 @@ pub(crate) async fn settle(
 
 async fn request(
     provider: &Provider,
-    http: &OidcHttp,
+    http: &TokenCall<'_>,
     current: &SessionData,
 ) -> Result<BffTokenResponse, RefreshFailure> {
     let refresh_token = current

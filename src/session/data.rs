@@ -2,8 +2,12 @@
 //! sealed). Holds tokens, so it is zeroized on drop and its `Debug` shows
 //! no token.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use crate::signing::dpop_key::DpopKey;
 
 /// Display claims shown to the SPA by `/auth/session`.
 #[derive(Clone, Default, Serialize, Deserialize, Zeroize, PartialEq, Eq, Debug)]
@@ -50,6 +54,20 @@ pub struct SessionData {
     pub nonce: String,
     /// Per-session secret for `GET /auth/logout?sid=` (CSRF-safe logout link).
     pub logout_token: String,
+    /// The session's DPoP key when its tokens are DPoP-bound (RFC 9449):
+    /// the base64url PKCS#8 private key and the proof header, sealed with
+    /// the tokens it binds (see `signing::dpop_key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop: Option<DpopMaterial>,
+}
+
+/// A session's DPoP key as stored in its sealed bundle.
+#[derive(Clone, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+pub struct DpopMaterial {
+    /// base64url PKCS#8 DER of the P-256 private key.
+    pub key: String,
+    /// The encoded protected header of its proofs.
+    pub header: String,
 }
 
 impl std::fmt::Debug for SessionData {
@@ -75,6 +93,14 @@ impl SessionData {
     /// Decodes [`SessionData::to_bytes`] output.
     pub(crate) fn from_bytes(bytes: &[u8]) -> Result<Self, rmp_serde::decode::Error> {
         rmp_serde::from_slice(bytes)
+    }
+
+    /// The session's DPoP key, if its tokens are DPoP-bound and the stored
+    /// key is intact.
+    pub(crate) fn dpop_key(&self) -> Option<DpopKey> {
+        let material = self.dpop.as_ref()?;
+        let der = zeroize::Zeroizing::new(URL_SAFE_NO_PAD.decode(&material.key).ok()?);
+        Some(DpopKey::restore(&der, &material.header))
     }
 
     /// Seconds of absolute lifetime left (0 when over).

@@ -17,7 +17,7 @@ pub(crate) mod meta;
 pub(crate) mod store;
 pub(crate) mod vault;
 
-pub use data::{DisplayClaims, SessionData};
+pub use data::{DisplayClaims, DpopMaterial, SessionData};
 pub use id::SessionId;
 pub(crate) use store::SessionStore;
 pub use store::StoreError;

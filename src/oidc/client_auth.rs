@@ -1,0 +1,106 @@
+//! How bff authenticates itself on the provider calls it builds or
+//! decorates (token, PAR, revocation): with a shared secret as RFC 6749
+//! §2.3.1 allows (Basic, or both values in the body), or with a signed
+//! assertion (RFC 7523 §2.2, OIDC Core §9 `private_key_jwt`) whose `jti` is
+//! fresh on every call, so no assertion is ever sent twice (case P3).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use http::header::AUTHORIZATION;
+use serde::Serialize;
+use url::form_urlencoded::{Serializer, byte_serialize};
+use zeroize::Zeroizing;
+
+use crate::config::{AssertionAudience, ClientAuth, ClientSecurity};
+use crate::signing::client_keys::ClientKeys;
+use crate::signing::fresh_jti;
+
+/// RFC 7523 §2.2: the `client_assertion_type` of a JWT assertion.
+pub(crate) const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// Lifetime of an assertion: long enough for one call, no longer.
+const ASSERTION_SECS: i64 = 60;
+
+/// RFC 7523 §3 claims: `iss` = `sub` = the client, `aud` the provider.
+#[derive(Serialize)]
+struct AssertionClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    jti: String,
+    iat: i64,
+    nbf: i64,
+    exp: i64,
+}
+
+/// A fresh client assertion for a call to `endpoint`.
+pub(crate) fn assertion(
+    keys: &ClientKeys,
+    client_id: &str,
+    audience: &str,
+    now: i64,
+) -> Result<String, String> {
+    keys.sign(&AssertionClaims {
+        iss: client_id,
+        sub: client_id,
+        aud: audience,
+        jti: fresh_jti(),
+        iat: now,
+        nbf: now,
+        exp: now + ASSERTION_SECS,
+    })
+}
+
+/// The assertion's `aud`: the issuer (FAPI 2.0 §5.3.2.1) or the URL the
+/// assertion goes to, without query (RFC 7523 §3 point 3).
+pub(crate) fn audience<'a>(
+    security: &ClientSecurity,
+    issuer: &'a str,
+    endpoint: &'a str,
+) -> &'a str {
+    match security.audience {
+        AssertionAudience::Issuer => issuer,
+        AssertionAudience::Endpoint => endpoint.split('?').next().unwrap_or(endpoint),
+    }
+}
+
+/// Appends `client_id` and the assertion to a form body (RFC 7523 §2.2).
+pub(crate) fn append_assertion(body: &mut Vec<u8>, assertion: &str) {
+    let mut form = Serializer::new(String::new());
+    form.append_pair("client_assertion_type", JWT_BEARER)
+        .append_pair("client_assertion", assertion);
+    if !body.is_empty() {
+        body.push(b'&');
+    }
+    body.extend_from_slice(form.finish().as_bytes());
+}
+
+/// Authenticates a form POST that bff builds itself (PAR, revocation):
+/// the client's credentials go in as at the token endpoint. With
+/// `private_key_jwt` only `client_id` goes in here; the assertion is added
+/// per attempt by the token call.
+pub(crate) fn authenticate_form(
+    security: &ClientSecurity,
+    client_id: &str,
+    basic_auth: bool,
+    form: &mut Serializer<'_, String>,
+    builder: http::request::Builder,
+) -> http::request::Builder {
+    match &security.auth {
+        ClientAuth::Secret(secret) if basic_auth => {
+            let id: String = byte_serialize(client_id.as_bytes()).collect();
+            let secret: Zeroizing<String> =
+                Zeroizing::new(byte_serialize(secret.expose().as_bytes()).collect());
+            let basic = Zeroizing::new(STANDARD.encode(format!("{id}:{}", secret.as_str())));
+            builder.header(AUTHORIZATION, format!("Basic {}", basic.as_str()))
+        }
+        ClientAuth::Secret(secret) => {
+            form.append_pair("client_id", client_id)
+                .append_pair("client_secret", secret.expose());
+            builder
+        }
+        ClientAuth::PrivateKeyJwt(_) => {
+            form.append_pair("client_id", client_id);
+            builder
+        }
+    }
+}
