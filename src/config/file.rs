@@ -31,7 +31,7 @@ pub struct FileRoute {
     /// `https` upstream signed by a private CA.
     pub ca_file: Option<String>,
     /// Send the access token DPoP-bound, with a proof (RFC 9449 §7.1),
-    /// instead of as a bearer (default `false`).
-    #[serde(default)]
-    pub dpop: bool,
+    /// instead of as a bearer (default `false`; `true` on every session
+    /// route with `BFF_SECURITY_PROFILE=fapi2`, which allows no `false`).
+    pub dpop: Option<bool>,
 }

@@ -56,16 +56,12 @@ pub struct RouteConfig {
 }
 
 /// Validates one route; errors name the `routes` setting and the prefix.
-pub(super) fn route(raw: &FileRoute) -> Result<RouteConfig, ConfigError> {
+pub(super) fn route(raw: &FileRoute, fapi2: bool) -> Result<RouteConfig, ConfigError> {
     let err = |m: String| ConfigError::new("routes", format!("route `{}`: {m}", raw.prefix));
     check_prefix(&raw.prefix).map_err(err)?;
     let upstream = upstream_url(&raw.upstream).map_err(err)?;
     let auth = auth_mode(raw.auth.as_deref()).map_err(err)?;
-    if raw.dpop && auth == AuthMode::None {
-        return Err(err(
-            "dpop routes send a token: use auth = \"required\" or \"optional\"".into(),
-        ));
-    }
+    let dpop = dpop(raw.dpop, auth, fapi2).map_err(err)?;
     if raw.websocket && auth == AuthMode::None {
         return Err(err(
             "websocket routes need a session: use auth = \"required\" or \"optional\"".into(),
@@ -103,8 +99,24 @@ pub(super) fn route(raw: &FileRoute) -> Result<RouteConfig, ConfigError> {
         max_body,
         websocket: raw.websocket,
         tls,
-        dpop: raw.dpop,
+        dpop,
     })
+}
+
+/// Whether the route sends its token DPoP-bound: as configured, and by
+/// default on every session route under FAPI 2.0 (§5.3.3: sender-constrained
+/// tokens only), where `dpop = false` is refused.
+fn dpop(configured: Option<bool>, auth: AuthMode, fapi2: bool) -> Result<bool, String> {
+    match (configured, fapi2) {
+        (Some(true), _) if auth == AuthMode::None => {
+            Err("dpop routes send a token: use auth = \"required\" or \"optional\"".into())
+        }
+        (Some(false), true) if auth != AuthMode::None => {
+            Err("dpop = false is not allowed with BFF_SECURITY_PROFILE=fapi2".into())
+        }
+        (Some(dpop), _) => Ok(dpop),
+        (None, fapi2) => Ok(fapi2 && auth != AuthMode::None),
+    }
 }
 
 /// A route prefix starts with `/` and has no `..`, `//` or escapes.
@@ -177,6 +189,33 @@ pub(super) fn upstream_url(text: &str) -> Result<url::Url, String> {
 mod tests {
     use super::*;
 
+    fn route_of(raw: &FileRoute) -> Result<RouteConfig, ConfigError> {
+        route(raw, false)
+    }
+
+    #[test]
+    fn dpop_is_the_fapi2_default_on_session_routes_and_cannot_be_turned_off_there() {
+        let session = raw("/api/", "http://up");
+        assert!(!route(&session, false).unwrap().dpop);
+        assert!(route(&session, true).unwrap().dpop);
+        let off = FileRoute {
+            dpop: Some(false),
+            ..raw("/api/", "http://up")
+        };
+        assert!(!route(&off, false).unwrap().dpop);
+        assert!(route(&off, true).unwrap_err().message.contains("fapi2"));
+        let none = FileRoute {
+            auth: Some("none".into()),
+            ..raw("/pub/", "http://up")
+        };
+        assert!(!route(&none, true).unwrap().dpop);
+        let none_dpop = FileRoute {
+            dpop: Some(true),
+            ..none
+        };
+        assert!(route(&none_dpop, false).is_err());
+    }
+
     fn raw(prefix: &str, upstream: &str) -> FileRoute {
         FileRoute {
             prefix: prefix.into(),
@@ -187,18 +226,18 @@ mod tests {
 
     #[test]
     fn defaults_and_limits_are_parsed() {
-        let r = route(&FileRoute {
+        let r = route_of(&FileRoute {
             max_body: Some("1KiB".into()),
             ..raw("/api/", "http://up")
         })
         .unwrap();
         assert_eq!(r.max_body, 1024);
         assert_eq!(
-            route(&raw("/api/", "http://up")).unwrap().max_body,
+            route_of(&raw("/api/", "http://up")).unwrap().max_body,
             DEFAULT_MAX_BODY
         );
-        assert!(route(&raw("/a//b", "http://up")).is_err());
-        assert!(route(&raw("/a%2f", "http://up")).is_err());
+        assert!(route_of(&raw("/a//b", "http://up")).is_err());
+        assert!(route_of(&raw("/a%2f", "http://up")).is_err());
     }
 
     #[test]
@@ -206,14 +245,14 @@ mod tests {
         let path = std::env::temp_dir().join(format!("bff-empty-ca-{}.pem", std::process::id()));
         std::fs::write(&path, "not a certificate").unwrap();
         let ca = Some(path.to_string_lossy().into_owned());
-        let err = route(&FileRoute {
+        let err = route_of(&FileRoute {
             ca_file: ca.clone(),
             ..raw("/x", "https://up")
         })
         .unwrap_err();
         assert!(err.message.contains("no certificate"), "{}", err.message);
         assert!(
-            route(&FileRoute {
+            route_of(&FileRoute {
                 ca_file: ca,
                 ..raw("/x", "http://up")
             })
@@ -225,7 +264,7 @@ mod tests {
     #[test]
     fn ca_file_builds_a_tls_config_trusting_only_it() {
         let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/test-ca.pem");
-        let r = route(&FileRoute {
+        let r = route_of(&FileRoute {
             ca_file: Some(ca.into()),
             ..raw("/x", "https://api.internal:8443")
         })
@@ -239,7 +278,7 @@ mod tests {
         let table = crate::route_table::RouteTable::new(
             vec![RouteConfig {
                 tls: Some(tls),
-                ..route(&raw("/x", "https://api.internal")).unwrap()
+                ..route_of(&raw("/x", "https://api.internal")).unwrap()
             }],
             1,
         );
@@ -253,9 +292,9 @@ mod tests {
             auth: Some("none".into()),
             ..raw("/ws", "http://up")
         };
-        assert!(route(&none).is_err());
+        assert!(route_of(&none).is_err());
         assert!(
-            route(&FileRoute {
+            route_of(&FileRoute {
                 websocket: true,
                 ..raw("/ws", "http://up")
             })

@@ -22,9 +22,6 @@ pub(super) fn build(raw: &Raw) -> Result<Config, ConfigError> {
     let proxy = proxy(raw)?;
     let dpop_routes = proxy.routes.iter().any(|r| r.dpop);
     let oidc = oidc(raw, &public_origin, insecure, dpop_routes)?;
-    if oidc.client.profile == SecurityProfile::Fapi2 {
-        fapi2_routes(&proxy)?;
-    }
     let session = session(raw, insecure)?;
     let log_format = match raw.log_format.value.as_str() {
         "json" => LogFormat::Json,
@@ -262,7 +259,8 @@ fn check_cookie_name(
 }
 
 fn proxy(raw: &Raw) -> Result<ProxyConfig, ConfigError> {
-    let routes = route_table(raw)?;
+    // FAPI 2.0 makes DPoP the routes' default (checked in full in `client`).
+    let routes = route_table(raw, raw.security_profile.value == "fapi2")?;
     let trusted_proxies = raw.trusted_proxies.parse(|value| {
         parse::list(value.as_deref().unwrap_or_default())
             .iter()
@@ -289,11 +287,11 @@ fn proxy(raw: &Raw) -> Result<ProxyConfig, ConfigError> {
 
 /// The file's `[[routes]]` plus `BFF_UPSTREAM` as `/` (unless the file
 /// has `/`), longest prefix first; `/auth/` stays bff's.
-fn route_table(raw: &Raw) -> Result<Vec<routes::RouteConfig>, ConfigError> {
+fn route_table(raw: &Raw, fapi2: bool) -> Result<Vec<routes::RouteConfig>, ConfigError> {
     let mut table = raw
         .routes
         .iter()
-        .map(routes::route)
+        .map(|r| routes::route(r, fapi2))
         .collect::<Result<Vec<_>, _>>()?;
     if let Some(upstream) = &raw.upstream.value {
         let default = FileRoute {
@@ -301,7 +299,7 @@ fn route_table(raw: &Raw) -> Result<Vec<routes::RouteConfig>, ConfigError> {
             upstream: upstream.clone(),
             ..FileRoute::default()
         };
-        let route = routes::route(&default).map_err(|e| raw.upstream.error(e.message))?;
+        let route = routes::route(&default, fapi2).map_err(|e| raw.upstream.error(e.message))?;
         if !table.iter().any(|r| r.prefix == "/") {
             table.push(route);
         }
@@ -319,25 +317,6 @@ fn route_table(raw: &Raw) -> Result<Vec<routes::RouteConfig>, ConfigError> {
     }
     table.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
     Ok(table)
-}
-
-/// FAPI 2.0 §5.3.3: every access token is sender-constrained, so every
-/// route that sends one must send it with a DPoP proof.
-fn fapi2_routes(proxy: &ProxyConfig) -> Result<(), ConfigError> {
-    match proxy
-        .routes
-        .iter()
-        .find(|r| r.auth != routes::AuthMode::None && !r.dpop)
-    {
-        Some(route) => Err(ConfigError::new(
-            "routes",
-            format!(
-                "route `{}`: BFF_SECURITY_PROFILE=fapi2 needs dpop = true on every route with a session",
-                route.prefix
-            ),
-        )),
-        None => Ok(()),
-    }
 }
 
 /// An allowed CORS origin, in the serialised form browsers send in

@@ -10,10 +10,11 @@
 
 mod behaviour;
 mod discovery;
+mod fapi;
 mod revoke;
 mod token;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -22,6 +23,7 @@ use http::{Method, Request, Response};
 use http_body_util::Full;
 
 pub use self::behaviour::{AudMode, Behaviour, IssParam, NonceMode, SigningMode, User};
+pub use self::fapi::Fapi;
 use super::http::{self as test_http, TestServer, json_response, response};
 use super::jwt;
 
@@ -76,6 +78,18 @@ struct State {
     revocations: Vec<Params>,
     jwks_fetches: usize,
     token_requests: Vec<TokenRequest>,
+    /// Pushed requests by `request_uri`, with their expiry (RFC 9126).
+    pushed: HashMap<String, (Params, i64)>,
+    /// Every form posted to `/par`.
+    par_requests: Vec<Params>,
+    /// `jti`s of accepted client assertions (replay detection).
+    assertion_jtis: HashSet<String>,
+    /// `jti`s of accepted DPoP proofs at `/token`.
+    dpop_jtis: HashSet<String>,
+    /// The DPoP nonce `/token` currently demands.
+    dpop_nonce: String,
+    /// Why FAPI checks refused a request, in order.
+    refusals: Vec<String>,
 }
 
 /// An authorization code waiting for its one redemption.
@@ -112,7 +126,10 @@ impl FakeIdp {
             client_id: client_id.to_owned(),
             client_secret: client_secret.to_owned(),
             behaviour: Mutex::new(Behaviour::default()),
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                dpop_nonce: "as-nonce-1".into(),
+                ..State::default()
+            }),
         });
         let handler_state = Arc::clone(&shared);
         let server =
@@ -213,6 +230,28 @@ impl FakeIdp {
         self.shared.state().revocations.clone()
     }
 
+    /// Why FAPI checks (assertions, PAR, DPoP) refused requests, in order.
+    pub fn refusals(&self) -> Vec<String> {
+        self.shared.state().refusals.clone()
+    }
+
+    /// Every form posted to `/par`.
+    pub fn par_requests(&self) -> Vec<Params> {
+        self.shared.state().par_requests.clone()
+    }
+
+    /// The DPoP nonce `/token` demands now.
+    pub fn dpop_nonce(&self) -> String {
+        self.shared.state().dpop_nonce.clone()
+    }
+
+    /// Replaces the DPoP nonce: proofs with the old one are refused.
+    pub fn rotate_dpop_nonce(&self) -> String {
+        let mut state = self.shared.state();
+        state.dpop_nonce = format!("as-nonce-{}", random_token());
+        state.dpop_nonce.clone()
+    }
+
     /// Revokes every grant and refresh token (an admin or IdP-side logout).
     pub fn revoke_all_grants(&self) {
         let mut state = self.shared.state();
@@ -256,6 +295,7 @@ async fn route(shared: Arc<Shared>, req: Request<Bytes>) -> Response<Full<Bytes>
         (&Method::GET, "/jwks") => discovery::jwks(&shared),
         (&Method::GET, "/authorize") => authorize(&shared, &query(&req)),
         (&Method::POST, "/token") => token::handle(&shared, &req).await,
+        (&Method::POST, "/par") => fapi::push(&shared, &req),
         (&Method::POST, "/revoke") => revoke::handle(&shared, &req).await,
         (&Method::GET, "/logout") => end_session(&shared, query(&req)),
         _ => response(404, &[], "not found"),
@@ -264,6 +304,11 @@ async fn route(shared: Arc<Shared>, req: Request<Bytes>) -> Response<Full<Bytes>
 
 fn authorize(shared: &Shared, q: &Params) -> Response<Full<Bytes>> {
     shared.state().authorize_queries.push(q.clone());
+    let pushed = match fapi::take_pushed(shared, q) {
+        Ok(pushed) => pushed,
+        Err(reason) => return response(400, &[], reason),
+    };
+    let q = pushed.as_ref().unwrap_or(q);
     if let Err(reason) = check_authorize(shared, q) {
         return response(400, &[], reason);
     }
@@ -363,7 +408,7 @@ fn random_token() -> String {
 }
 
 /// Seconds since the Unix epoch.
-fn now() -> i64 {
+pub fn now() -> i64 {
     let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
     i64::try_from(since.expect("clock after 1970").as_secs()).expect("time fits i64")
 }

@@ -57,14 +57,16 @@ pub fn argv(issuer: &str, upstream: &str, redis: Option<&str>, extra: &[&str]) -
         issuer,
         "--client-id",
         CLIENT_ID,
-        "--client-secret",
-        CLIENT_SECRET,
         "--upstream",
         upstream,
     ]
     .iter()
     .map(|s| (*s).to_owned())
     .collect();
+    // A private_key_jwt client has no secret.
+    if !extra.contains(&"--client-key-file") {
+        argv.extend(["--client-secret".to_owned(), CLIENT_SECRET.to_owned()]);
+    }
     // The fake IdP is plain http on loopback.
     argv.push("--allow-insecure-issuer".to_owned());
     if !extra.contains(&"--session-keys") {

@@ -101,6 +101,19 @@ impl TestKey {
     }
 }
 
+impl TestKey {
+    /// Signs `claims` with PS256 (FAPI 2.0 ID tokens) under this key's `kid`.
+    pub fn sign_ps256(&self, claims: &Value) -> String {
+        let header = json!({"alg": "PS256", "kid": self.kid, "typ": "JWT"});
+        let input = signing_input(&header, claims);
+        let sig = self
+            .signer
+            .sign(&CoreJwsSigningAlgorithm::RsaSsaPssSha256, input.as_bytes())
+            .expect("PS256 sign");
+        format!("{input}.{}", b64(&sig))
+    }
+}
+
 // === builders ===
 
 /// Signs `claims` with the [`primary`] key (RS256), merging `header_extra` into the header.

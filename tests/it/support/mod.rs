@@ -15,6 +15,8 @@
 
 pub mod certs;
 pub mod cluster;
+pub mod dpop;
+pub mod dpop_upstream;
 pub mod fake_idp;
 pub mod harness;
 pub mod http;

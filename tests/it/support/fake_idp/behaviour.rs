@@ -149,6 +149,8 @@ pub struct Behaviour {
     pub rotate_refresh_tokens: bool,
     /// A refresh response carries a new ID token (without `nonce`).
     pub refresh_returns_id_token: bool,
+    /// PAR, `private_key_jwt`, DPoP, PS256 (default: none of it).
+    pub fapi: Option<super::Fapi>,
 }
 
 impl Default for Behaviour {
@@ -177,6 +179,7 @@ impl Default for Behaviour {
             expires_in: 300,
             rotate_refresh_tokens: true,
             refresh_returns_id_token: true,
+            fapi: None,
         }
     }
 }

@@ -35,6 +35,9 @@ pub(super) fn document(shared: &Shared) -> Response<Full<Bytes>> {
     if b.iss_param_supported {
         doc["authorization_response_iss_parameter_supported"] = json!(true);
     }
+    if let Some(fapi) = &b.fapi {
+        super::fapi::discovery(fapi, base, &mut doc);
+    }
     json_response(200, &doc)
 }
 

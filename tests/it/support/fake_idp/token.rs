@@ -16,7 +16,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::{
     AudMode, Behaviour, ClientAuth, Grant, NonceMode, Params, RefreshToken, Shared, SigningMode,
-    TokenRequest, json_response, jwt, now, parse_params, random_token,
+    TokenRequest, fapi, json_response, jwt, now, parse_params, random_token,
 };
 
 type Answer = Result<Value, (u16, &'static str)>;
@@ -30,7 +30,12 @@ pub(super) async fn handle(shared: &Shared, req: &Request<Bytes>) -> http::Respo
     if let Some((status, body)) = &b.token_override {
         return json_response(*status, body);
     }
-    let answer = answer(shared, req, &form, client_auth, &b);
+    // RFC 9449 §5: the proof is checked before anything else is done.
+    let jkt = match fapi::token_proof(shared, req) {
+        Ok(jkt) => jkt,
+        Err(refusal) => return *refusal,
+    };
+    let answer = answer(shared, req, &form, client_auth, &b, jkt.as_deref());
     match answer {
         Ok(body) => json_response(200, &body),
         Err((status, error)) => json_response(status, &json!({ "error": error })),
@@ -43,6 +48,7 @@ fn answer(
     form: &Params,
     auth: ClientAuth,
     b: &Behaviour,
+    jkt: Option<&str>,
 ) -> Answer {
     let content_type = req
         .headers()
@@ -53,8 +59,8 @@ fn answer(
     }
     authenticate(shared, req, form, auth)?;
     match form.get("grant_type").map(String::as_str) {
-        Some("authorization_code") => code_grant(shared, form, b),
-        Some("refresh_token") => refresh_grant(shared, form, b),
+        Some("authorization_code") => code_grant(shared, form, b, jkt),
+        Some("refresh_token") => refresh_grant(shared, form, b, jkt),
         _ => Err((400, "unsupported_grant_type")),
     }
 }
@@ -101,6 +107,11 @@ fn authenticate(
     form: &Params,
     auth: ClientAuth,
 ) -> Result<(), (u16, &'static str)> {
+    let jwks = shared.behaviour().fapi.clone().and_then(|f| f.client_jwks);
+    if let Some(jwks) = jwks {
+        let endpoint = format!("{}{}", shared.issuer, req.uri().path());
+        return fapi::verify_assertion(shared, &jwks, form, &endpoint);
+    }
     let credentials = match auth {
         ClientAuth::Basic => basic_credentials(req),
         ClientAuth::Post => form
@@ -142,7 +153,7 @@ fn form_decode(s: &str) -> Option<String> {
         .map(|c| c.into_owned())
 }
 
-fn code_grant(shared: &Shared, form: &Params, b: &Behaviour) -> Answer {
+fn code_grant(shared: &Shared, form: &Params, b: &Behaviour, jkt: Option<&str>) -> Answer {
     let code = form.get("code").ok_or((400, "invalid_request"))?;
     // One use: the code is gone whether or not the rest checks out.
     let pending = shared
@@ -172,12 +183,12 @@ fn code_grant(shared: &Shared, form: &Params, b: &Behaviour) -> Answer {
         shared,
         b,
         grant,
-        Some(refresh),
-        Some(id_token),
+        (Some(refresh), Some(id_token)),
+        jkt,
     ))
 }
 
-fn refresh_grant(shared: &Shared, form: &Params, b: &Behaviour) -> Answer {
+fn refresh_grant(shared: &Shared, form: &Params, b: &Behaviour, jkt: Option<&str>) -> Answer {
     let presented = form.get("refresh_token").ok_or((400, "invalid_request"))?;
     let mut state = shared.state();
     let entry = state
@@ -208,7 +219,7 @@ fn refresh_grant(shared: &Shared, form: &Params, b: &Behaviour) -> Answer {
     let id_token = b
         .refresh_returns_id_token
         .then(|| id_token(shared, b, grant, None));
-    Ok(token_response(shared, b, grant, refresh, id_token))
+    Ok(token_response(shared, b, grant, (refresh, id_token), jkt))
 }
 
 fn issue_refresh_token(
@@ -230,12 +241,13 @@ fn token_response(
     shared: &Shared,
     b: &Behaviour,
     grant: &Grant,
-    refresh: Option<String>,
-    id_token: Option<String>,
+    (refresh, id_token): (Option<String>, Option<String>),
+    jkt: Option<&str>,
 ) -> Value {
     let mut body = json!({
-        "access_token": access_token(shared, b, grant),
-        "token_type": "Bearer",
+        "access_token": access_token(shared, b, grant, jkt),
+        // RFC 9449 §5: a bound token's type is DPoP.
+        "token_type": if jkt.is_some() { "DPoP" } else { "Bearer" },
         "expires_in": b.expires_in,
         "scope": "openid profile email",
     });
@@ -248,8 +260,9 @@ fn token_response(
     body
 }
 
-/// An RS256 JWT access token for audience `api`; `jti` makes every token unique.
-fn access_token(shared: &Shared, b: &Behaviour, grant: &Grant) -> String {
+/// An RS256 JWT access token for audience `api`; `jti` makes every token
+/// unique; a DPoP-bound one names its key in `cnf.jkt` (RFC 9449 §6.1).
+fn access_token(shared: &Shared, b: &Behaviour, grant: &Grant, jkt: Option<&str>) -> String {
     let iat = now();
     let exp = iat + i64::try_from(b.expires_in).expect("expires_in fits i64");
     let claims = json!({
@@ -257,6 +270,10 @@ fn access_token(shared: &Shared, b: &Behaviour, grant: &Grant) -> String {
         "client_id": shared.client_id, "azp": shared.client_id, "jti": random_token(),
         "sid": grant.user.sid, "scope": "openid profile email",
     });
+    let mut claims = claims;
+    if let Some(jkt) = jkt {
+        claims["cnf"] = json!({ "jkt": jkt });
+    }
     jwt::sign_rs256(Value::Null, &claims)
 }
 
@@ -304,6 +321,7 @@ fn id_token_claims(shared: &Shared, b: &Behaviour, grant: &Grant) -> Value {
 
 fn sign(shared: &Shared, mode: SigningMode, claims: &Value) -> String {
     match mode {
+        SigningMode::Rs256 if b_ps256(shared) => jwt::primary().sign_ps256(claims),
         SigningMode::Rs256 => jwt::sign_rs256(Value::Null, claims),
         SigningMode::AlgNone => jwt::unsigned_alg_none(claims),
         SigningMode::Hs256ClientSecret => {
@@ -321,4 +339,8 @@ fn sign(shared: &Shared, mode: SigningMode, claims: &Value) -> String {
             jwt::tampered_signature(&jwt::sign_rs256(Value::Null, claims))
         }
     }
+}
+
+fn b_ps256(shared: &Shared) -> bool {
+    shared.behaviour().fapi.as_ref().is_some_and(|f| f.ps256)
 }
