@@ -23,6 +23,7 @@ mod connections;
 mod cookie_props;
 mod csrf;
 mod deployed_queries;
+mod fapi;
 mod faults;
 mod flow;
 mod framing;

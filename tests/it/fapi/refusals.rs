@@ -1,0 +1,289 @@
+//! Cases P1–P4: what a stolen token, a forged or replayed proof, a bad
+//! client assertion and a replayed pushed request get, and that bff's own
+//! proofs and assertions are always fresh and correct.
+
+use std::collections::HashSet;
+
+use jsonwebtoken::jwk::Jwk;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use p256::elliptic_curve::Generate as _;
+use p256::pkcs8::EncodePrivateKey as _;
+use serde_json::{Value, json};
+
+use super::{Fapi2, token_forms};
+use crate::support::dpop::Refusal;
+use crate::support::dpop_upstream::Outcome;
+use crate::support::fake_idp::now;
+use crate::support::harness::{API, Browser, CLIENT_ID, Store};
+use crate::support::http as test_http;
+use crate::support::jwt;
+
+/// An attacker's (or any) DPoP key and the proofs it signs.
+struct ProofKey {
+    key: EncodingKey,
+    jwk: Jwk,
+}
+
+impl ProofKey {
+    fn generate() -> Self {
+        let secret = p256::SecretKey::try_generate_from_rng(&mut rand::rngs::SysRng).unwrap();
+        let key = EncodingKey::from_ec_der(secret.to_pkcs8_der().unwrap().as_bytes());
+        let jwk = Jwk::from_encoding_key(&key, Algorithm::ES256).unwrap();
+        Self { key, jwk }
+    }
+
+    fn proof(&self, htm: &str, htu: &str, token: Option<&str>, nonce: Option<&str>) -> String {
+        let mut header = Header::new(Algorithm::ES256);
+        header.typ = Some("dpop+jwt".into());
+        header.jwk = Some(self.jwk.clone());
+        let mut claims = json!({ "jti": jwt::b64(&rand::random::<[u8; 16]>()), "htm": htm, "htu": htu, "iat": now() });
+        if let Some(token) = token {
+            use sha2::Digest as _;
+            claims["ath"] = json!(jwt::b64(&sha2::Sha256::digest(token.as_bytes())));
+        }
+        if let Some(nonce) = nonce {
+            claims["nonce"] = json!(nonce);
+        }
+        jsonwebtoken::encode(&header, &claims, &self.key).unwrap()
+    }
+}
+
+#[tokio::test]
+async fn p1_a_bound_token_is_refused_without_bffs_proof_and_bff_never_sends_one_bare() {
+    let Some(fapi) = Fapi2::start(Store::Memory, &[]).await else {
+        return;
+    };
+    let mut browser = fapi.stack.logged_in_browser().await;
+    for path in ["/a", "/b", "/c"] {
+        assert_eq!(browser.get(&fapi.stack, path, &API).await.status, 200);
+    }
+    assert!(
+        fapi.api
+            .outcomes()
+            .iter()
+            .all(|(_, o)| *o == Outcome::Bound)
+    );
+
+    // The token leaks (an upstream's log): alone it is worth nothing.
+    let (_, data) = fapi.stack.session_of(&browser).await;
+    let token = data.access_token.clone();
+    let url = format!("{}/a", fapi.api.url());
+    let api = &fapi.api;
+    assert_eq!(
+        api.judge("/a", Some(&format!("Bearer {token}")), None),
+        Outcome::NotDpop
+    );
+    assert_eq!(
+        api.judge("/a", Some(&format!("DPoP {token}")), None),
+        Outcome::Proof(Refusal::Missing)
+    );
+    let thief = ProofKey::generate();
+    let forged = thief.proof("GET", &url, Some(&token), None);
+    assert_eq!(
+        api.judge("/a", Some(&format!("DPoP {token}")), Some(&forged)),
+        Outcome::OtherKey
+    );
+}
+
+#[tokio::test]
+async fn p2_wrong_target_hash_replay_and_stale_nonces_are_refused_and_challenges_get_one_retry() {
+    let Some(fapi) = Fapi2::start(Store::Memory, &[]).await else {
+        return;
+    };
+    let (stack, api) = (&fapi.stack, &fapi.api);
+    stack.idp.set(|b| b.expires_in = 1);
+    let mut browser = stack.logged_in_browser().await;
+    let (_, data) = stack.session_of(&browser).await;
+    let token = data.access_token.clone();
+    let auth = format!("DPoP {token}");
+    let (key, url) = (ProofKey::generate(), format!("{}/r", api.url()));
+    // The resource server's checks refuse what bff must never send.
+    let wrong_htu = key.proof("GET", &format!("{}/other", api.url()), Some(&token), None);
+    let wrong_ath = key.proof("GET", &url, Some("another-token"), None);
+    let refused = [
+        api.judge("/r", Some(&auth), Some(&wrong_htu)),
+        api.judge("/r", Some(&auth), Some(&wrong_ath)),
+    ];
+    assert_eq!(
+        refused,
+        [
+            Outcome::Proof(Refusal::WrongTarget),
+            Outcome::Proof(Refusal::WrongAth)
+        ]
+    );
+
+    // A nonce challenge to a GET is answered with one retry carrying it.
+    api.require_nonce("rs-nonce-1");
+    let before = api.outcomes().len();
+    assert_eq!(browser.get(stack, "/r", &API).await.status, 200);
+    let outcomes: Vec<Outcome> = api.outcomes()[before..]
+        .iter()
+        .map(|(_, o)| o.clone())
+        .collect();
+    assert_eq!(
+        outcomes,
+        [Outcome::Proof(Refusal::BadNonce), Outcome::Bound]
+    );
+    // A new nonce and a POST with a body: no replay of the body; the 401
+    // goes back, and the next request carries the learned nonce.
+    api.require_nonce("rs-nonce-2");
+    let post = browser
+        .send(
+            stack,
+            http::Method::POST,
+            "/r",
+            &[
+                ("accept", "application/json"),
+                ("sec-fetch-mode", "cors"),
+                ("x-csrf", "1"),
+                ("content-type", "application/json"),
+            ],
+            "{}",
+        )
+        .await;
+    assert_eq!(post.status, 401);
+    assert_eq!(browser.get(stack, "/r", &API).await.status, 200);
+    let last: Vec<Outcome> = api
+        .outcomes()
+        .iter()
+        .rev()
+        .take(2)
+        .map(|(_, o)| o.clone())
+        .collect();
+    assert_eq!(last, [Outcome::Bound, Outcome::Proof(Refusal::BadNonce)]);
+
+    // The provider rotates its nonce: a proof with the old one is refused
+    // (nonce reuse), and bff's refresh retries once with the new one.
+    let old = stack.idp.dpop_nonce();
+    stack.idp.rotate_dpop_nonce();
+    let replayed = key.proof("POST", &stack.idp.url("/token"), None, Some(&old));
+    let res = test_http::post(
+        &stack.idp.url("/token"),
+        &[
+            ("dpop", &replayed),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        "grant_type=refresh_token",
+    )
+    .await;
+    assert_eq!(res.status, 400);
+    assert_eq!(res.json()["error"], "use_dpop_nonce");
+    let refreshes_before = token_forms(&stack.idp, "refresh_token").len();
+    // The session's token lives 1 s: its next use refreshes.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(browser.get(stack, "/r", &API).await.status, 200);
+    assert_eq!(
+        token_forms(&stack.idp, "refresh_token").len() - refreshes_before,
+        2
+    );
+    // Of all of bff's proofs, only nonce demands were ever refused.
+    let refusals = stack.idp.refusals();
+    assert!(
+        refusals.iter().all(|r| r == "dpop: BadNonce"),
+        "{refusals:?}"
+    );
+}
+
+#[tokio::test]
+async fn p3_expired_wrong_audience_and_replayed_assertions_are_refused_and_bff_never_reuses_a_jti()
+{
+    let Some(fapi) = Fapi2::start(Store::Memory, &[]).await else {
+        return;
+    };
+    let stack = &fapi.stack;
+    let _browser = stack.logged_in_browser().await;
+    let forms: Vec<Value> = stack
+        .idp
+        .token_request_log()
+        .into_iter()
+        .map(|r| json!(r.form))
+        .collect();
+    let mut forms = forms;
+    forms.extend(stack.idp.par_requests().into_iter().map(|f| json!(f)));
+    let mut jtis = HashSet::new();
+    for form in &forms {
+        let assertion = form["client_assertion"]
+            .as_str()
+            .expect("every call carries an assertion");
+        let claims = jwt::claims_of(assertion);
+        assert!(
+            jtis.insert(claims["jti"].as_str().unwrap().to_owned()),
+            "a jti was reused"
+        );
+        assert_eq!(claims["iss"], CLIENT_ID);
+        assert_eq!(claims["sub"], CLIENT_ID);
+        assert!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap() <= 60);
+        assert_eq!(jwt::header_of(assertion)["kid"], fapi.signing_kid());
+    }
+
+    let key = EncodingKey::from_ec_pem(fapi.key_pem.as_bytes()).unwrap();
+    let sign = |claims: Value| {
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(fapi.signing_kid());
+        jsonwebtoken::encode(&header, &claims, &key).unwrap()
+    };
+    let base = |aud: &str, exp: i64| json!({ "iss": CLIENT_ID, "sub": CLIENT_ID, "aud": aud, "exp": exp, "iat": now() - 5, "jti": jwt::b64(&rand::random::<[u8; 16]>()) });
+    let issuer = stack.idp.issuer().to_owned();
+    let expired = sign(base(&issuer, now() - 10));
+    let wrong_aud = sign(base("https://evil.example", now() + 60));
+    // An assertion the provider accepted (the pushed request's).
+    let replayed = stack.idp.par_requests()[0]["client_assertion"].clone();
+    for (assertion, reason) in [
+        (expired, "assertion: expired"),
+        (wrong_aud, "assertion: wrong aud"),
+        (replayed, "assertion: jti replayed"),
+    ] {
+        let form: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("grant_type", "refresh_token")
+            .append_pair("refresh_token", "x")
+            .append_pair("client_id", CLIENT_ID)
+            .append_pair(
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            )
+            .append_pair("client_assertion", &assertion)
+            .finish();
+        let res = test_http::post(
+            &stack.idp.url("/par"),
+            &[("content-type", "application/x-www-form-urlencoded")],
+            form,
+        )
+        .await;
+        assert_eq!(res.status, 401, "{reason}");
+        assert_eq!(
+            stack.idp.refusals().last().map(String::as_str),
+            Some(reason)
+        );
+    }
+}
+
+#[tokio::test]
+async fn p4_a_replayed_or_unpushed_authorization_request_is_refused_and_the_login_restarts_cleanly()
+{
+    let Some(fapi) = Fapi2::start(Store::Memory, &[]).await else {
+        return;
+    };
+    let stack = &fapi.stack;
+    let mut browser = Browser::default();
+    let started = stack.start_login(&mut browser, "/app").await;
+    let authorize = started.location().unwrap().to_owned();
+    let callback = stack.idp_step(&started).await;
+    // The request_uri is one-time (RFC 9126 §4).
+    let replay = test_http::get(&authorize, &[]).await;
+    assert_eq!(replay.status, 400);
+    // Without PAR, a provider that requires it refuses the request.
+    let mut unpushed = url::Url::parse(&stack.idp.url("/authorize")).unwrap();
+    unpushed.query_pairs_mut().extend_pairs(
+        stack.idp.par_requests()[0]
+            .iter()
+            .filter(|(k, _)| !k.starts_with("client_assertion")),
+    );
+    assert_eq!(test_http::get(unpushed.as_str(), &[]).await.status, 400);
+    let refusals = stack.idp.refusals();
+    assert!(refusals.contains(&"par: request_uri unknown, used or expired".to_owned()));
+    assert!(refusals.contains(&"par: request not pushed".to_owned()));
+    // The first login still completes, and a new one starts cleanly.
+    assert_eq!(browser.get(stack, &callback, &[]).await.status, 302);
+    let again = stack.login(&mut Browser::default()).await;
+    assert_eq!(again.status, 302, "{}", again.text());
+}
