@@ -9,7 +9,6 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -18,7 +17,6 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::metrics::{Metrics, RedisEvents, RefreshOutcome};
 use crate::oidc::http::OidcHttp;
-use crate::oidc::profile;
 use crate::oidc::provider::ProviderHandle;
 use crate::per_worker::PerWorker;
 use crate::refresh::{RefreshSettings, Refresher};
@@ -28,7 +26,7 @@ use crate::session::cookie::CookieNames;
 use crate::session::store::instrumented::Instrumented;
 use crate::session::store::memory::MemoryStore;
 use crate::session::store::redis::RedisStore;
-use crate::session::store::redis_errors;
+use crate::session::store::redis_startup;
 use crate::session::{SessionData, SessionId, SessionStore, StoreError, Vault, key_holders};
 use crate::session::{cache, census};
 use crate::state::AppState;
@@ -77,7 +75,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     install_crypto_provider();
     let shutdown = CancellationToken::new();
     let state = build_state(Arc::new(config), &shutdown).await?;
-    profile::check_at_start(&state.provider)
+    state
+        .provider
+        .check_at_start()
         .await
         .map_err(StartError::Provider)?;
     let config = Arc::clone(&state.config);
@@ -233,7 +233,9 @@ async fn store_for(
             let options = &config.session.redis;
             let store = RedisStore::connect_counting(url.expose(), options, config.workers, events)
                 .map_err(|e| StartError::Store(e.to_string()))?;
-            check_redis_at_start(&store).await?;
+            redis_startup::check(&store)
+                .await
+                .map_err(StartError::Store)?;
             let store = Arc::new(store);
             Ok((Arc::clone(&store) as Arc<dyn SessionStore>, Some(store)))
         }
@@ -244,60 +246,6 @@ async fn store_for(
             Ok((Arc::new(MemoryStore::new(MEMORY_STORE_CAPACITY)), None))
         }
     }
-}
-
-/// An unreachable Redis only delays readiness (R1); a Redis that refuses
-/// our credentials or TLS is a configuration error: refuse to start,
-/// never fall back (security case R8).
-async fn check_redis_at_start(store: &RedisStore) -> Result<(), StartError> {
-    match tokio::time::timeout(Duration::from_secs(3), store.ping()).await {
-        Ok(Ok(())) => {
-            warn_if_evicting(store.eviction_policy().await.as_deref());
-            Ok(())
-        }
-        Ok(Err(err)) if is_config_error(&err.0) => {
-            Err(StartError::Store(format!("Redis refused bff: {err}")))
-        }
-        Ok(Err(err)) => {
-            tracing::warn!(error = %err, "Redis not reachable yet; not ready until it is");
-            Ok(())
-        }
-        Err(_elapsed) => {
-            tracing::warn!("Redis did not answer at start-up; not ready until it does");
-            Ok(())
-        }
-    }
-}
-
-/// An evicting `maxmemory-policy` silently drops session records and, worse,
-/// the index sets back-channel logout and operators use to find sessions.
-fn warn_if_evicting(policy: Option<&str>) {
-    if let Some(policy) = policy.filter(|p| evicts(p)) {
-        tracing::warn!(
-            policy,
-            "Redis maxmemory-policy evicts keys: sessions and their logout indexes can vanish \
-             under memory pressure; use noeviction for bff's Redis"
-        );
-    }
-}
-
-/// Whether a `maxmemory-policy` may evict bff's keys.
-fn evicts(policy: &str) -> bool {
-    policy.starts_with("allkeys-") || policy.starts_with("volatile-")
-}
-
-fn is_config_error(reason: &str) -> bool {
-    [
-        "Auth",
-        "NOAUTH",
-        "WRONGPASS",
-        "NoPerm",
-        "InvalidClientConfig",
-        "Tls",
-        redis_errors::TLS_FAILURE,
-    ]
-    .iter()
-    .any(|k| reason.contains(k))
 }
 
 async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
@@ -383,24 +331,5 @@ impl Running {
         current: &SessionData,
     ) -> Result<Option<SessionData>, StoreError> {
         self.state.vault.touch(id, current).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::evicts;
-
-    #[test]
-    fn a4_evicting_redis_policies_are_recognised() {
-        for policy in [
-            "allkeys-lru",
-            "allkeys-lfu",
-            "allkeys-random",
-            "volatile-lru",
-            "volatile-ttl",
-        ] {
-            assert!(evicts(policy), "{policy}");
-        }
-        assert!(!evicts("noeviction"));
     }
 }

@@ -26,11 +26,11 @@ mod show;
 mod validate;
 
 pub use args::{Command, SessionsAction};
-pub use client::{AssertionAudience, ClientAuth, ClientSecurity, ParMode, SecurityProfile};
 pub use error::ConfigError;
 pub use file::FileRoute;
 pub use model::{
-    CacheOptions, Config, LogFormat, OidcConfig, ProxyConfig, RedisOptions, SessionConfig,
+    AssertionAudience, CacheOptions, ClientAuth, ClientSecurity, Config, LogFormat, OidcConfig,
+    ParMode, ProxyConfig, RedisOptions, SecurityProfile, SessionConfig,
 };
 pub use parse::Cidr;
 pub use routes::{AuthMode, DEFAULT_MAX_BODY, DEFAULT_ROUTE_TIMEOUT, RouteConfig};

@@ -7,29 +7,8 @@
 
 use openidconnect::core::{CoreClientAuthMethod, CoreJwsSigningAlgorithm as Alg};
 
-use super::provider::{DiscoveryError, ProviderHandle};
 use super::types::{ExtraMetadata, Metadata};
 use crate::config::{ClientSecurity, ParMode, SecurityProfile};
-
-/// With `BFF_PAR=required` or `BFF_SECURITY_PROFILE=fapi2`, discovers once
-/// before serving: a provider that answers but lacks what the profile needs
-/// stops the start with the one line naming it (case P5). One that does
-/// not answer yet is retried in the background as always (case I7), and
-/// is refused then in the same way (the provider stays not ready).
-pub(crate) async fn check_at_start(handle: &ProviderHandle) -> Result<(), String> {
-    let client = handle.security();
-    if client.profile == SecurityProfile::Standard && client.par != ParMode::Required {
-        return Ok(());
-    }
-    match handle.discover().await {
-        Err(DiscoveryError::Unsuitable(line)) => Err(line),
-        Err(err) => {
-            tracing::warn!(error = %err, "provider not discovered yet; retrying in the background");
-            Ok(())
-        }
-        Ok(()) => Ok(()),
-    }
-}
 
 /// The discovery facts the profile is judged on.
 pub(crate) struct Facts<'a> {

@@ -188,6 +188,26 @@ impl ProviderHandle {
         Ok(())
     }
 
+    /// With `BFF_PAR=required` or `BFF_SECURITY_PROFILE=fapi2`, discovers once
+    /// before serving: a provider that answers but lacks what the profile needs
+    /// stops the start with the one line naming it (case P5). One that does
+    /// not answer yet is retried in the background as always (case I7), and
+    /// is refused then in the same way (the provider stays not ready).
+    pub(crate) async fn check_at_start(&self) -> Result<(), String> {
+        let client = self.security();
+        if client.profile == SecurityProfile::Standard && client.par != ParMode::Required {
+            return Ok(());
+        }
+        match self.discover().await {
+            Err(DiscoveryError::Unsuitable(line)) => Err(line),
+            Err(err) => {
+                tracing::warn!(error = %err, "provider not discovered yet; retrying in the background");
+                Ok(())
+            }
+            Ok(()) => Ok(()),
+        }
+    }
+
     /// Re-discovers at most once per 30 s (a token named an unknown key).
     pub(crate) async fn rediscover_on_unknown_key(&self) -> bool {
         let now = now_unix();

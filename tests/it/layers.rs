@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &[
         "crypto",
+        "signing",
         "per_worker",
         "http_util",
         "metrics",

@@ -16,6 +16,7 @@ mod redis_primaries;
 mod redis_resilience;
 mod redis_scripts;
 mod redis_sentinel;
+pub(crate) mod redis_startup;
 mod redis_tally;
 
 use std::future::Future;

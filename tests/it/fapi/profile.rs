@@ -85,8 +85,15 @@ async fn p5_fapi2_refuses_to_start_against_a_provider_lacking_par_dpop_keys_or_a
         b.iss_param_supported = false;
     });
     let args = harness::args(idp.issuer(), "http://127.0.0.1:9", None, &fapi2);
-    let err = bff::start(Config::load(&args).unwrap()).await.err().unwrap().to_string();
-    assert!(err.ends_with("missing authorization_response_iss_parameter_supported (RFC 9207)"), "{err}");
+    let err = bff::start(Config::load(&args).unwrap())
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.ends_with("missing authorization_response_iss_parameter_supported (RFC 9207)"),
+        "{err}"
+    );
     // The full profile starts.
     assert_eq!(start_error(Some(full()), &fapi2).await, "started");
     // BFF_PAR=required alone needs only the PAR endpoint.
