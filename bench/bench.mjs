@@ -16,6 +16,8 @@
 //   (xi)  64 conns    nginx, (iii) and (v) with wrk -c64
 //   (xii) upstream2   nginx, (iii) and (v) against a second upstream with 2
 //                     workers (as independent runs set it up), -c16 and -c64
+//   (xiii) bff-dpop   as (iii), on a `dpop = true` route: the token goes as
+//                     `Authorization: DPoP` with a fresh ES256 proof per request
 // Variants are interleaved, REPS times DURATION seconds each; medians reported.
 // Then: Redis bytes per session (real logins); 10,000 distinct sessions in
 // rotation (wrk Lua over a cookie file) against nginx; bff RSS with 1k, 10k
@@ -55,6 +57,8 @@ const stack = await startStack({
     { prefix: '/pub/', upstream: upstream.origin, auth: 'none' },
     { prefix: '/pub2/', upstream: upstream2.origin, auth: 'none' },
     { prefix: '/api2/', upstream: upstream2.origin, auth: 'required' },
+    // DPoP-bound on this route: sessions get a DPoP key at login.
+    { prefix: '/dpop/', upstream: upstream.origin, auth: 'required', dpop: true },
   ],
 });
 const [bff] = stack.bffs;
@@ -99,6 +103,7 @@ const variants = [
     { key: `bffnoauth2_${conns}`, label: `(xii) bff, auth = "none", upstream2, ${conns} conns`, url: `${bff.origin}/pub2/bench`, pid: bff.child.pid, conns },
   ]),
 ];
+variants.push({ key: 'bffdpop', label: '(xiii) bff, valid session, dpop = true route (one ES256 proof per request)', url: `${bff.origin}/dpop/bench`, headers: [`Cookie: bff=${cookie}`], pid: bff.child.pid, expect2xx: true });
 if (bffBefore) variants.push({ key: 'bffbefore', label: `(ix) bff, valid session, ${COMPARE_BIN} ${process.env.BENCH_COMPARE_ENV ?? ''}`, url: `${bffBefore.origin}/api/bench`, headers: [`Cookie: bff=${cookie}`], pid: bffBefore.child.pid, expect2xx: true });
 
 const runs = Object.fromEntries(variants.map((v) => [v.key, []]));
@@ -175,6 +180,8 @@ const m = Object.fromEntries(variants.map((v) => {
 }));
 const f = (x, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
 const pct = (a, b) => `${f((100 * a) / b)} %`;
+// CPU microseconds bff spends per request (its share of a core / req/s).
+const cpuUs = (k) => (m[k].cpu.proxy / 100) * 1e6 / m[k].rps;
 const proxyCpu = (k) => (k === 'direct' ? '-' : `${f(m[k].cpu.proxy)} %`);
 const lines = [
   '# bff benchmark',
@@ -194,6 +201,7 @@ const lines = [
   `- (x) cache off vs nginx: ${pct(m.bffoff.rps, m.nginx.rps)} (p99 ${f(m.bffoff.p99, 3)} ms); cache on vs off: ${pct(m.bff.rps, m.bffoff.rps)} of the throughput`,
   `- ${ROTATION} distinct sessions in rotation (cache ${HOT_CACHE}; ${f(100 * rot.stats.hits / (rot.stats.hits + rot.stats.misses))} % hits over the runs): bff ${f(rot.bff.rps)} req/s, p99 ${f(rot.bff.p99, 3)} ms vs nginx ${f(rot.nginx.rps)}: **${pct(rot.bff.rps, rot.nginx.rps)}** (target >= 75 %); per run bff ${rot.bff.all.map((x) => f(x)).join(', ')}, nginx ${rot.nginx.all.map((x) => f(x)).join(', ')}`,
   `- (iii)/(i) bff with session vs upstream directly: ${pct(m.bff.rps, m.direct.rps)}`,
+  `- (xiii) DPoP-bound route vs (iii) bearer: ${pct(m.bffdpop.rps, m.bff.rps)} of the throughput (${pct(m.bffdpop.rps, m.nginx.rps)} of nginx), p99 ${f(m.bffdpop.p99, 3)} ms; bff CPU per request ${f(cpuUs('bffdpop'), 1)} µs vs ${f(cpuUs('bff'), 1)} µs: **a proof costs ${f(cpuUs('bffdpop') - cpuUs('bff'), 1)} µs of CPU**`,
   `- (vi) with BFF_WORKERS=auto (${CPUS} workers): ${pct(m.bffauto.rps, m.nginx.rps)} of nginx, p99 ${f(m.bffauto.p99, 3)} ms, CPU ${f(m.bffauto.cpu.proxy)} %`,
   `- (vii) OpenTelemetry tracing on vs (iii) off: ${pct(m.bfftraced.rps, m.bff.rps)} of the throughput (${pct(m.bfftraced.rps, m.nginx.rps)} of nginx), p99 ${f(m.bfftraced.p99, 3)} ms; tracing off costs one atomic load per request`,
   `- (viii) access log at info vs (iii) warn: ${pct(m.bffinfo.rps, m.bff.rps)} of the throughput (${pct(m.bffinfo.rps, m.nginx.rps)} of nginx), p99 ${f(m.bffinfo.p99, 3)} ms`,
