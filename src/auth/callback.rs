@@ -85,21 +85,10 @@ async fn complete(
         .filter(|c| !c.is_empty())
         .ok_or(Error::BadRequest("The sign-in response has no code."))?;
 
-    // RFC 9449 §5: a DPoP-bound session gets its own key before the code
-    // is exchanged, and keeps it in its sealed bundle.
-    let dpop = state
-        .provider
-        .dpop()
-        .then(DpopKey::generate)
-        .transpose()
-        .map_err(|_err| Error::Internal("DPoP key"))?;
+    let dpop = session_dpop_key(state)?;
     let tokens = exchange(state, &provider, code, &pending, dpop.as_ref()).await?;
     let claims = verify_id_token(state, provider, &tokens, &pending).await?;
-    let mut data = new_session(state, &tokens, &claims, &pending.nonce)?;
-    data.dpop = dpop.as_ref().map(|key| DpopMaterial {
-        key: key.encoded_der().to_string(),
-        header: key.header().to_owned(),
-    });
+    let data = new_session(state, &tokens, &claims, &pending.nonce, dpop.as_ref())?;
     let id = state.vault.create(&data).await?;
     destroy_previous_session(state, parts, pending.previous_session.as_deref()).await;
     tracing::info!(session = %id.log_id(), "login completed");
@@ -108,11 +97,20 @@ async fn complete(
     let cookie = state
         .cookies
         .session_cookie(&id.encode(), state.config.session.ttl.as_secs());
-    res.headers_mut().append(
-        header::SET_COOKIE,
-        HeaderValue::from_str(&cookie).map_err(|_err| Error::Internal("cookie"))?,
-    );
+    let cookie = HeaderValue::from_str(&cookie).map_err(|_err| Error::Internal("cookie"))?;
+    res.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(res)
+}
+
+/// RFC 9449 §5: a DPoP-bound session gets its own key before the code is
+/// exchanged, and keeps it in its sealed bundle (see `signing::dpop_key`).
+fn session_dpop_key(state: &AppState) -> Result<Option<DpopKey>, Error> {
+    state
+        .provider
+        .dpop()
+        .then(DpopKey::generate)
+        .transpose()
+        .map_err(|_err| Error::Internal("DPoP key"))
 }
 
 /// The pending login of `csrf`, used up. The browser binding is checked
@@ -220,6 +218,7 @@ fn new_session(
     tokens: &BffTokenResponse,
     claims: &BffIdTokenClaims,
     nonce: &str,
+    dpop: Option<&DpopKey>,
 ) -> Result<SessionData, Error> {
     let now = now_unix();
     let ttl = i64::try_from(state.config.session.ttl.as_secs()).unwrap_or(i64::MAX);
@@ -251,7 +250,10 @@ fn new_session(
         version: 1,
         logout_token,
         nonce: nonce.to_owned(),
-        dpop: None,
+        dpop: dpop.map(|key| DpopMaterial {
+            key: key.encoded_der().to_string(),
+            header: key.header().to_owned(),
+        }),
     })
 }
 

@@ -18,6 +18,7 @@ use super::{authenticate, return_to};
 use crate::error::Error;
 use crate::http_util::{Body, param, query_pairs, redirect};
 use crate::oidc::par;
+use crate::oidc::provider::Provider;
 use crate::session::cookie::{Lookup, lookup};
 use crate::session::id::ENCODED_LEN;
 use crate::session::keys::hash22;
@@ -52,11 +53,7 @@ pub(crate) async fn start(
         request = request.add_scope(Scope::new(scope.clone()));
     }
     let (url, csrf, nonce) = request.url();
-    // RFC 9126 §4: with PAR the browser carries only `request_uri`.
-    let url = match &provider.par {
-        Some(endpoint) => par::push(&state.provider, &provider, endpoint, &url).await?,
-        None => url,
-    };
+    let url = pushed_if_configured(state, &provider, url).await?;
     let pending = PendingLogin {
         pkce_verifier: verifier.secret().clone(),
         nonce: nonce.secret().clone(),
@@ -76,6 +73,19 @@ pub(crate) async fn start(
         res.headers_mut().append(header::SET_COOKIE, cookie);
     }
     Ok(res)
+}
+
+/// RFC 9126 §4: with PAR the browser carries only `client_id` and
+/// `request_uri`; the request itself went over the back channel.
+async fn pushed_if_configured(
+    state: &AppState,
+    provider: &Provider,
+    url: url::Url,
+) -> Result<url::Url, Error> {
+    match &provider.par {
+        Some(endpoint) => par::push(&state.provider, provider, endpoint, &url).await,
+        None => Ok(url),
+    }
 }
 
 /// The validated `return_to` parameter, or `/`.

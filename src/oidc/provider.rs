@@ -137,23 +137,21 @@ impl ProviderHandle {
         if let Some(line) = profile::unmet(&self.config.client, &Facts::of(&metadata)) {
             return Err(DiscoveryError::Unsuitable(line));
         }
-        let logout = metadata.additional_metadata();
-        let par = logout
-            .additional_metadata
-            .pushed_authorization_request_endpoint
-            .as_deref()
-            .filter(|_| self.config.client.par != ParMode::Off)
-            .and_then(|url| url::Url::parse(url).ok());
-        let end_session = logout.end_session_endpoint.clone();
-        let iss_parameter_supported = logout
-            .additional_metadata
-            .authorization_response_iss_parameter_supported
-            == Some(true);
-        let revocation = logout
-            .additional_metadata
-            .revocation_endpoint
-            .clone()
-            .and_then(|url| url::Url::parse(&url).ok());
+        let provider = self.provider_from(metadata)?;
+        self.current.store(Some(Arc::new(provider)));
+        Ok(())
+    }
+
+    /// The provider a checked discovery document describes.
+    fn provider_from(&self, metadata: Metadata) -> Result<Provider, DiscoveryError> {
+        let extra = &metadata.additional_metadata().additional_metadata;
+        let url = |u: Option<&String>| u.and_then(|u| url::Url::parse(u).ok());
+        let par = url(extra.pushed_authorization_request_endpoint.as_ref())
+            .filter(|_| self.config.client.par != ParMode::Off);
+        let revocation = url(extra.revocation_endpoint.as_ref());
+        let iss_parameter_supported =
+            extra.authorization_response_iss_parameter_supported == Some(true);
+        let end_session = metadata.additional_metadata().end_session_endpoint.clone();
         let issuer = metadata.issuer().as_str().to_owned();
         let jwks = metadata.jwks().clone();
         let auth_type = match self.config.client.auth {
@@ -174,7 +172,7 @@ impl ProviderHandle {
         )
         .set_redirect_uri(redirect)
         .set_auth_type(auth_type);
-        self.current.store(Some(Arc::new(Provider {
+        Ok(Provider {
             client,
             revocation,
             basic_auth,
@@ -184,8 +182,7 @@ impl ProviderHandle {
             jwks,
             par,
             fapi2: self.config.client.profile == SecurityProfile::Fapi2,
-        })));
-        Ok(())
+        })
     }
 
     /// With `BFF_PAR=required` or `BFF_SECURITY_PROFILE=fapi2`, discovers once

@@ -44,8 +44,8 @@ function checkPassword(passwords) {
 }
 
 /** Every access token is a JWT for one resource server with audience `aud`. */
-const jwtResourceIndicator = (aud) => `urn:bff:${aud}`;
-function jwtResource(aud, accessTokenTTL) {
+export const jwtResourceIndicator = (aud) => `urn:bff:${aud}`;
+export function jwtResource(aud, accessTokenTTL, alg = 'RS256') {
   const resource = jwtResourceIndicator(aud);
   return {
     enabled: true,
@@ -53,7 +53,7 @@ function jwtResource(aud, accessTokenTTL) {
     useGrantedResource: async () => true,
     getResourceServerInfo: async (_ctx, indicator) => {
       if (indicator !== resource) throw new errors.InvalidTarget();
-      return { audience: aud, scope: 'openid profile email', accessTokenFormat: 'jwt', accessTokenTTL, jwt: { sign: { alg: 'RS256' } } };
+      return { audience: aud, scope: 'openid profile email', accessTokenFormat: 'jwt', accessTokenTTL, jwt: { sign: { alg } } };
     },
   };
 }
@@ -72,14 +72,16 @@ export const USERS = {
  * tokens are opaque (checked at userinfo), unless `jwtAudience` is given:
  * then they are JWTs with that `aud` and the profile claims, as Keycloak's
  * (RFC 8707 resource indicators with one default resource server).
+ * `customize(configuration)`, if given, returns the configuration to use
+ * instead (tests/e2e/lib/fapi-provider.mjs builds its FAPI 2.0 provider so).
  */
-export async function startProvider({ port, bffOrigin, clientSecret, accessTokenTtl = 20, passwords = null, jwtAudience = null }) {
+export async function startProvider({ port, bffOrigin, clientSecret, accessTokenTtl = 20, passwords = null, jwtAudience = null, customize = (c) => c }) {
   const issuer = `http://127.0.0.1:${port}`;
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: 'e2e-rs256', alg: 'RS256', use: 'sig' };
   const events = { backchannel: [], revoked: [] };
 
-  const provider = new Provider(issuer, {
+  const provider = new Provider(issuer, customize({
     clients: [{
       client_id: 'bff',
       client_secret: clientSecret,
@@ -168,7 +170,7 @@ export async function startProvider({ port, bffOrigin, clientSecret, accessToken
       await grant.save();
       return grant;
     },
-  });
+  }));
   provider.on('backchannel.success', (_ctx, client, accountId, sid) => events.backchannel.push({ ok: true, client: client.clientId, accountId, sid }));
   provider.on('backchannel.error', (_ctx, err, client, accountId, sid) => events.backchannel.push({ ok: false, client: client.clientId, accountId, sid, error: String(err?.message ?? err) }));
   // A refresh (or access) token revoked at the revocation endpoint revokes

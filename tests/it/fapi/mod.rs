@@ -209,13 +209,7 @@ async fn dpop_refresh_runs_on_another_pod_and_logout_revokes_with_an_assertion()
 
     let refresh_token = after.refresh_token.clone().unwrap();
     assert_eq!(browser.logout(stack).await.status, 302);
-    for _ in 0..200 {
-        if !stack.idp.revocations().is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    let revocation = stack.idp.revocations().pop().expect("revocation sent");
+    let revocation = revocation_of(&stack.idp).await;
     assert!(revocation.contains_key("client_assertion"));
     assert!(!revocation.contains_key("client_secret"));
     assert!(!stack.idp.refresh_token_active(&refresh_token));
@@ -271,6 +265,17 @@ async fn a_dpop_route_sends_dpop_while_other_routes_keep_bearer_with_a_client_se
     let seen = stack.upstream.last_request().unwrap();
     assert!(seen.header("authorization").unwrap().starts_with("Bearer "));
     assert_eq!(seen.header("dpop"), None);
+}
+
+/// The revocation form bff posts after a logout (in the background).
+async fn revocation_of(idp: &FakeIdp) -> crate::support::fake_idp::Params {
+    for _ in 0..200 {
+        if !idp.revocations().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    idp.revocations().pop().expect("a revocation within 2 s")
 }
 
 fn config_file(toml: &str) -> String {

@@ -8,14 +8,14 @@ use bff::config::Config;
 use serde_json::json;
 
 use super::{ec_key_file, rsa_key_file, write_temp};
-use crate::support::fake_idp::{FakeIdp, Fapi};
+use crate::support::fake_idp::{Behaviour, FakeIdp, Fapi};
 use crate::support::harness::{self, CLIENT_ID, CLIENT_SECRET};
 use crate::support::http as test_http;
 
-/// What `bff::start` says against a provider with `fapi`.
-async fn start_error(fapi: Option<Fapi>, flags: &[&str]) -> String {
+/// What `bff::start` says against a provider changed by `change`.
+async fn start_error(change: impl FnOnce(&mut Behaviour), flags: &[&str]) -> String {
     let idp = FakeIdp::start(CLIENT_ID, CLIENT_SECRET).await;
-    idp.set(|b| b.fapi = fapi);
+    idp.set(change);
     let args = harness::args(idp.issuer(), "http://127.0.0.1:9", None, flags);
     match bff::start(Config::load(&args).unwrap()).await {
         Ok(_running) => "started".into(),
@@ -23,17 +23,24 @@ async fn start_error(fapi: Option<Fapi>, flags: &[&str]) -> String {
     }
 }
 
+/// The flags of a FAPI 2.0 client with a fresh EC key.
+fn fapi2_flags() -> Vec<String> {
+    let (key, _) = ec_key_file();
+    ["--security-profile", "fapi2", "--client-key-file"]
+        .map(str::to_owned)
+        .into_iter()
+        .chain([key.to_string_lossy().into_owned()])
+        .collect()
+}
+
+fn full() -> Fapi {
+    Fapi::full(json!({ "keys": [] }))
+}
+
 #[tokio::test]
 async fn p5_fapi2_refuses_to_start_against_a_provider_lacking_par_dpop_keys_or_algorithms() {
-    let (key, _) = ec_key_file();
-    let key = key.to_string_lossy().into_owned();
-    let fapi2 = [
-        "--security-profile",
-        "fapi2",
-        "--client-key-file",
-        key.as_str(),
-    ];
-    let full = || Fapi::full(json!({ "keys": [] }));
+    let flags = fapi2_flags();
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let cases = [
         (
             Fapi {
@@ -66,49 +73,42 @@ async fn p5_fapi2_refuses_to_start_against_a_provider_lacking_par_dpop_keys_or_a
         ),
     ];
     for (fapi, missing) in cases {
-        let err = start_error(Some(fapi), &fapi2).await;
-        assert!(
-            err.starts_with("the provider cannot satisfy BFF_SECURITY_PROFILE=fapi2: missing"),
-            "{err}"
-        );
+        let err = start_error(|b| b.fapi = Some(fapi), &flags).await;
+        let line = "the provider cannot satisfy BFF_SECURITY_PROFILE=fapi2: missing";
+        assert!(err.starts_with(line) && !err.contains('\n'), "{err}");
         assert!(err.contains(missing), "{missing}: {err}");
-        assert!(!err.contains('\n'));
     }
-    let err = start_error(None, &fapi2).await;
+    // A plain provider lacks all of it, named in the one line.
+    let err = start_error(|b| b.fapi = None, &flags).await;
     for missing in ["PAR", "private_key_jwt", "DPoP", "PS256"] {
         assert!(err.contains(missing), "{missing}: {err}");
     }
-    // Without the RFC 9207 `iss` parameter.
-    let idp = FakeIdp::start(CLIENT_ID, CLIENT_SECRET).await;
-    idp.set(|b| {
+}
+
+#[tokio::test]
+async fn p5_the_iss_parameter_is_required_and_par_required_alone_needs_only_par() {
+    let flags = fapi2_flags();
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let without_iss = |b: &mut Behaviour| {
         b.fapi = Some(full());
         b.iss_param_supported = false;
-    });
-    let args = harness::args(idp.issuer(), "http://127.0.0.1:9", None, &fapi2);
-    let err = bff::start(Config::load(&args).unwrap())
-        .await
-        .err()
-        .unwrap()
-        .to_string();
+    };
+    let err = start_error(without_iss, &flags).await;
     assert!(
         err.ends_with("missing authorization_response_iss_parameter_supported (RFC 9207)"),
         "{err}"
     );
-    // The full profile starts.
-    assert_eq!(start_error(Some(full()), &fapi2).await, "started");
-    // BFF_PAR=required alone needs only the PAR endpoint.
-    let err = start_error(None, &["--par", "required"]).await;
     assert_eq!(
-        err,
-        "the provider cannot satisfy BFF_PAR=required: missing pushed_authorization_request_endpoint (PAR)"
+        start_error(|b| b.fapi = Some(full()), &flags).await,
+        "started"
     );
+    let err = start_error(|b| b.fapi = None, &["--par", "required"]).await;
+    let line = "the provider cannot satisfy BFF_PAR=required: missing pushed_authorization_request_endpoint (PAR)";
+    assert_eq!(err, line);
 }
 
 fn config_error(flags: &[&str]) -> String {
-    let mut argv = harness::argv("http://127.0.0.1:1", "http://127.0.0.1:9", None, flags);
-    if flags.contains(&"--no-secret") {
-        argv.retain(|a| a != "--no-secret");
-    }
+    let argv = harness::argv("http://127.0.0.1:1", "http://127.0.0.1:9", None, flags);
     use clap::Parser as _;
     let args = bff::config::Args::try_parse_from(argv).unwrap();
     Config::load(&args)
@@ -117,7 +117,7 @@ fn config_error(flags: &[&str]) -> String {
 }
 
 #[test]
-fn client_key_and_profile_mistakes_are_configuration_errors_naming_the_setting() {
+fn client_key_mistakes_are_configuration_errors_naming_the_setting() {
     let (key, _) = ec_key_file();
     let key = key.to_string_lossy().into_owned();
     let junk = write_temp(
@@ -139,6 +139,14 @@ fn client_key_and_profile_mistakes_are_configuration_errors_naming_the_setting()
         .unwrap_err()
         .to_string();
     assert!(err.contains("both set"), "{err}");
+    let err = config_error(&["--client-assertion-aud", "token", "--client-key-file", &key]);
+    assert!(err.contains("BFF_CLIENT_ASSERTION_AUD"), "{err}");
+}
+
+#[test]
+fn profile_mistakes_are_configuration_errors_naming_the_setting() {
+    let (key, _) = ec_key_file();
+    let key = key.to_string_lossy().into_owned();
     // fapi2 with a secret only.
     let err = config_error(&["--security-profile", "fapi2"]);
     assert!(
@@ -156,8 +164,6 @@ fn client_key_and_profile_mistakes_are_configuration_errors_naming_the_setting()
     assert!(err.contains("BFF_PAR"), "{err}");
     let err = config_error(&["--security-profile", "fapi3"]);
     assert!(err.contains("BFF_SECURITY_PROFILE"), "{err}");
-    let err = config_error(&["--client-assertion-aud", "token", "--client-key-file", &key]);
-    assert!(err.contains("BFF_CLIENT_ASSERTION_AUD"), "{err}");
     // A session route cannot opt out of DPoP under fapi2.
     let toml = write_temp(
         "t.toml",

@@ -85,97 +85,121 @@ async fn p1_a_bound_token_is_refused_without_bffs_proof_and_bff_never_sends_one_
     );
 }
 
+/// A FAPI 2.0 stack whose access tokens live 1 s, a logged-in browser,
+/// and its access token.
+async fn short_lived() -> Option<(Fapi2, Browser, String)> {
+    let fapi = Fapi2::start(Store::Memory, &[]).await?;
+    fapi.stack.idp.set(|b| b.expires_in = 1);
+    let browser = fapi.stack.logged_in_browser().await;
+    let token = fapi.stack.session_of(&browser).await.1.access_token.clone();
+    Some((fapi, browser, token))
+}
+
+/// The resource server's verdicts since the `from`-th request.
+fn outcomes_since(fapi: &Fapi2, from: usize) -> Vec<Outcome> {
+    fapi.api.outcomes()[from..]
+        .iter()
+        .map(|(_, o)| o.clone())
+        .collect()
+}
+
 #[tokio::test]
-async fn p2_wrong_target_hash_replay_and_stale_nonces_are_refused_and_challenges_get_one_retry() {
-    let Some(fapi) = Fapi2::start(Store::Memory, &[]).await else {
+async fn p2_proofs_for_another_target_or_token_are_refused() {
+    let Some((fapi, _browser, token)) = short_lived().await else {
+        return;
+    };
+    let api = &fapi.api;
+    let auth = format!("DPoP {token}");
+    let (key, url) = (ProofKey::generate(), format!("{}/r", api.url()));
+    let wrong_htu = key.proof("GET", &format!("{}/other", api.url()), Some(&token), None);
+    let wrong_htm = key.proof("POST", &url, Some(&token), None);
+    let wrong_ath = key.proof("GET", &url, Some("another-token"), None);
+    let refused = [wrong_htu, wrong_htm, wrong_ath].map(|p| api.judge("/r", Some(&auth), Some(&p)));
+    let [htu, htm, ath] = refused;
+    assert_eq!(
+        (htu, htm),
+        (
+            Outcome::Proof(Refusal::WrongTarget),
+            Outcome::Proof(Refusal::WrongTarget)
+        )
+    );
+    assert_eq!(ath, Outcome::Proof(Refusal::WrongAth));
+    // A proof replayed as is (same jti) is refused too.
+    let proof = ProofKey::generate().proof("GET", &url, Some(&token), None);
+    let first = api.judge("/r", Some(&auth), Some(&proof));
+    assert_eq!(
+        first,
+        Outcome::OtherKey,
+        "a valid proof by a key the token is not bound to"
+    );
+    assert_eq!(
+        api.judge("/r", Some(&auth), Some(&proof)),
+        Outcome::Proof(Refusal::Replayed)
+    );
+}
+
+#[tokio::test]
+async fn p2_a_resource_server_nonce_challenge_gets_one_retry_for_idempotent_requests_only() {
+    let Some((fapi, mut browser, _token)) = short_lived().await else {
         return;
     };
     let (stack, api) = (&fapi.stack, &fapi.api);
-    stack.idp.set(|b| b.expires_in = 1);
-    let mut browser = stack.logged_in_browser().await;
-    let (_, data) = stack.session_of(&browser).await;
-    let token = data.access_token.clone();
-    let auth = format!("DPoP {token}");
-    let (key, url) = (ProofKey::generate(), format!("{}/r", api.url()));
-    // The resource server's checks refuse what bff must never send.
-    let wrong_htu = key.proof("GET", &format!("{}/other", api.url()), Some(&token), None);
-    let wrong_ath = key.proof("GET", &url, Some("another-token"), None);
-    let refused = [
-        api.judge("/r", Some(&auth), Some(&wrong_htu)),
-        api.judge("/r", Some(&auth), Some(&wrong_ath)),
-    ];
-    assert_eq!(
-        refused,
-        [
-            Outcome::Proof(Refusal::WrongTarget),
-            Outcome::Proof(Refusal::WrongAth)
-        ]
-    );
-
-    // A nonce challenge to a GET is answered with one retry carrying it.
     api.require_nonce("rs-nonce-1");
     let before = api.outcomes().len();
     assert_eq!(browser.get(stack, "/r", &API).await.status, 200);
-    let outcomes: Vec<Outcome> = api.outcomes()[before..]
-        .iter()
-        .map(|(_, o)| o.clone())
-        .collect();
     assert_eq!(
-        outcomes,
+        outcomes_since(&fapi, before),
         [Outcome::Proof(Refusal::BadNonce), Outcome::Bound]
     );
-    // A new nonce and a POST with a body: no replay of the body; the 401
-    // goes back, and the next request carries the learned nonce.
+    // A POST with a body is not replayed: the 401 goes back, and the
+    // next request carries the nonce it taught.
     api.require_nonce("rs-nonce-2");
+    let before = api.outcomes().len();
+    let json_post = [
+        API[0],
+        API[1],
+        ("x-csrf", "1"),
+        ("content-type", "application/json"),
+    ];
     let post = browser
-        .send(
-            stack,
-            http::Method::POST,
-            "/r",
-            &[
-                ("accept", "application/json"),
-                ("sec-fetch-mode", "cors"),
-                ("x-csrf", "1"),
-                ("content-type", "application/json"),
-            ],
-            "{}",
-        )
+        .send(stack, http::Method::POST, "/r", &json_post, "{}")
         .await;
     assert_eq!(post.status, 401);
     assert_eq!(browser.get(stack, "/r", &API).await.status, 200);
-    let last: Vec<Outcome> = api
-        .outcomes()
-        .iter()
-        .rev()
-        .take(2)
-        .map(|(_, o)| o.clone())
-        .collect();
-    assert_eq!(last, [Outcome::Bound, Outcome::Proof(Refusal::BadNonce)]);
+    assert_eq!(
+        outcomes_since(&fapi, before),
+        [Outcome::Proof(Refusal::BadNonce), Outcome::Bound]
+    );
+}
 
-    // The provider rotates its nonce: a proof with the old one is refused
-    // (nonce reuse), and bff's refresh retries once with the new one.
+#[tokio::test]
+async fn p2_a_stale_provider_nonce_is_refused_and_the_refresh_retries_once_with_the_new_one() {
+    let Some((fapi, mut browser, _token)) = short_lived().await else {
+        return;
+    };
+    let stack = &fapi.stack;
     let old = stack.idp.dpop_nonce();
     stack.idp.rotate_dpop_nonce();
-    let replayed = key.proof("POST", &stack.idp.url("/token"), None, Some(&old));
+    let replayed = ProofKey::generate().proof("POST", &stack.idp.url("/token"), None, Some(&old));
+    let headers = [
+        ("dpop", replayed.as_str()),
+        ("content-type", "application/x-www-form-urlencoded"),
+    ];
     let res = test_http::post(
         &stack.idp.url("/token"),
-        &[
-            ("dpop", &replayed),
-            ("content-type", "application/x-www-form-urlencoded"),
-        ],
+        &headers,
         "grant_type=refresh_token",
     )
     .await;
-    assert_eq!(res.status, 400);
-    assert_eq!(res.json()["error"], "use_dpop_nonce");
-    let refreshes_before = token_forms(&stack.idp, "refresh_token").len();
+    assert_eq!(
+        (res.status.as_u16(), res.json()["error"].clone()),
+        (400, json!("use_dpop_nonce"))
+    );
+    let before = token_forms(&stack.idp, "refresh_token").len();
     // The session's token lives 1 s: its next use refreshes.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     assert_eq!(browser.get(stack, "/r", &API).await.status, 200);
-    assert_eq!(
-        token_forms(&stack.idp, "refresh_token").len() - refreshes_before,
-        2
-    );
+    assert_eq!(token_forms(&stack.idp, "refresh_token").len() - before, 2);
     // Of all of bff's proofs, only nonce demands were ever refused.
     let refusals = stack.idp.refusals();
     assert!(
@@ -185,21 +209,23 @@ async fn p2_wrong_target_hash_replay_and_stale_nonces_are_refused_and_challenges
 }
 
 #[tokio::test]
-async fn p3_expired_wrong_audience_and_replayed_assertions_are_refused_and_bff_never_reuses_a_jti()
-{
+async fn p3_every_client_assertion_is_fresh_short_lived_and_names_its_key() {
     let Some(fapi) = Fapi2::start(Store::Memory, &[]).await else {
         return;
     };
     let stack = &fapi.stack;
     let _browser = stack.logged_in_browser().await;
-    let forms: Vec<Value> = stack
+    let mut forms: Vec<Value> = stack
         .idp
         .token_request_log()
         .into_iter()
         .map(|r| json!(r.form))
         .collect();
-    let mut forms = forms;
     forms.extend(stack.idp.par_requests().into_iter().map(|f| json!(f)));
+    assert!(
+        forms.len() >= 3,
+        "PAR, the nonce-refused exchange and its retry"
+    );
     let mut jtis = HashSet::new();
     for form in &forms {
         let assertion = form["client_assertion"]
@@ -210,32 +236,41 @@ async fn p3_expired_wrong_audience_and_replayed_assertions_are_refused_and_bff_n
             jtis.insert(claims["jti"].as_str().unwrap().to_owned()),
             "a jti was reused"
         );
-        assert_eq!(claims["iss"], CLIENT_ID);
-        assert_eq!(claims["sub"], CLIENT_ID);
+        assert_eq!(
+            (&claims["iss"], &claims["sub"]),
+            (&json!(CLIENT_ID), &json!(CLIENT_ID))
+        );
         assert!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap() <= 60);
         assert_eq!(jwt::header_of(assertion)["kid"], fapi.signing_kid());
     }
+}
 
+#[tokio::test]
+async fn p3_expired_wrong_audience_and_replayed_assertions_are_refused() {
+    let Some(fapi) = Fapi2::start(Store::Memory, &[]).await else {
+        return;
+    };
+    let stack = &fapi.stack;
+    let _browser = stack.logged_in_browser().await;
     let key = EncodingKey::from_ec_pem(fapi.key_pem.as_bytes()).unwrap();
-    let sign = |claims: Value| {
+    let sign = |aud: &str, exp: i64| {
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(fapi.signing_kid());
+        let jti = jwt::b64(&rand::random::<[u8; 16]>());
+        let claims = json!({ "iss": CLIENT_ID, "sub": CLIENT_ID, "aud": aud, "exp": exp, "iat": now() - 5, "jti": jti });
         jsonwebtoken::encode(&header, &claims, &key).unwrap()
     };
-    let base = |aud: &str, exp: i64| json!({ "iss": CLIENT_ID, "sub": CLIENT_ID, "aud": aud, "exp": exp, "iat": now() - 5, "jti": jwt::b64(&rand::random::<[u8; 16]>()) });
-    let issuer = stack.idp.issuer().to_owned();
-    let expired = sign(base(&issuer, now() - 10));
-    let wrong_aud = sign(base("https://evil.example", now() + 60));
+    let expired = sign(stack.idp.issuer(), now() - 10);
+    let wrong_aud = sign("https://evil.example", now() + 60);
     // An assertion the provider accepted (the pushed request's).
     let replayed = stack.idp.par_requests()[0]["client_assertion"].clone();
-    for (assertion, reason) in [
+    let cases = [
         (expired, "assertion: expired"),
         (wrong_aud, "assertion: wrong aud"),
         (replayed, "assertion: jti replayed"),
-    ] {
+    ];
+    for (assertion, reason) in cases {
         let form: String = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("grant_type", "refresh_token")
-            .append_pair("refresh_token", "x")
             .append_pair("client_id", CLIENT_ID)
             .append_pair(
                 "client_assertion_type",
@@ -243,12 +278,8 @@ async fn p3_expired_wrong_audience_and_replayed_assertions_are_refused_and_bff_n
             )
             .append_pair("client_assertion", &assertion)
             .finish();
-        let res = test_http::post(
-            &stack.idp.url("/par"),
-            &[("content-type", "application/x-www-form-urlencoded")],
-            form,
-        )
-        .await;
+        let form_type = [("content-type", "application/x-www-form-urlencoded")];
+        let res = test_http::post(&stack.idp.url("/par"), &form_type, form).await;
         assert_eq!(res.status, 401, "{reason}");
         assert_eq!(
             stack.idp.refusals().last().map(String::as_str),

@@ -230,28 +230,6 @@ impl FakeIdp {
         self.shared.state().revocations.clone()
     }
 
-    /// Why FAPI checks (assertions, PAR, DPoP) refused requests, in order.
-    pub fn refusals(&self) -> Vec<String> {
-        self.shared.state().refusals.clone()
-    }
-
-    /// Every form posted to `/par`.
-    pub fn par_requests(&self) -> Vec<Params> {
-        self.shared.state().par_requests.clone()
-    }
-
-    /// The DPoP nonce `/token` demands now.
-    pub fn dpop_nonce(&self) -> String {
-        self.shared.state().dpop_nonce.clone()
-    }
-
-    /// Replaces the DPoP nonce: proofs with the old one are refused.
-    pub fn rotate_dpop_nonce(&self) -> String {
-        let mut state = self.shared.state();
-        state.dpop_nonce = format!("as-nonce-{}", random_token());
-        state.dpop_nonce.clone()
-    }
-
     /// Revokes every grant and refresh token (an admin or IdP-side logout).
     pub fn revoke_all_grants(&self) {
         let mut state = self.shared.state();

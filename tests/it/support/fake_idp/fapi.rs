@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::super::dpop::{self, Expect};
 use super::super::http::response;
-use super::{Params, Shared, json_response, now, parse_params, random_token};
+use super::{FakeIdp, Params, Shared, json_response, now, parse_params, random_token};
 
 /// RFC 7523 §2.2.
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -49,6 +49,30 @@ impl Fapi {
             dpop_nonce: true,
             ps256: true,
         }
+    }
+}
+
+impl FakeIdp {
+    /// Why FAPI checks (assertions, PAR, DPoP) refused requests, in order.
+    pub fn refusals(&self) -> Vec<String> {
+        self.shared.state().refusals.clone()
+    }
+
+    /// Every form posted to `/par`.
+    pub fn par_requests(&self) -> Vec<Params> {
+        self.shared.state().par_requests.clone()
+    }
+
+    /// The DPoP nonce `/token` demands now.
+    pub fn dpop_nonce(&self) -> String {
+        self.shared.state().dpop_nonce.clone()
+    }
+
+    /// Replaces the DPoP nonce: proofs with the old one are refused.
+    pub fn rotate_dpop_nonce(&self) -> String {
+        let mut state = self.shared.state();
+        state.dpop_nonce = format!("as-nonce-{}", random_token());
+        state.dpop_nonce.clone()
     }
 }
 
@@ -87,33 +111,9 @@ pub(super) fn verify_assertion(
     let Some(assertion) = form.get("client_assertion") else {
         return refuse("assertion: missing");
     };
-    let Ok(set) = serde_json::from_value::<JwkSet>(jwks.clone()) else {
-        return refuse("assertion: unusable registered JWKS");
-    };
-    let Ok(header) = jsonwebtoken::decode_header(assertion) else {
-        return refuse("assertion: not a JWT");
-    };
-    let Some(jwk) = header.kid.as_deref().and_then(|kid| set.find(kid)) else {
-        return refuse("assertion: unknown kid");
-    };
-    let Ok(key) = DecodingKey::from_jwk(jwk) else {
-        return refuse("assertion: unusable key");
-    };
-    let mut validation = Validation::new(header.alg);
-    validation.leeway = 0;
-    validation.set_audience(&[shared.issuer.as_str(), endpoint]);
-    validation.set_issuer(&[shared.client_id.as_str()]);
-    validation.sub = Some(shared.client_id.clone());
-    validation.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
-    let claims = match jsonwebtoken::decode::<Value>(assertion, &key, &validation) {
-        Ok(data) => data.claims,
-        Err(err) => {
-            return match err.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => refuse("assertion: expired"),
-                jsonwebtoken::errors::ErrorKind::InvalidAudience => refuse("assertion: wrong aud"),
-                _ => refuse("assertion: invalid"),
-            };
-        }
+    let claims = match assertion_claims(shared, jwks, assertion, endpoint) {
+        Ok(claims) => claims,
+        Err(reason) => return refuse(reason),
     };
     let Some(jti) = claims["jti"].as_str() else {
         return refuse("assertion: no jti");
@@ -122,6 +122,39 @@ pub(super) fn verify_assertion(
         return refuse("assertion: jti replayed");
     }
     Ok(())
+}
+
+/// The claims of an assertion signed by a registered key, for this
+/// client, to this provider, unexpired (RFC 7523 §3 points 1-4, 6).
+fn assertion_claims(
+    shared: &Shared,
+    jwks: &Value,
+    assertion: &str,
+    endpoint: &str,
+) -> Result<Value, &'static str> {
+    let set = serde_json::from_value::<JwkSet>(jwks.clone())
+        .map_err(|_err| "assertion: unusable registered JWKS")?;
+    let header = jsonwebtoken::decode_header(assertion).map_err(|_err| "assertion: not a JWT")?;
+    let jwk = header
+        .kid
+        .as_deref()
+        .and_then(|kid| set.find(kid))
+        .ok_or("assertion: unknown kid")?;
+    let key = DecodingKey::from_jwk(jwk).map_err(|_err| "assertion: unusable key")?;
+    let mut validation = Validation::new(header.alg);
+    validation.leeway = 0;
+    validation.set_audience(&[shared.issuer.as_str(), endpoint]);
+    validation.set_issuer(&[shared.client_id.as_str()]);
+    validation.sub = Some(shared.client_id.clone());
+    validation.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
+    match jsonwebtoken::decode::<Value>(assertion, &key, &validation) {
+        Ok(data) => Ok(data.claims),
+        Err(err) => Err(match err.kind() {
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature => "assertion: expired",
+            jsonwebtoken::errors::ErrorKind::InvalidAudience => "assertion: wrong aud",
+            _ => "assertion: invalid",
+        }),
+    }
 }
 
 /// Checks the DPoP proof of a token request (RFC 9449 §4.3, §8): `Ok(None)`
