@@ -135,7 +135,9 @@ export async function startProvider({ port, bffOrigin, clientSecret, accessToken
       },
       backchannelLogout: { enabled: true },
       ...(jwtAudience ? { resourceIndicators: jwtResource(jwtAudience, accessTokenTtl) } : {}),
-      revocation: { enabled: true },
+      // RFC 7009 §2.1: a client may revoke only its own tokens (the default
+      // policy, made explicit; it would otherwise print a notice).
+      revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
       userinfo: { enabled: true },
     },
     // oidc-provider refuses to call special-use addresses (SSRF defence);
