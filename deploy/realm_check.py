@@ -28,7 +28,44 @@ def _load(root: pathlib.Path):
     envs = [s["environment"] for s in bff_services.values()]
     # YAML anchors (x-bff) make every replica's environment the same.
     assert all(e == envs[0] for e in envs), "all bff replicas share one environment"
-    return realm, clients[0], envs[0]
+    # The profile's env file (BFF_PROFILE unset: standard) under the
+    # environment, which wins over it as in compose.
+    env = {**_env_file(root, bff_services, "standard"), **envs[0]}
+    return realm, clients[0], env
+
+
+def _env_file(root: pathlib.Path, services, profile: str):
+    files = {s.get("env_file") for s in services.values()}
+    assert len(files) == 1, "all bff replicas share one env_file"
+    path = files.pop().replace("${BFF_PROFILE:-standard}", profile)
+    env = {}
+    for line in (root / path).read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            env[key.strip()] = value.strip()
+    return env
+
+
+def check_fapi_client(root: pathlib.Path):
+    """The `bff-fapi` client and the fapi2 env file agree (BFF_PROFILE=fapi2)."""
+    realm = json.loads((root / "keycloak" / "realm.json").read_text())
+    compose = yaml.safe_load((root / "docker-compose.yml").read_text())
+    services = {n: s for n, s in compose["services"].items() if n.startswith("bff")}
+    env = {**_env_file(root, services, "fapi2"), **next(iter(services.values()))["environment"]}
+    clients = [c for c in realm["clients"] if c["clientId"] == env["BFF_CLIENT_ID"]]
+    assert len(clients) == 1, f"one client {env['BFF_CLIENT_ID']}"
+    client = clients[0]
+    attrs = client["attributes"]
+    assert env["BFF_SECURITY_PROFILE"] == "fapi2" and "BFF_CLIENT_SECRET" not in env
+    assert client["clientAuthenticatorType"] == "client-jwt", "private_key_jwt"
+    assert attrs["require.pushed.authorization.requests"] == "true", "PAR required"
+    assert attrs["dpop.bound.access.tokens"] == "true", "DPoP-bound tokens"
+    assert attrs["pkce.code.challenge.method"] == "S256"
+    assert attrs["id.token.signed.response.alg"] in ("PS256", "ES256")
+    assert attrs["use.jwks.url"] == "true" and attrs["jwks.url"].endswith(":9091/client-jwks.json")
+    assert client["redirectUris"] == [env["BFF_PUBLIC_URL"].rstrip("/") + "/auth/callback"]
+    key = root / "demo" / pathlib.Path(env["BFF_CLIENT_KEY_FILE"]).name
+    assert "BEGIN PRIVATE KEY" in key.read_text(), f"{key} holds the demo client key"
 
 
 def check_realm(root: pathlib.Path):
@@ -98,4 +135,5 @@ def check_realm(root: pathlib.Path):
         ("iss in authorization responses (RFC 9207)", iss_in_auth_response),
         ("client secret and id equal compose's", same_client_secret),
         ("issuer URL names the realm", issuer_matches_realm),
+        ("FAPI 2.0 client bff-fapi matches BFF_PROFILE=fapi2", lambda: check_fapi_client(root)),
     ]
