@@ -74,10 +74,10 @@ pub(crate) fn append_assertion(body: &mut Vec<u8>, assertion: &str) {
     body.extend_from_slice(form.finish().as_bytes());
 }
 
-/// Authenticates a form POST that bff builds itself (PAR, revocation):
-/// the client's credentials go in as at the token endpoint. With
-/// `private_key_jwt` only `client_id` goes in here; the assertion is added
-/// per attempt by the token call.
+/// Authenticates a form POST that bff builds itself (PAR, revocation) as
+/// at the token endpoint: Basic, or the secret in the body beside the
+/// `client_id` the form already holds. With `private_key_jwt` nothing is
+/// added here; the assertion is added per attempt by the token call.
 pub(crate) fn authenticate_form(
     security: &ClientSecurity,
     client_id: &str,
@@ -94,13 +94,9 @@ pub(crate) fn authenticate_form(
             builder.header(AUTHORIZATION, format!("Basic {}", basic.as_str()))
         }
         ClientAuth::Secret(secret) => {
-            form.append_pair("client_id", client_id)
-                .append_pair("client_secret", secret.expose());
+            form.append_pair("client_secret", secret.expose());
             builder
         }
-        ClientAuth::PrivateKeyJwt(_) => {
-            form.append_pair("client_id", client_id);
-            builder
-        }
+        ClientAuth::PrivateKeyJwt(_) => builder,
     }
 }

@@ -16,6 +16,12 @@ use super::token_call::TokenCall;
 use crate::error::Error;
 use crate::metrics::Endpoint;
 
+/// RFC 9126 §2.3: an error answer (RFC 6749 §5.2).
+#[derive(Deserialize)]
+struct OAuthError {
+    error: String,
+}
+
 /// RFC 9126 §2.2: the provider's answer.
 #[derive(Deserialize)]
 struct PushResponse {
@@ -38,10 +44,12 @@ pub(crate) async fn push(
     })?;
     // RFC 9126 §2.2: success is 201 Created; an error is §2.3's JSON.
     if response.status() != http::StatusCode::CREATED {
-        tracing::warn!(
-            status = response.status().as_u16(),
-            "pushed authorization request refused"
-        );
+        // Only the OAuth error code is logged: a description may echo the
+        // request's parameters.
+        let error = serde_json::from_slice::<OAuthError>(response.body())
+            .map_or_else(|_err| String::from("-"), |e| e.error);
+        let status = response.status().as_u16();
+        tracing::warn!(status, error, "pushed authorization request refused");
         return Err(Error::ProviderUnavailable(
             "pushed authorization request refused",
         ));
@@ -65,7 +73,9 @@ fn request(
     authorize: &Url,
 ) -> Result<http::Request<Vec<u8>>, Error> {
     let mut form = Serializer::new(String::new());
-    for (name, value) in authorize.query_pairs().filter(|(n, _)| n != "client_id") {
+    // RFC 9126 §2.1: every authorization request parameter, `client_id`
+    // included, goes in the body.
+    for (name, value) in authorize.query_pairs() {
         form.append_pair(&name, &value);
     }
     let builder = http::Request::post(endpoint.as_str())

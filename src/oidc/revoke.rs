@@ -54,6 +54,11 @@ fn request(
     let mut form = Serializer::new(String::new());
     form.append_pair("token", token)
         .append_pair("token_type_hint", "refresh_token");
+    if !provider.basic_auth || handle.security().secret().is_none() {
+        // RFC 6749 §2.3.1 (secret in the body) and RFC 7523 §2.2 name the
+        // client in the form; Basic names it in the header.
+        form.append_pair("client_id", handle.client_id());
+    }
     let builder = http::Request::post(endpoint.as_str())
         .header(CONTENT_TYPE, "application/x-www-form-urlencoded");
     let builder = client_auth::authenticate_form(

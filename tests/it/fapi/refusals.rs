@@ -12,9 +12,9 @@ use serde_json::{Value, json};
 
 use super::{Fapi2, token_forms};
 use crate::support::dpop::Refusal;
-use crate::support::dpop_upstream::Outcome;
+use crate::support::dpop_upstream::{DpopUpstream, Outcome};
 use crate::support::fake_idp::now;
-use crate::support::harness::{API, Browser, CLIENT_ID, Store};
+use crate::support::harness::{API, Browser, CLIENT_ID, Stack, Store};
 use crate::support::http as test_http;
 use crate::support::jwt;
 
@@ -101,6 +101,32 @@ fn outcomes_since(fapi: &Fapi2, from: usize) -> Vec<Outcome> {
         .iter()
         .map(|(_, o)| o.clone())
         .collect()
+}
+
+#[tokio::test]
+async fn p1_a_session_without_a_dpop_key_gets_401_on_a_dpop_route_and_its_token_stays_home() {
+    // Logged in on a pod without DPoP: the session's token is unbound.
+    let Some(stack) = Stack::start(Store::Redis).await else {
+        return;
+    };
+    let mut browser = stack.logged_in_browser().await;
+    let api = DpopUpstream::start().await;
+    let toml = format!(
+        "[[routes]]\nprefix = \"/dpop/\"\nupstream = \"{}\"\ndpop = true\n",
+        api.url()
+    );
+    let config = super::write_temp("dpop.toml", &toml);
+    let pod = stack
+        .another_bff(&["--config", &config.to_string_lossy()])
+        .await;
+    let res = browser.get_at(&pod, "/dpop/x", &API).await;
+    assert_eq!(res.status, 401, "{}", res.text());
+    assert!(
+        api.outcomes().is_empty(),
+        "no token went upstream without its proof"
+    );
+    // Bearer routes on that pod still serve the session.
+    assert_eq!(browser.get_at(&pod, "/plain", &API).await.status, 200);
 }
 
 #[tokio::test]

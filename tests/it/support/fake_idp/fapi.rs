@@ -211,6 +211,10 @@ pub(super) fn push(shared: &Shared, req: &Request<Bytes>) -> http::Response<Full
     if let Err((status, error)) = super::token::authenticate_request(shared, req, &form) {
         return json_response(status, &json!({ "error": error }));
     }
+    // RFC 9126 §2.1: the pushed request names its client like any other.
+    if form.get("client_id") != Some(&shared.client_id) {
+        return json_response(400, &json!({ "error": "invalid_request" }));
+    }
     if form.contains_key("request_uri") {
         return json_response(400, &json!({ "error": "invalid_request" }));
     }
