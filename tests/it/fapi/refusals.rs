@@ -125,8 +125,8 @@ async fn p1_a_session_without_a_dpop_key_gets_401_on_a_dpop_route_and_its_token_
         api.outcomes().is_empty(),
         "no token went upstream without its proof"
     );
-    // Bearer routes on that pod still serve the session.
-    assert_eq!(browser.get_at(&pod, "/plain", &API).await.status, 200);
+    // The SPA is sent to log in again, which gives the session a key.
+    assert_eq!(res.json()["login_url"], "/auth/login");
 }
 
 #[tokio::test]
