@@ -166,12 +166,22 @@ await step('anonymous', 'without a session: API 401 JSON, navigation 302 to logi
   }
 });
 
-await step('login', 'alice logs in with Chromium through the provider form (PKCE S256, iss checked)', async () => {
+await step('login', 'alice logs in with Chromium through the provider form (PAR as advertised, PKCE S256, iss checked)', async () => {
   const loginAt = Date.now();
+  const parBefore = op.events.par.length;
   const { seen, cookie } = await browserLogin(pageA, 'alice', true);
   await screenshot(pageA, 'logged-in');
   const authz = new URL(seen.find((u) => u.startsWith(discovery.authorization_endpoint)));
-  const q = authz.searchParams;
+  // BFF_PAR=auto and the provider advertises PAR (oidc-provider's default):
+  // the request is pushed (RFC 9126), the browser carries only client_id and
+  // request_uri, and the checks below apply to the pushed parameters.
+  assert(discovery.pushed_authorization_request_endpoint, 'the provider advertises PAR');
+  const names = [...authz.searchParams.keys()].sort().join();
+  assert(names === 'client_id,request_uri', `the browser's authorization request carries ${names}`);
+  assert(op.events.par.length === parBefore + 1, `${op.events.par.length - parBefore} pushed authorization requests`);
+  const pushed = op.events.par.at(-1);
+  assert(pushed.basicAuth && pushed.bodyClientId === 'bff', 'PAR authenticated with client_secret_basic, client_id in the body (RFC 9126 §2.1)');
+  const q = new URLSearchParams(pushed.params);
   assert(q.get('code_challenge_method') === 'S256' && q.get('code_challenge')?.length >= 43, 'PKCE S256');
   assert(q.get('state') && q.get('nonce') && q.get('response_type') === 'code', 'state, nonce, code flow');
   assert(q.get('redirect_uri') === `${stack.publicUrl}/auth/callback`, 'exact redirect URI');

@@ -66,8 +66,9 @@ export const USERS = {
 /**
  * Starts the provider on 127.0.0.1:`port`; `bffOrigin` is BFF_PUBLIC_URL.
  * Returns { issuer, provider, server, events } where `events` records
- * back-channel logout deliveries and grants revoked at the RFC 7009
- * revocation endpoint. The login form accepts any user and password, unless
+ * back-channel logout deliveries, grants revoked at the RFC 7009
+ * revocation endpoint and pushed authorization requests (RFC 9126; their
+ * parameters and how the client sent them). The login form accepts any user and password, unless
  * `passwords` ({ user: password }, like Keycloak's users) is given. Access
  * tokens are opaque (checked at userinfo), unless `jwtAudience` is given:
  * then they are JWTs with that `aud` and the profile claims, as Keycloak's
@@ -79,7 +80,7 @@ export async function startProvider({ port, bffOrigin, clientSecret, accessToken
   const issuer = `http://127.0.0.1:${port}`;
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: 'e2e-rs256', alg: 'RS256', use: 'sig' };
-  const events = { backchannel: [], revoked: [] };
+  const events = { backchannel: [], revoked: [], par: [] };
 
   const provider = new Provider(issuer, customize({
     clients: [{
@@ -180,6 +181,11 @@ export async function startProvider({ port, bffOrigin, clientSecret, accessToken
   provider.on('grant.revoked', (ctx, grantId) => {
     if (ctx?.oidc?.route === 'revocation') events.revoked.push({ grantId, client: ctx.oidc.client?.clientId });
   });
+  provider.on('pushed_authorization_request.success', (ctx) => events.par.push({
+    params: Object.fromEntries(Object.entries(ctx.oidc.params).filter(([, v]) => typeof v === 'string')),
+    basicAuth: /^Basic /i.test(ctx.get('authorization')),
+    bodyClientId: ctx.oidc.body?.client_id ?? null,
+  }));
   if (passwords) provider.use(checkPassword(passwords));
   provider.on('server_error', (_ctx, err) => process.stderr.write(`provider server_error: ${err?.stack ?? err}\n`));
 
