@@ -12,6 +12,9 @@
 //   DPOP_API_HOST/PORT  listen address (default 127.0.0.1:8000)
 //   DPOP_API_ORIGIN     the origin `htu` must name (default http://HOST:PORT)
 //   DPOP_API_NONCE=on   demand a server-provided nonce in every proof (§9)
+//   DPOP_API_TOKEN_TYP  the access token `typ` headers accepted (default
+//                       "at+jwt,JWT": RFC 9068's, and Keycloak's, whose access
+//                       tokens say JWT; "at+jwt" alone is RFC 9068 strict)
 //
 // What a call to /api/* must bring, checked in this order:
 //   - `Authorization: DPoP <token>` (§7.1); the Bearer scheme is refused,
@@ -26,9 +29,9 @@
 //     `WWW-Authenticate: DPoP error="use_dpop_nonce"` with a fresh
 //     `DPoP-Nonce` (§9, §4.3 check 10); a `jti` never seen before (§11.1; a
 //     bounded in-memory set, entries kept as long as their iat is accepted).
-//   - the access token: a JWT (RFC 9068, typ at+jwt) signed by a key in the
-//     issuer's JWKS, with the issuer's `iss`, unexpired, the configured
-//     `aud`, and a `cnf.jkt` (§6.1); `ath` of the proof = base64url SHA-256
+//   - the access token: a JWT (RFC 9068 typ at+jwt, see DPOP_API_TOKEN_TYP)
+//     signed by a key in the issuer's JWKS, with the issuer's `iss`,
+//     unexpired, the configured `aud`, and a `cnf.jkt` (§6.1); `ath` of the proof = base64url SHA-256
 //     of the token (§4.3 check 12, §7.1), and the proof key's RFC 7638
 //     thumbprint = `cnf.jkt` (§7.1, §6.1).
 // Answers: /api/whoami (and any /api/*) 200 with sub, name, email, "binding":
@@ -166,11 +169,11 @@ async function authorize(req, opts) {
   const { payload: proof, jkt } = await verifyProof(req, opts);
   if (proof.ath !== sha256(token)) throw badProof('ath does not match the access token');
   let claims;
+  let typ;
   try {
-    ({ payload: claims } = await jose.jwtVerify(token, opts.keys, {
+    ({ payload: claims, protectedHeader: { typ } } = await jose.jwtVerify(token, opts.keys, {
       issuer: opts.issuer,
       audience: opts.audience ?? undefined,
-      typ: 'at+jwt',
       algorithms: ['ES256', 'PS256', 'RS256'],
       requiredClaims: ['exp', 'sub'],
     }));
@@ -181,6 +184,7 @@ async function authorize(req, opts) {
         : 'the access token does not verify with the issuer keys';
     throw badToken(why);
   }
+  if (!opts.tokenTypes.has(String(typ ?? '').toLowerCase().replace(/^application\//, ''))) throw badToken('the access token typ is not accepted');
   if (typeof claims.cnf?.jkt !== 'string') throw badToken('the access token is not DPoP-bound (no cnf.jkt)');
   if (claims.cnf.jkt !== jkt) throw badToken('the DPoP proof key is not the key the access token is bound to (cnf.jkt)');
   return { claims, jkt };
@@ -203,7 +207,8 @@ const quoted = (s) => String(s).replace(/["\\]/g, "'");
  * `log(line)` gets one JSON line per request (default: stdout).
  */
 export async function startDpopApi({
-  issuer, audience = null, host = '127.0.0.1', port = 8000, origin = null, nonce = false, log = (l) => console.log(l),
+  issuer, audience = null, host = '127.0.0.1', port = 8000, origin = null, nonce = false, tokenTypes = ['at+jwt', 'JWT'],
+  log = (l) => console.log(l),
 }) {
   if (!issuer) throw new Error('dpop-api: the issuer is required (DPOP_API_ISSUER)');
   const opts = {
@@ -212,6 +217,7 @@ export async function startDpopApi({
     keys: issuerKeys(issuer),
     nonce: nonce ? nonces() : null,
     replay: replayCache(),
+    tokenTypes: new Set(tokenTypes.map((t) => t.trim().toLowerCase()).filter(Boolean)),
     origin: null,
   };
   const server = createServer(async (req, res) => {
@@ -284,6 +290,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     port: Number(env.DPOP_API_PORT || 8000),
     origin: env.DPOP_API_ORIGIN || null,
     nonce: env.DPOP_API_NONCE === 'on',
+    tokenTypes: env.DPOP_API_TOKEN_TYP ? env.DPOP_API_TOKEN_TYP.split(',') : undefined,
   }).catch((err) => { console.error(err.message); process.exit(2); });
   for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => api.close().then(() => process.exit(0)));
   console.log(`dpop-api listening ${api.origin} (issuer ${env.DPOP_API_ISSUER || process.argv[2]}, nonce ${env.DPOP_API_NONCE === 'on' ? 'on' : 'off'})`);

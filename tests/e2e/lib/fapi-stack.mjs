@@ -62,6 +62,7 @@ export async function startFapiStack({ bffBinary, pods = 2, logDir, accessTokenT
       DPOP_API_AUDIENCE: AUDIENCE,
       DPOP_API_PORT: String(ports.api),
       DPOP_API_NONCE: 'on',
+      DPOP_API_TOKEN_TYP: 'at+jwt', // RFC 9068 strict: oidc-provider's JWT access tokens
     },
   });
   await waitFor('dpop-api', async () => {
