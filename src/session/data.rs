@@ -100,7 +100,7 @@ impl SessionData {
     pub(crate) fn dpop_key(&self) -> Option<DpopKey> {
         let material = self.dpop.as_ref()?;
         let der = zeroize::Zeroizing::new(URL_SAFE_NO_PAD.decode(&material.key).ok()?);
-        Some(DpopKey::restore(&der, &material.header))
+        DpopKey::restore(&der, &material.header).ok()
     }
 
     /// Seconds of absolute lifetime left (0 when over).

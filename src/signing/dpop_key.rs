@@ -6,16 +6,17 @@
 //! pods, and a leaked key binds one session only. The proof's protected
 //! header (`typ`, `alg`, public `jwk`) is encoded once at login and kept
 //! with the key, so a proof costs one claims encoding and one signature.
+//! The signature is ring's (assembly P-256, as rustls uses): the key is
+//! parsed from the bundle per request, so its cost is part of every proof.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::jwk::Jwk;
-#[cfg(test)]
-use jsonwebtoken::jwk::ThumbprintHash;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use p256::elliptic_curve::Generate as _;
-use p256::pkcs8::EncodePrivateKey as _;
-use rand::rngs::SysRng;
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, CommonParameters, EllipticCurve, EllipticCurveKeyParameters,
+    EllipticCurveKeyType, Jwk,
+};
+use ring::rand::SystemRandom;
+use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING as ES256, EcdsaKeyPair, KeyPair as _};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
@@ -29,7 +30,15 @@ pub(crate) struct DpopKeyError(&'static str);
 pub(crate) struct DpopKey {
     der: Zeroizing<Vec<u8>>,
     header: String,
-    key: EncodingKey,
+    pair: EcdsaKeyPair,
+}
+
+/// RFC 9449 §4.2: the proof's protected header.
+#[derive(Serialize)]
+struct ProofHeader {
+    typ: &'static str,
+    alg: &'static str,
+    jwk: Jwk,
 }
 
 /// The claims of a proof (RFC 9449 §4.2).
@@ -48,35 +57,36 @@ struct ProofClaims<'a> {
 // === impl DpopKey ===
 
 impl DpopKey {
-    /// A fresh P-256 key pair.
+    /// A fresh P-256 key pair from the OS CSPRNG.
     pub(crate) fn generate() -> Result<Self, DpopKeyError> {
-        let secret = p256::SecretKey::try_generate_from_rng(&mut SysRng)
+        let rng = SystemRandom::new();
+        let document = EcdsaKeyPair::generate_pkcs8(&ES256, &rng)
             .map_err(|_err| DpopKeyError("no OS randomness"))?;
-        let der = secret
-            .to_pkcs8_der()
-            .map_err(|_err| DpopKeyError("encode"))?;
-        let der = Zeroizing::new(der.as_bytes().to_vec());
-        let key = EncodingKey::from_ec_der(&der);
-        let jwk = Jwk::from_encoding_key(&key, Algorithm::ES256)
-            .map_err(|_err| DpopKeyError("public key"))?;
-        let mut header = Header::new(Algorithm::ES256);
-        header.typ = Some("dpop+jwt".into());
-        header.jwk = Some(public_only(jwk));
+        let der = Zeroizing::new(document.as_ref().to_vec());
+        let pair = EcdsaKeyPair::from_pkcs8(&ES256, &der, &rng)
+            .map_err(|_err| DpopKeyError("generated key"))?;
+        let header = ProofHeader {
+            typ: "dpop+jwt",
+            alg: "ES256",
+            jwk: public_jwk(pair.public_key().as_ref())?,
+        };
         let json = serde_json::to_vec(&header).map_err(|_err| DpopKeyError("header"))?;
         Ok(Self {
             header: URL_SAFE_NO_PAD.encode(json),
             der,
-            key,
+            pair,
         })
     }
 
     /// The key as stored in a session bundle.
-    pub(crate) fn restore(der: &[u8], header: &str) -> Self {
-        Self {
+    pub(crate) fn restore(der: &[u8], header: &str) -> Result<Self, DpopKeyError> {
+        let pair = EcdsaKeyPair::from_pkcs8(&ES256, der, &SystemRandom::new())
+            .map_err(|_err| DpopKeyError("stored key"))?;
+        Ok(Self {
             der: Zeroizing::new(der.to_vec()),
             header: header.to_owned(),
-            key: EncodingKey::from_ec_der(der),
-        }
+            pair,
+        })
     }
 
     /// The PKCS#8 private key, base64url, for the sealed session bundle.
@@ -89,20 +99,12 @@ impl DpopKey {
         &self.header
     }
 
-    /// The RFC 7638 thumbprint of the public key (`jkt`, RFC 9449 §6.1).
-    #[cfg(test)]
-    pub(crate) fn thumbprint(&self) -> Result<String, DpopKeyError> {
-        let jwk = Jwk::from_encoding_key(&self.key, Algorithm::ES256)
-            .map_err(|_err| DpopKeyError("public key"))?;
-        jwk.thumbprint(ThumbprintHash::SHA256)
-            .map_err(|_err| DpopKeyError("thumbprint"))
-    }
-
     /// A proof for one request (RFC 9449 §4.2): `htm` and `htu` name it
     /// (`htu` without query and fragment, see [`htu`]), `iat` is `now`,
     /// `jti` is fresh, `ath` is the base64url SHA-256 of the access token
     /// when one is presented (§4.2, resource requests), and `nonce` is the
-    /// server's latest `DPoP-Nonce` (§8, §9).
+    /// server's latest `DPoP-Nonce` (§8, §9). The signature is the JWS
+    /// ES256 form, `r || s` (RFC 7518 §3.4).
     pub(crate) fn proof(
         &self,
         htm: &str,
@@ -124,19 +126,32 @@ impl DpopKey {
         message.push_str(&self.header);
         message.push('.');
         URL_SAFE_NO_PAD.encode_string(json, &mut message);
-        let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &self.key, Algorithm::ES256)
+        let signature = self
+            .pair
+            .sign(&SystemRandom::new(), message.as_bytes())
             .map_err(|_err| DpopKeyError("sign"))?;
         message.push('.');
-        message.push_str(&signature);
+        URL_SAFE_NO_PAD.encode_string(signature.as_ref(), &mut message);
         Ok(message)
     }
 }
 
-/// The public parameters only (RFC 9449 §4.2: the header's `jwk` must not
-/// contain a private key; `alg` is in the JWS header already).
-fn public_only(mut jwk: Jwk) -> Jwk {
-    jwk.common.key_algorithm = None;
-    jwk
+/// The public JWK (RFC 7518 §6.2) of an uncompressed P-256 point; no
+/// private member, no `alg` (it is in the JWS header), RFC 9449 §4.2.
+fn public_jwk(point: &[u8]) -> Result<Jwk, DpopKeyError> {
+    let (x, y) = match point {
+        [0x04, rest @ ..] if rest.len() == 64 => rest.split_at(32),
+        _ => return Err(DpopKeyError("public key")),
+    };
+    Ok(Jwk {
+        common: CommonParameters::default(),
+        algorithm: AlgorithmParameters::EllipticCurve(EllipticCurveKeyParameters {
+            key_type: EllipticCurveKeyType::EC,
+            curve: EllipticCurve::P256,
+            x: URL_SAFE_NO_PAD.encode(x),
+            y: URL_SAFE_NO_PAD.encode(y),
+        }),
+    })
 }
 
 /// RFC 9449 §4.2: `htu` is the target URI without query and fragment.
@@ -148,7 +163,7 @@ pub(crate) fn htu(uri: &http::Uri) -> String {
 
 #[cfg(test)]
 mod tests {
-    use jsonwebtoken::{DecodingKey, Validation};
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 
     use super::*;
 
@@ -180,7 +195,7 @@ mod tests {
             URL_SAFE_NO_PAD.encode(Sha256::digest(b"tok")).as_str()
         );
         let der = URL_SAFE_NO_PAD.decode(key.encoded_der().as_str()).unwrap();
-        let restored = DpopKey::restore(&der, key.header());
+        let restored = DpopKey::restore(&der, key.header()).unwrap();
         let other = restored.proof("GET", "https://a/b", 1, None, None).unwrap();
         assert!(
             jsonwebtoken::decode::<serde_json::Value>(
@@ -190,9 +205,10 @@ mod tests {
             )
             .is_ok()
         );
-        assert_eq!(
-            restored.thumbprint().unwrap(),
-            jwk.thumbprint(ThumbprintHash::SHA256).unwrap()
+        assert!(
+            jwk.thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256)
+                .is_ok()
         );
+        assert!(DpopKey::restore(b"junk", key.header()).is_err());
     }
 }
