@@ -251,6 +251,33 @@ await step('replay', 'a captured access token is refused without its key: no pro
   assert(!secrets.some((s) => log.includes(s)) && !log.includes('eyJ') && !log.includes(proof.split('.')[2]), 'the API log holds a token or a proof');
 });
 
+await step('proof-checks', 'the demo API refuses proofs with a wrong htm or htu, an old iat, no or a made-up nonce, a private jwk, or a replayed jti', async () => {
+  const token = seen.tokens.at(-1).accessToken;
+  const url = `${api.origin}/api/whoami`;
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const nonce = (await fetch(url)).headers.get('dpop-nonce');
+  const ath = createHash('sha256').update(token).digest('base64url');
+  const sign = (claims, jwk) => new SignJWT({ htm: 'GET', htu: url, iat: Math.floor(Date.now() / 1000), jti: randomUUID(), nonce, ath, ...claims })
+    .setProtectedHeader({ typ: 'dpop+jwt', alg: 'ES256', jwk }).sign(privateKey);
+  const pub = await exportJWK(publicKey);
+  const cases = [
+    ['htm', await sign({ htm: 'POST' }, pub), /htm/],
+    ['htu', await sign({ htu: `${api.origin}/api/other` }, pub), /htu/],
+    ['iat', await sign({ iat: Math.floor(Date.now() / 1000) - 120 }, pub), /iat/],
+    ['no nonce', await sign({ nonce: undefined }, pub), /nonce is required/],
+    ['made-up nonce', await sign({ nonce: 'abc.def' }, pub), /nonce is stale/],
+    ['ath', await sign({ ath: 'x'.repeat(43) }, pub), /ath/],
+    ['private jwk', await sign({}, await exportJWK(privateKey)), /private/],
+  ];
+  const replayed = await sign({}, pub);
+  cases.push(['first use', replayed, /cnf\.jkt/], ['replayed jti', replayed, /replay/]);
+  for (const [name, proof, why] of cases) {
+    const res = await fetch(url, { headers: { authorization: `DPoP ${token}`, dpop: proof } });
+    const body = await res.json();
+    assert(res.status === 401 && why.test(body.error_description), `${name}: ${res.status} ${JSON.stringify(body)}`);
+  }
+});
+
 await step('logout', 'logout: RP-initiated logout completes, the session leaves Redis, the refresh token is revoked with private_key_jwt', async () => {
   await pageA.goto(`${pod1.origin}/`);
   const lastRefresh = seen.tokens.at(-1).refreshToken;
