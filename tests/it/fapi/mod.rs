@@ -260,11 +260,20 @@ async fn a_dpop_route_sends_dpop_while_other_routes_keep_bearer_with_a_client_se
     let res = browser.get_at(&pod, "/dpop/x", &API).await;
     assert_eq!(res.status, 200, "{}", res.text());
     assert_eq!(res.json()["dpop"], "bound");
-    let res = browser.get_at(&pod, "/plain", &API).await;
+    // A client's own DPoP header never reaches an upstream (RFC 9449 §7.1:
+    // only bff's proof goes with bff's token).
+    let forged = [API[0], API[1], ("dpop", "eyJhbGciOiJub25lIn0.e30.")];
+    let res = browser.get_at(&pod, "/plain", &forged).await;
     assert_eq!(res.status, 200);
     let seen = stack.upstream.last_request().unwrap();
     assert!(seen.header("authorization").unwrap().starts_with("Bearer "));
     assert_eq!(seen.header("dpop"), None);
+    let res = browser.get_at(&pod, "/dpop/y", &forged).await;
+    assert_eq!(
+        res.json()["dpop"],
+        "bound",
+        "bff's proof replaced the client's"
+    );
 }
 
 /// The revocation form bff posts after a logout (in the background).
