@@ -13,7 +13,6 @@
 //!   standard `OTEL_BSP_*` settings apply. W3C `traceparent` propagation
 //!   is in [`crate::trace_context`].
 
-pub(crate) mod access_line;
 mod log_writer;
 
 use std::time::Duration;
@@ -58,10 +57,7 @@ impl Telemetry {
 /// Installs the global subscriber. Call once, inside the runtime, before
 /// anything logs.
 pub fn init(format: LogFormat) -> Telemetry {
-    let (writer, guard, fast) = log_thread();
-    if let (LogFormat::Json, Some(fast)) = (format, fast) {
-        access_line::install(fast);
-    }
+    let (writer, guard) = log_thread();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let lines = tracing_subscriber::fmt::layer()
         .with_target(false)
@@ -112,18 +108,10 @@ pub fn init(format: LogFormat) -> Telemetry {
 
 /// The batching log thread, or (if no thread can be started) lines
 /// written straight to stdout by the thread that logs them.
-fn log_thread() -> (
-    BoxMakeWriter,
-    Option<log_writer::LogGuard>,
-    Option<log_writer::LogWriter>,
-) {
+fn log_thread() -> (BoxMakeWriter, Option<log_writer::LogGuard>) {
     match log_writer::spawn(std::io::stdout()) {
-        Ok((writer, guard)) => (
-            BoxMakeWriter::new(writer.clone()),
-            Some(guard),
-            Some(writer),
-        ),
-        Err(_no_thread) => (BoxMakeWriter::new(std::io::stdout), None, None),
+        Ok((writer, guard)) => (BoxMakeWriter::new(writer), Some(guard)),
+        Err(_no_thread) => (BoxMakeWriter::new(std::io::stdout), None),
     }
 }
 
