@@ -2,7 +2,8 @@
 // after bench/run.sh has built everything). Same set-up as bench.mjs, but
 // only the nginx baseline and bff with a session (and optionally a second
 // bff binary, BFF_BIN_B), interleaved REPS x SECONDS; prints medians and
-// the ratio to nginx measured in the same run. bench/run.sh stays the
+// the ratio to nginx measured in the same run (BENCH_RUST_LOG=info: both with
+// the access log). bench/run.sh stays the
 // number of record.
 import { stop } from '../tests/e2e/lib/procs.mjs';
 import { startStack } from '../tests/e2e/lib/stack.mjs';
@@ -23,7 +24,7 @@ const stacks = [];
 for (const [name, bin] of Object.entries(binaries).filter(([, bin]) => bin)) {
   const stack = await startStack({
     bffBinary: bin, pods: 1, logDir: `${OUT}/stack-compare-${name}`, upstreamOrigin: upstream.origin, accessTokenTtl: 3600,
-    extraEnv: { RUST_LOG: 'warn', ...(process.env.BFF_WORKERS ? { BFF_WORKERS: process.env.BFF_WORKERS } : {}) },
+    extraEnv: { RUST_LOG: process.env.BENCH_RUST_LOG ?? 'warn', ...(process.env.BFF_WORKERS ? { BFF_WORKERS: process.env.BFF_WORKERS } : {}) },
   });
   stacks.push(stack);
   const cookie = await scriptedLogin(stack.publicUrl, 'alice');
