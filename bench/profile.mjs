@@ -19,7 +19,7 @@ const upstream = await startBenchUpstream(OUT);
 const stack = await startStack({
   bffBinary: process.env.BFF_BIN ?? `${ROOT}target/dist/bff`, pods: 1, logDir: `${OUT}/stack-profile`,
   upstreamOrigin: upstream.origin, accessTokenTtl: 3600,
-  extraEnv: { RUST_LOG: 'warn', ...(process.env.BFF_WORKERS ? { BFF_WORKERS: process.env.BFF_WORKERS } : {}) },
+  extraEnv: { RUST_LOG: process.env.BENCH_RUST_LOG ?? 'warn', ...(process.env.BFF_WORKERS ? { BFF_WORKERS: process.env.BFF_WORKERS } : {}) },
   extraRoutes: [{ prefix: '/pub/', upstream: upstream.origin, auth: 'none' }],
 });
 const [bff] = stack.bffs;

@@ -3,7 +3,7 @@
 // and uncaught errors), and every wait is bounded.
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -33,16 +33,20 @@ export function freePort() {
   });
 }
 
-/** Spawns `cmd args` with stdout+stderr to `logFile`; tracked for cleanup. */
+/**
+ * Spawns `cmd args` with stdout+stderr to `logFile`; tracked for cleanup.
+ * The child writes the file itself (no pipe through this process): under
+ * load a busy logger would otherwise cost this node process CPU on the same
+ * cores, and the benchmark would charge it to the child.
+ */
 export function start(name, cmd, args, { env = {}, logFile } = {}) {
   if (logFile) mkdirSync(dirname(logFile), { recursive: true });
+  const fd = logFile ? openSync(logFile, 'a') : 'ignore';
   const child = spawn(cmd, args, {
     env: { PATH: process.env.PATH, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', fd, fd],
   });
-  const log = logFile ? createWriteStream(logFile) : null;
-  child.stdout.on('data', (d) => log?.write(d));
-  child.stderr.on('data', (d) => log?.write(d));
+  if (typeof fd === 'number') closeSync(fd);
   child.on('exit', (code, signal) => {
     children.delete(child);
     if (code !== 0 && signal !== 'SIGTERM' && signal !== 'SIGKILL') {
