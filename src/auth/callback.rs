@@ -23,7 +23,7 @@ use crate::metrics::Endpoint;
 use crate::oidc::OidcError;
 use crate::oidc::id_token;
 use crate::oidc::provider::Provider;
-use crate::oidc::token_call::TokenCall;
+use crate::oidc::token_call::{self, TokenCall};
 use crate::oidc::types::{BffIdTokenClaims, BffTokenResponse};
 use crate::session::cookie::{Lookup, lookup};
 use crate::session::keys::hash22;
@@ -184,11 +184,18 @@ async fn exchange(
         .exchange_code(AuthorizationCode::new(code.to_owned()))
         .map_err(|_err| Error::ProviderUnavailable("provider has no token endpoint"))?
         .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()));
-    request.request_async(&call).await.map_err(|err| {
+    let tokens = request.request_async(&call).await.map_err(|err| {
         let err = OidcError::from_token_error(&err);
         tracing::warn!(error = %err, "code exchange failed");
         err.into_login_error()
-    })
+    })?;
+    if dpop.is_some() && !token_call::is_dpop_bound(&tokens) {
+        tracing::warn!("the provider answered a DPoP token request with an unbound token");
+        return Err(Error::ProviderUnavailable(
+            "the provider did not bind the token to its DPoP key",
+        ));
+    }
+    Ok(tokens)
 }
 
 /// Validates the ID token; on an unknown `kid`, re-discovers once (I5).

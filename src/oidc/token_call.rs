@@ -11,11 +11,12 @@ use std::future::Future;
 use std::pin::Pin;
 
 use http::HeaderValue;
-use openidconnect::{AsyncHttpClient, HttpRequest, HttpResponse};
+use openidconnect::{AsyncHttpClient, HttpRequest, HttpResponse, OAuth2TokenResponse as _};
 
 use super::client_auth;
 use super::http::{OidcHttp, OidcHttpError};
 use super::provider::ProviderHandle;
+use super::types::BffTokenResponse;
 use crate::config::ClientAuth;
 use crate::metrics::Endpoint;
 use crate::session::now_unix;
@@ -100,6 +101,13 @@ impl<'a> TokenCall<'a> {
         let refused = response.status().is_client_error() && is_use_dpop_nonce(response.body());
         Some(refused)
     }
+}
+
+/// RFC 9449 §5: a token response to a request with a proof must say
+/// `token_type: DPoP`; a `Bearer` answer means the provider did not bind
+/// the token, and it must not be sent as if it were bound.
+pub(crate) fn is_dpop_bound(tokens: &BffTokenResponse) -> bool {
+    tokens.token_type().as_ref().eq_ignore_ascii_case("dpop")
 }
 
 /// Whether an OAuth error body (RFC 6749 §5.2) is `use_dpop_nonce`.

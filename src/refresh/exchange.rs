@@ -16,7 +16,7 @@ use crate::metrics::Endpoint;
 use crate::oidc::OidcError;
 use crate::oidc::id_token;
 use crate::oidc::provider::{Provider, ProviderHandle};
-use crate::oidc::token_call::TokenCall;
+use crate::oidc::token_call::{self, TokenCall};
 use crate::oidc::types::BffTokenResponse;
 use crate::session::{SessionData, now_unix};
 
@@ -80,6 +80,12 @@ pub(crate) async fn refresh(
     let dpop = current.dpop_key();
     let call = TokenCall::new(handle, &provider.issuer, Endpoint::Token, dpop.as_ref());
     let tokens = request(provider, &call, current).await?;
+    if dpop.is_some() && !token_call::is_dpop_bound(&tokens) {
+        // RFC 9449 §5: an unbound token must not replace a bound one.
+        return Err(RefreshFailure::Transient(
+            "the provider answered a DPoP refresh with an unbound token".into(),
+        ));
+    }
     let next = next_tokens(current, &tokens);
     settle(handle, provider, current, Unverified { next, tokens }).await
 }

@@ -276,6 +276,34 @@ async fn a_dpop_route_sends_dpop_while_other_routes_keep_bearer_with_a_client_se
     );
 }
 
+#[tokio::test]
+async fn a_provider_that_ignores_dpop_fails_the_login_instead_of_binding_nothing() {
+    let api = DpopUpstream::start().await;
+    let toml = format!(
+        "[[routes]]\nprefix = \"/dpop/\"\nupstream = \"{}\"\ndpop = true\n",
+        api.url()
+    );
+    // The fake IdP without DPoP answers a proof with `token_type: Bearer`.
+    let Some(stack) = Stack::start_with_config(Store::Memory, &toml, &[]).await else {
+        return;
+    };
+    let mut browser = Browser::default();
+    let res = stack.login(&mut browser).await;
+    assert!(
+        res.status.is_server_error(),
+        "{}: {}",
+        res.status,
+        res.text()
+    );
+    assert!(
+        browser.cookie(harness::COOKIE).is_none(),
+        "no session without a bound token"
+    );
+    let proofs = stack.idp.token_request_log();
+    assert_eq!(proofs.len(), 1, "the code was exchanged once, with a proof");
+    assert!(api.outcomes().is_empty());
+}
+
 /// The revocation form bff posts after a logout (in the background).
 async fn revocation_of(idp: &FakeIdp) -> crate::support::fake_idp::Params {
     for _ in 0..200 {
