@@ -36,6 +36,12 @@ pub(super) fn security(raw: &Raw, secret: Option<Secret>) -> Result<ClientSecuri
                 .error(format!("`{other}` is not issuer or endpoint")));
         }
     };
+    if profile == SecurityProfile::Fapi2 && audience != AssertionAudience::Issuer {
+        // FAPI 2.0 §5.3.2.1: the issuer, as a single string.
+        return Err(raw
+            .client_assertion_aud
+            .error("must be issuer with BFF_SECURITY_PROFILE=fapi2"));
+    }
     let par = match raw.par.value.as_str() {
         "auto" => ParMode::Auto,
         "required" => ParMode::Required,
@@ -91,6 +97,7 @@ fn auth(
                 .iter()
                 .map(|path| {
                     parse::read_secret_file(std::path::Path::new(path))
+                        .map(zeroize::Zeroizing::new)
                         .map_err(|m| raw.client_key_file.error(m))
                 })
                 .collect::<Result<Vec<_>, _>>()?;

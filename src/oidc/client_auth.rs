@@ -100,3 +100,38 @@ pub(crate) fn authenticate_form(
         ClientAuth::PrivateKeyJwt(_) => builder,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ParMode, Secret, SecurityProfile};
+
+    fn security(audience: AssertionAudience) -> ClientSecurity {
+        ClientSecurity {
+            auth: ClientAuth::Secret(Secret::new("s".into())),
+            audience,
+            par: ParMode::Auto,
+            profile: SecurityProfile::Standard,
+        }
+    }
+
+    #[test]
+    fn the_audience_is_the_issuer_or_the_endpoint_without_its_query() {
+        let (issuer, endpoint) = ("https://op", "https://op/token?x=1");
+        assert_eq!(
+            audience(&security(AssertionAudience::Issuer), issuer, endpoint),
+            issuer
+        );
+        let endpoint_aud = audience(&security(AssertionAudience::Endpoint), issuer, endpoint);
+        assert_eq!(endpoint_aud, "https://op/token");
+    }
+
+    #[test]
+    fn an_assertion_is_appended_to_a_form_with_its_type() {
+        let mut body = b"grant_type=refresh_token".to_vec();
+        append_assertion(&mut body, "a.b.c");
+        let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
+        assert_eq!(form[1], ("client_assertion_type".into(), JWT_BEARER.into()));
+        assert_eq!(form[2], ("client_assertion".into(), "a.b.c".into()));
+    }
+}

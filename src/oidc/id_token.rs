@@ -28,8 +28,8 @@ pub(crate) const ALLOWED_ALGS: [Alg; 9] = [
     Alg::EdDsa,
 ];
 
-/// FAPI 2.0 §5.4.1: PS256 or ES256 only.
-pub(crate) const FAPI2_ALGS: [Alg; 2] = [Alg::RsaSsaPssSha256, Alg::EcdsaP256Sha256];
+/// FAPI 2.0 §5.4.1: PS256, ES256 or EdDSA (Ed25519) only.
+pub(crate) const FAPI2_ALGS: [Alg; 3] = [Alg::RsaSsaPssSha256, Alg::EcdsaP256Sha256, Alg::EdDsa];
 
 /// Validates the ID token of a code exchange against `nonce`
 /// (OIDC Core §3.1.3.7) and returns its claims.

@@ -78,7 +78,7 @@ fn missing(security: &ClientSecurity, facts: &Facts<'_>) -> Vec<&'static str> {
     if !facts
         .id_token_algs
         .iter()
-        .any(|a| matches!(a, Alg::EcdsaP256Sha256 | Alg::RsaSsaPssSha256))
+        .any(|a| super::id_token::FAPI2_ALGS.contains(a))
     {
         missing.push("ES256 or PS256 in id_token_signing_alg_values_supported");
     }

@@ -11,7 +11,7 @@
 //! once more with the nonce (case P2), others get the 401 and the next
 //! request carries the nonce.
 
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header::{self, HeaderValue};
 use http::{Method, Response, StatusCode, Uri};
 
 use crate::error::Error;
@@ -90,16 +90,11 @@ pub(crate) fn learn_nonce<B>(route: &Route, response: &Response<B>) -> bool {
             .any(|v| v.trim_start().starts_with("DPoP") && v.contains("error=\"use_dpop_nonce\""))
 }
 
-/// Whether a request may be sent twice: an idempotent method (RFC 9110
-/// §9.2.2) and no body to replay.
-pub(crate) fn retryable(method: &Method, headers: &HeaderMap) -> bool {
-    let idempotent = matches!(
+/// Whether a method may be sent twice (RFC 9110 §9.2.2); the caller also
+/// requires that the request has no body to replay.
+pub(crate) fn idempotent(method: &Method) -> bool {
+    matches!(
         *method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE
-    );
-    let bodyless = !headers.contains_key(header::TRANSFER_ENCODING)
-        && headers
-            .get(header::CONTENT_LENGTH)
-            .is_none_or(|v| v.as_bytes() == b"0");
-    idempotent && bodyless
+    )
 }

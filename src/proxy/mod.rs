@@ -105,9 +105,12 @@ async fn send(
     body: Body,
     note: &mut AccessNote,
 ) -> Result<Response<Incoming>, Error> {
+    // Known before the body is handed on: it is at its end already (no
+    // bytes will ever come, HTTP/1.1 or HTTP/2), so a retry sends the same.
+    let bodyless = hyper::body::Body::is_end_stream(&body);
     let data = session.as_ref().map(|s| &s.data);
     let upstream = upstream_request(state, route, peer, parts, data, body)?;
-    let retry = route.config.dpop && dpop::retryable(&parts.method, &parts.headers);
+    let retry = route.config.dpop && bodyless && dpop::idempotent(&parts.method);
     // The session's tokens are kept no longer than needed.
     let session = session.filter(|_| retry);
     let response = forward(state, route, upstream, note).await?;

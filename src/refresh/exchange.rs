@@ -77,12 +77,16 @@ pub(crate) async fn refresh(
     provider: &Arc<Provider>,
     current: &SessionData,
 ) -> Result<SessionData, RefreshFailure> {
-    let dpop = current.dpop_key();
+    let dpop = match (&current.dpop, current.dpop_key()) {
+        (Some(_), None) => return Err(RefreshFailure::Fatal("unusable DPoP key".into())),
+        (_, key) => key,
+    };
     let call = TokenCall::new(handle, &provider.issuer, Endpoint::Token, dpop.as_ref());
     let tokens = request(provider, &call, current).await?;
     if dpop.is_some() && !token_call::is_dpop_bound(&tokens) {
-        // RFC 9449 §5: an unbound token must not replace a bound one.
-        return Err(RefreshFailure::Transient(
+        // RFC 9449 §5: an unbound token must not replace a bound one, and
+        // a rotated refresh token came with it: the grant is lost.
+        return Err(RefreshFailure::Fatal(
             "the provider answered a DPoP refresh with an unbound token".into(),
         ));
     }

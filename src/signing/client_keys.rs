@@ -5,7 +5,9 @@
 //! signs (rotation without a failed token call). Each key's `kid` is its
 //! RFC 7638 thumbprint and goes in the JWT header.
 
-use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse, ThumbprintHash};
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, Jwk, JwkSet, KeyAlgorithm, PublicKeyUse, ThumbprintHash,
+};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use p256::pkcs8::EncodePrivateKey as _;
 use serde::Serialize;
@@ -35,14 +37,14 @@ impl std::fmt::Debug for ClientKeys {
 impl ClientKeys {
     /// Parses PEM texts, the signing key first. Errors name the position
     /// of the bad key, never its content.
-    pub fn from_pems(pems: &[String]) -> Result<Self, String> {
+    pub fn from_pems(pems: &[impl AsRef<str>]) -> Result<Self, String> {
         if pems.is_empty() {
             return Err("names no key".into());
         }
         let keys = pems
             .iter()
             .enumerate()
-            .map(|(i, pem)| load(pem).map_err(|e| format!("key {}: {e}", i + 1)))
+            .map(|(i, pem)| load(pem.as_ref()).map_err(|e| format!("key {}: {e}", i + 1)))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self { keys })
     }
@@ -95,6 +97,7 @@ fn load(pem: &str) -> Result<ClientKey, String> {
     };
     let mut public =
         Jwk::from_encoding_key(&key, alg).map_err(|_err| "unusable private key".to_owned())?;
+    check_rsa_size(&public)?;
     let kid = public
         .thumbprint(ThumbprintHash::SHA256)
         .map_err(|_err| "cannot compute the key thumbprint".to_owned())?;
@@ -113,4 +116,22 @@ fn load(pem: &str) -> Result<ClientKey, String> {
         key,
         public,
     })
+}
+
+/// FAPI 2.0 §5.4.1 (and NIST SP 800-131A): RSA keys of at least 2048 bits.
+fn check_rsa_size(public: &Jwk) -> Result<(), String> {
+    use base64::Engine as _;
+    if let AlgorithmParameters::RSA(rsa) = &public.algorithm {
+        let modulus = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&rsa.n)
+            .map_err(|_err| "unusable RSA key".to_owned())?;
+        let leading = modulus.first().map_or(0, |b| b.leading_zeros() as usize);
+        let bits = (modulus.len() * 8).saturating_sub(leading);
+        if bits < 2048 {
+            return Err(format!(
+                "is a {bits}-bit RSA key; at least 2048 bits are required"
+            ));
+        }
+    }
+    Ok(())
 }

@@ -169,12 +169,7 @@ async fn fapi2_login_is_pushed_authenticated_by_assertion_and_tokens_are_dpop_bo
 
 #[tokio::test]
 async fn dpop_refresh_runs_on_another_pod_and_logout_revokes_with_an_assertion() {
-    let extra = [
-        "--refresh-skew",
-        "60s",
-        "--client-assertion-aud",
-        "endpoint",
-    ];
+    let extra = ["--refresh-skew", "60s"];
     let Some(fapi) = Fapi2::start(Store::Redis, &extra).await else {
         return;
     };
@@ -203,9 +198,9 @@ async fn dpop_refresh_runs_on_another_pod_and_logout_revokes_with_an_assertion()
             .iter()
             .all(|(_, o)| *o == Outcome::Bound)
     );
-    // BFF_CLIENT_ASSERTION_AUD=endpoint: the token endpoint's URL.
-    let aud = jwt::claims_of(refreshes[0]["client_assertion"].as_str().unwrap())["aud"].clone();
-    assert_eq!(aud, stack.idp.url("/token"));
+    // FAPI 2.0 §5.3.2.1: the assertion's audience is the issuer.
+    let assertion = refreshes[0]["client_assertion"].as_str().unwrap();
+    assert_eq!(jwt::claims_of(assertion)["aud"], stack.idp.issuer());
 
     let refresh_token = after.refresh_token.clone().unwrap();
     assert_eq!(browser.logout(stack).await.status, 302);

@@ -139,6 +139,20 @@ fn client_key_mistakes_are_configuration_errors_naming_the_setting() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("both set"), "{err}");
+    // FAPI 2.0 §5.4.1: RSA keys of at least 2048 bits.
+    let small = rsa::RsaPrivateKey::new(&mut rand08::rngs::OsRng, 1024).unwrap();
+    let small = {
+        use rsa::pkcs1::EncodeRsaPrivateKey as _;
+        small
+            .to_pkcs1_pem(rsa::pkcs8::LineEnding::LF)
+            .unwrap()
+            .to_string()
+    };
+    let small = write_temp("rsa1024.pem", &small)
+        .to_string_lossy()
+        .into_owned();
+    let err = config_error(&["--client-key-file", &small]);
+    assert!(err.contains("1024-bit RSA key"), "{err}");
     let err = config_error(&["--client-assertion-aud", "token", "--client-key-file", &key]);
     assert!(err.contains("BFF_CLIENT_ASSERTION_AUD"), "{err}");
 }
@@ -162,6 +176,16 @@ fn profile_mistakes_are_configuration_errors_naming_the_setting() {
         "off",
     ]);
     assert!(err.contains("BFF_PAR"), "{err}");
+    // FAPI 2.0 §5.3.2.1: the assertion's audience is the issuer.
+    let err = config_error(&[
+        "--security-profile",
+        "fapi2",
+        "--client-key-file",
+        &key,
+        "--client-assertion-aud",
+        "endpoint",
+    ]);
+    assert!(err.contains("BFF_CLIENT_ASSERTION_AUD"), "{err}");
     let err = config_error(&["--security-profile", "fapi3"]);
     assert!(err.contains("BFF_SECURITY_PROFILE"), "{err}");
     // A session route cannot opt out of DPoP under fapi2.
