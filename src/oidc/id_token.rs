@@ -28,9 +28,6 @@ pub(crate) const ALLOWED_ALGS: [Alg; 9] = [
     Alg::EdDsa,
 ];
 
-/// FAPI 2.0 §5.4.1: PS256, ES256 or EdDSA (Ed25519) only.
-pub(crate) const FAPI2_ALGS: [Alg; 3] = [Alg::RsaSsaPssSha256, Alg::EcdsaP256Sha256, Alg::EdDsa];
-
 /// Validates the ID token of a code exchange against `nonce`
 /// (OIDC Core §3.1.3.7) and returns its claims.
 pub(crate) fn verify_login(
@@ -56,7 +53,7 @@ pub(crate) fn verify<N: NonceVerifier>(
         .client
         .id_token_verifier()
         .set_allowed_algs(if provider.fapi2 {
-            FAPI2_ALGS.to_vec()
+            super::profile::FAPI2_ALGS.to_vec()
         } else {
             ALLOWED_ALGS.to_vec()
         })

@@ -10,6 +10,10 @@ use openidconnect::core::{CoreClientAuthMethod, CoreJwsSigningAlgorithm as Alg};
 use super::types::{ExtraMetadata, Metadata};
 use crate::config::{ClientSecurity, ParMode, SecurityProfile};
 
+/// FAPI 2.0 §5.4.1: the ID-token algorithms the profile allows, PS256,
+/// ES256 or EdDSA (Ed25519); the ID-token verifier holds tokens to them.
+pub(crate) const FAPI2_ALGS: [Alg; 3] = [Alg::RsaSsaPssSha256, Alg::EcdsaP256Sha256, Alg::EdDsa];
+
 /// The discovery facts the profile is judged on.
 pub(crate) struct Facts<'a> {
     /// The RFC 9126 / RFC 9449 / RFC 9207 metadata.
@@ -75,11 +79,7 @@ fn missing(security: &ClientSecurity, facts: &Facts<'_>) -> Vec<&'static str> {
     if extra.authorization_response_iss_parameter_supported != Some(true) {
         missing.push("authorization_response_iss_parameter_supported (RFC 9207)");
     }
-    if !facts
-        .id_token_algs
-        .iter()
-        .any(|a| super::id_token::FAPI2_ALGS.contains(a))
-    {
+    if !facts.id_token_algs.iter().any(|a| FAPI2_ALGS.contains(a)) {
         missing.push("ES256 or PS256 in id_token_signing_alg_values_supported");
     }
     missing
