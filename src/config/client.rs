@@ -42,6 +42,17 @@ pub(super) fn security(raw: &Raw, secret: Option<Secret>) -> Result<ClientSecuri
             .client_assertion_aud
             .error("must be issuer with BFF_SECURITY_PROFILE=fapi2"));
     }
+    let par = par(raw, profile)?;
+    Ok(ClientSecurity {
+        auth,
+        audience,
+        par,
+        profile,
+    })
+}
+
+/// `BFF_PAR`; FAPI 2.0 §5.3.2.2 makes it `required` and refuses `off`.
+fn par(raw: &Raw, profile: SecurityProfile) -> Result<ParMode, ConfigError> {
     let par = match raw.par.value.as_str() {
         "auto" => ParMode::Auto,
         "required" => ParMode::Required,
@@ -52,21 +63,13 @@ pub(super) fn security(raw: &Raw, secret: Option<Secret>) -> Result<ClientSecuri
                 .error(format!("`{other}` is not auto, required or off")));
         }
     };
-    let par = match (profile, par) {
-        (SecurityProfile::Fapi2, ParMode::Off) => {
-            return Err(raw
-                .par
-                .error("cannot be off with BFF_SECURITY_PROFILE=fapi2"));
-        }
-        (SecurityProfile::Fapi2, _) => ParMode::Required,
-        (SecurityProfile::Standard, par) => par,
-    };
-    Ok(ClientSecurity {
-        auth,
-        audience,
-        par,
-        profile,
-    })
+    match (profile, par) {
+        (SecurityProfile::Fapi2, ParMode::Off) => Err(raw
+            .par
+            .error("cannot be off with BFF_SECURITY_PROFILE=fapi2")),
+        (SecurityProfile::Fapi2, _) => Ok(ParMode::Required),
+        (SecurityProfile::Standard, par) => Ok(par),
+    }
 }
 
 /// A key file makes bff a `private_key_jwt` client; without one it needs
