@@ -6,7 +6,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use http::header::AUTHORIZATION;
+use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use serde::Serialize;
 use url::form_urlencoded::{Serializer, byte_serialize};
 use zeroize::Zeroizing;
@@ -74,31 +74,33 @@ pub(crate) fn append_assertion(body: &mut Vec<u8>, assertion: &str) {
     body.extend_from_slice(form.finish().as_bytes());
 }
 
-/// Authenticates a form POST that bff builds itself (PAR, revocation) as
-/// at the token endpoint: Basic, or the secret in the body beside the
-/// `client_id` the form already holds. With `private_key_jwt` nothing is
-/// added here; the assertion is added per attempt by the token call.
-pub(crate) fn authenticate_form(
+/// The form POST that bff builds itself (PAR, revocation) to `endpoint`,
+/// the client authenticated as at the token endpoint: Basic, or the
+/// secret in the body beside the `client_id` the form already holds. With
+/// `private_key_jwt` nothing is added here; the assertion is added per
+/// attempt by the token call.
+pub(crate) fn authenticated_post(
     security: &ClientSecurity,
-    client_id: &str,
-    basic_auth: bool,
-    form: &mut Serializer<'_, String>,
-    builder: http::request::Builder,
-) -> http::request::Builder {
+    (client_id, basic_auth): (&str, bool),
+    endpoint: &str,
+    mut form: Serializer<'_, String>,
+) -> Result<http::Request<Vec<u8>>, http::Error> {
+    let mut builder =
+        http::Request::post(endpoint).header(CONTENT_TYPE, "application/x-www-form-urlencoded");
     match &security.auth {
         ClientAuth::Secret(secret) if basic_auth => {
             let id: String = byte_serialize(client_id.as_bytes()).collect();
             let secret: Zeroizing<String> =
                 Zeroizing::new(byte_serialize(secret.expose().as_bytes()).collect());
             let basic = Zeroizing::new(STANDARD.encode(format!("{id}:{}", secret.as_str())));
-            builder.header(AUTHORIZATION, format!("Basic {}", basic.as_str()))
+            builder = builder.header(AUTHORIZATION, format!("Basic {}", basic.as_str()));
         }
         ClientAuth::Secret(secret) => {
             form.append_pair("client_secret", secret.expose());
-            builder
         }
-        ClientAuth::PrivateKeyJwt(_) => builder,
+        ClientAuth::PrivateKeyJwt(_) => {}
     }
+    builder.body(form.finish().into_bytes())
 }
 
 #[cfg(test)]

@@ -5,7 +5,6 @@
 //! one-time `request_uri` it got back (§4). Nothing of the request is
 //! visible to, or alterable by, the browser.
 
-use http::header::CONTENT_TYPE;
 use serde::Deserialize;
 use url::Url;
 use url::form_urlencoded::Serializer;
@@ -78,16 +77,7 @@ fn request(
     for (name, value) in authorize.query_pairs() {
         form.append_pair(&name, &value);
     }
-    let builder = http::Request::post(endpoint.as_str())
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded");
-    let builder = client_auth::authenticate_form(
-        handle.security(),
-        handle.client_id(),
-        provider.basic_auth,
-        &mut form,
-        builder,
-    );
-    builder
-        .body(form.finish().into_bytes())
+    let client = (handle.client_id(), provider.basic_auth);
+    client_auth::authenticated_post(handle.security(), client, endpoint.as_str(), form)
         .map_err(|_err| Error::Internal("PAR request"))
 }

@@ -9,7 +9,6 @@
 
 use std::sync::Arc;
 
-use http::header::CONTENT_TYPE;
 use url::form_urlencoded::Serializer;
 use zeroize::Zeroizing;
 
@@ -59,14 +58,6 @@ fn request(
         // client in the form; Basic names it in the header.
         form.append_pair("client_id", handle.client_id());
     }
-    let builder = http::Request::post(endpoint.as_str())
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded");
-    let builder = client_auth::authenticate_form(
-        handle.security(),
-        handle.client_id(),
-        provider.basic_auth,
-        &mut form,
-        builder,
-    );
-    builder.body(form.finish().into_bytes()).ok()
+    let client = (handle.client_id(), provider.basic_auth);
+    client_auth::authenticated_post(handle.security(), client, endpoint.as_str(), form).ok()
 }
