@@ -214,10 +214,7 @@ async fn dpop_refresh_runs_on_another_pod_and_logout_revokes_with_an_assertion()
 #[tokio::test]
 async fn a_dpop_route_sends_dpop_while_other_routes_keep_bearer_with_a_client_secret() {
     let api = DpopUpstream::start().await;
-    let toml = format!(
-        "[[routes]]\nprefix = \"/dpop/\"\nupstream = \"{}\"\ndpop = true\n",
-        api.url()
-    );
+    let toml = dpop_route(&api);
     let Some(stack) = Stack::start_with_config(Store::Memory, &toml, &[]).await else {
         return;
     };
@@ -274,10 +271,7 @@ async fn a_dpop_route_sends_dpop_while_other_routes_keep_bearer_with_a_client_se
 #[tokio::test]
 async fn a_provider_that_ignores_dpop_fails_the_login_instead_of_binding_nothing() {
     let api = DpopUpstream::start().await;
-    let toml = format!(
-        "[[routes]]\nprefix = \"/dpop/\"\nupstream = \"{}\"\ndpop = true\n",
-        api.url()
-    );
+    let toml = dpop_route(&api);
     // The fake IdP without DPoP answers a proof with `token_type: Bearer`.
     let Some(stack) = Stack::start_with_config(Store::Memory, &toml, &[]).await else {
         return;
@@ -308,6 +302,14 @@ async fn revocation_of(idp: &FakeIdp) -> crate::support::fake_idp::Params {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     idp.revocations().pop().expect("a revocation within 2 s")
+}
+
+/// A config file body with a `/dpop/` route to `api`, `dpop = true`.
+pub(crate) fn dpop_route(api: &DpopUpstream) -> String {
+    format!(
+        "[[routes]]\nprefix = \"/dpop/\"\nupstream = \"{}\"\ndpop = true\n",
+        api.url()
+    )
 }
 
 fn config_file(toml: &str) -> String {

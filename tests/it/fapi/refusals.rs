@@ -111,10 +111,7 @@ async fn p1_a_session_without_a_dpop_key_gets_401_on_a_dpop_route_and_its_token_
     };
     let mut browser = stack.logged_in_browser().await;
     let api = DpopUpstream::start().await;
-    let toml = format!(
-        "[[routes]]\nprefix = \"/dpop/\"\nupstream = \"{}\"\ndpop = true\n",
-        api.url()
-    );
+    let toml = super::dpop_route(&api);
     let config = super::write_temp("dpop.toml", &toml);
     let pod = stack
         .another_bff(&["--config", &config.to_string_lossy()])
