@@ -3,7 +3,8 @@
 // only the nginx baseline and bff with a session (and optionally a second
 // bff binary, BFF_BIN_B), interleaved REPS x SECONDS; prints medians and
 // the ratio to nginx measured in the same run (BENCH_RUST_LOG=info: both with
-// the access log). bench/run.sh stays the
+// the access log; BFF_ENV_B='{"BFF_WORKERS":"2"}': settings for B only;
+// BENCH_PATH=/pub/bench: the auth = "none" route). bench/run.sh stays the
 // number of record.
 import { stop } from '../tests/e2e/lib/procs.mjs';
 import { startStack } from '../tests/e2e/lib/stack.mjs';
@@ -15,6 +16,8 @@ const OUT = `${ROOT}target/bench`;
 const REPS = Number(process.env.BENCH_REPS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const binaries = { a: process.env.BFF_BIN ?? `${ROOT}target/dist/bff`, b: process.env.BFF_BIN_B };
+const ENV_B = JSON.parse(process.env.BFF_ENV_B ?? '{}');
+const PATH = process.env.BENCH_PATH ?? '/api/bench';
 setTimeout(() => { console.error('compare timed out'); process.exit(2); }, 20 * 60_000).unref();
 
 const upstream = await startBenchUpstream(OUT);
@@ -24,11 +27,12 @@ const stacks = [];
 for (const [name, bin] of Object.entries(binaries).filter(([, bin]) => bin)) {
   const stack = await startStack({
     bffBinary: bin, pods: 1, logDir: `${OUT}/stack-compare-${name}`, upstreamOrigin: upstream.origin, accessTokenTtl: 3600,
-    extraEnv: { RUST_LOG: process.env.BENCH_RUST_LOG ?? 'warn', ...(process.env.BFF_WORKERS ? { BFF_WORKERS: process.env.BFF_WORKERS } : {}) },
+    extraEnv: { RUST_LOG: process.env.BENCH_RUST_LOG ?? 'warn', ...(process.env.BFF_WORKERS ? { BFF_WORKERS: process.env.BFF_WORKERS } : {}), ...(name === 'b' ? ENV_B : {}) },
+    extraRoutes: [{ prefix: '/pub/', upstream: upstream.origin, auth: 'none' }],
   });
   stacks.push(stack);
   const cookie = await scriptedLogin(stack.publicUrl, 'alice');
-  variants.push({ key: `bff-${name}`, url: `${stack.bffs[0].origin}/api/bench`, headers: [`Cookie: bff=${cookie}`] });
+  variants.push({ key: `bff-${name}`, url: `${stack.bffs[0].origin}${PATH}`, headers: [`Cookie: bff=${cookie}`] });
 }
 
 const runs = Object.fromEntries(variants.map((v) => [v.key, []]));

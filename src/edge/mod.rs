@@ -25,6 +25,7 @@ use crate::http_util::{Body, is_navigation, redirect};
 use crate::proxy;
 use crate::request_id::{self, REQUEST_ID};
 use crate::state::AppState;
+use crate::telemetry::access_line::{self, AccessLine};
 use crate::trace_context;
 
 /// Handles one request on the public listener: assigns its request id,
@@ -115,9 +116,28 @@ fn record(
         .metrics
         .http
         .answered(route, method, status, elapsed.as_secs_f64());
+    if !tracing::enabled!(target: "bff::access", tracing::Level::INFO) {
+        return;
+    }
     let note = response.extensions_mut().remove::<AccessNote>();
     let note = note.unwrap_or_default();
     let bytes = hyper::body::Body::size_hint(response.body()).exact();
+    let line = AccessLine {
+        request_id,
+        method: method.as_str(),
+        path,
+        route,
+        status,
+        bytes,
+        client,
+        latency_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+        upstream_us: note.upstream_us,
+        session: note.session.as_deref(),
+        refreshed: note.refreshed,
+    };
+    if access_line::write(&line) {
+        return;
+    }
     tracing::info!(
         target: "bff::access",
         request_id, %method, path, route, status, bytes, %client,

@@ -102,9 +102,9 @@ fn run(shared: &Shared, mut out: impl Write) {
     }
 }
 
-impl Write for LogWriter {
-    /// One formatted line (the fmt layer writes each event in one call).
-    fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
+impl LogWriter {
+    /// Appends whole lines to the buffer (waiting while it is full).
+    pub(crate) fn append(&self, line: &[u8]) {
         let mut state = self.shared.lock();
         while state.lines.len() >= MAX_BUFFERED && !state.closed {
             state = self
@@ -119,6 +119,13 @@ impl Write for LogWriter {
         if first {
             self.shared.ready.notify_one();
         }
+    }
+}
+
+impl Write for LogWriter {
+    /// One formatted line (the fmt layer writes each event in one call).
+    fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
+        self.append(line);
         Ok(line.len())
     }
 

@@ -13,6 +13,7 @@
 //!   standard `OTEL_BSP_*` settings apply. W3C `traceparent` propagation
 //!   is in [`crate::trace_context`].
 
+pub(crate) mod access_line;
 mod log_writer;
 
 use std::time::Duration;
@@ -57,7 +58,7 @@ impl Telemetry {
 /// Installs the global subscriber. Call once, inside the runtime, before
 /// anything logs.
 pub fn init(format: LogFormat) -> Telemetry {
-    let (writer, guard) = log_thread();
+    let (writer, guard) = log_thread(format);
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let lines = tracing_subscriber::fmt::layer()
         .with_target(false)
@@ -108,9 +109,15 @@ pub fn init(format: LogFormat) -> Telemetry {
 
 /// The batching log thread, or (if no thread can be started) lines
 /// written straight to stdout by the thread that logs them.
-fn log_thread() -> (BoxMakeWriter, Option<log_writer::LogGuard>) {
+/// With the JSON format, access lines skip the formatter ([`access_line`]).
+fn log_thread(format: LogFormat) -> (BoxMakeWriter, Option<log_writer::LogGuard>) {
     match log_writer::spawn(std::io::stdout()) {
-        Ok((writer, guard)) => (BoxMakeWriter::new(writer), Some(guard)),
+        Ok((writer, guard)) => {
+            if format == LogFormat::Json {
+                access_line::install(writer.clone());
+            }
+            (BoxMakeWriter::new(writer), Some(guard))
+        }
         Err(_no_thread) => (BoxMakeWriter::new(std::io::stdout), None),
     }
 }
