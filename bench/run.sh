@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bff benchmark: upstream direct vs nginx reverse proxy vs bff (session,
 # 401, no-auth route), Redis bytes per session, bff RSS from 1k to 100k
-# sessions. Loopback only, bounded (default 5 reps x 10 s x 5 variants,
+# sessions, and how fast a revocation reaches another pod's session cache
+# under load (bench/revocation.mjs). Loopback only, bounded (default 5 reps x 10 s x 5 variants,
 # about 6 minutes in total). Results: target/bench/results.md (also printed).
 #
 #   bench/run.sh
@@ -24,4 +25,6 @@ fi
 (cd tests/e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error) >&2
 cargo build --profile dist --locked --quiet
 export BFF_BIN="${BFF_BIN:-$PWD/target/dist/bff}"
-exec node bench/bench.mjs
+node bench/bench.mjs
+# Revocation reaching the other pod's cache under load: target/bench/revocation.md.
+node bench/revocation.mjs
