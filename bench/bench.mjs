@@ -6,7 +6,7 @@
 //   (iv)  bff-401     wrk -> bff without a cookie (401 JSON, no upstream)
 //   (v)   bff-noauth  wrk -> bff route with auth = "none" (proxy path without the
 //                     session lookup: isolates Redis GET + HKDF + AES-GCM)
-//   (vi)  bff-auto    as (iii), with BFF_WORKERS=auto (one worker per CPU)
+//   (vi)  bff-one     as (iii), with BFF_WORKERS=1 (the default is one worker per CPU)
 //   (vii) bff-traced  as (iii), with OpenTelemetry tracing on (OTLP/HTTP
 //                     export to the upstream nginx, which answers 200)
 //   (viii) bff-info   as (iii), with RUST_LOG=info (the access log line)
@@ -62,9 +62,9 @@ const stack = await startStack({
   ],
 });
 const [bff] = stack.bffs;
-// The same bff with one worker per CPU (BFF_WORKERS=auto), sharing the Redis.
+// The same bff with one worker (BFF_WORKERS=1; the default is one per CPU), sharing the Redis.
 const CPUS = (await import('node:os')).availableParallelism();
-const bffAuto = await startBff('bff-auto', BFF_BIN, { ...stack.env, BFF_WORKERS: 'auto' }, `${OUT}/stack`);
+const bffAuto = await startBff('bff-one', BFF_BIN, { ...stack.env, BFF_WORKERS: '1' }, `${OUT}/stack`);
 // Tracing on, and the access log on: the same bff otherwise.
 const bffTraced = await startBff('bff-traced', BFF_BIN, { ...stack.env, OTEL_EXPORTER_OTLP_ENDPOINT: upstream.origin }, `${OUT}/stack`);
 const bffInfo = await startBff('bff-info', BFF_BIN, { ...stack.env, RUST_LOG: 'info' }, `${OUT}/stack`);
@@ -90,7 +90,7 @@ const variants = [
   { key: 'bff', label: '(iii) bff, valid session', url: `${bff.origin}/api/bench`, headers: [`Cookie: bff=${cookie}`], pid: bff.child.pid, expect2xx: true },
   { key: 'bff401', label: '(iv) bff, no cookie (401)', url: `${bff.origin}/api/bench`, pid: bff.child.pid, expect401: true },
   { key: 'bffnoauth', label: '(v) bff, auth = "none" route', url: `${bff.origin}/pub/bench`, pid: bff.child.pid },
-  { key: 'bffauto', label: `(vi) bff, valid session, BFF_WORKERS=auto (${CPUS} workers)`, url: `${bffAuto.origin}/api/bench`, headers: [`Cookie: bff=${cookie}`], pid: bffAuto.child.pid, expect2xx: true },
+  { key: 'bffauto', label: '(vi) bff, valid session, BFF_WORKERS=1 (one worker)', url: `${bffAuto.origin}/api/bench`, headers: [`Cookie: bff=${cookie}`], pid: bffAuto.child.pid, expect2xx: true },
   { key: 'bfftraced', label: '(vii) bff, valid session, OpenTelemetry tracing on', url: `${bffTraced.origin}/api/bench`, headers: [`Cookie: bff=${cookie}`], pid: bffTraced.child.pid, expect2xx: true },
   { key: 'bffinfo', label: '(viii) bff, valid session, RUST_LOG=info (access log)', url: `${bffInfo.origin}/api/bench`, headers: [`Cookie: bff=${cookie}`], pid: bffInfo.child.pid, expect2xx: true },
   { key: 'bffoff', label: '(x) bff, valid session, BFF_SESSION_CACHE=off', url: `${bffOff.origin}/api/bench`, headers: [`Cookie: bff=${cookie}`], pid: bffOff.child.pid, expect2xx: true },
@@ -187,7 +187,7 @@ const lines = [
   '# bff benchmark',
   '',
   `Command: \`bench/run.sh\` (BENCH_REPS=${REPS}, BENCH_SECONDS=${SECONDS}). Load: \`wrk -t${THREADS} -c${CONNS} -d${SECONDS}s --latency\`, ${REPS} repetitions per variant, variants interleaved, medians shown. Machine: ${(await import('node:os')).cpus().length} cores shared by wrk, the proxy, Redis and the upstream; all on 127.0.0.1.`,
-  'bff: release build with thin LTO as shipped (`cargo build --profile dist`), `RUST_LOG=warn` (no per-request log line; nginx runs with `access_log off`), default settings (one worker thread) unless the row says otherwise. Upstream: nginx, 1 worker, `return 200` small JSON. Baseline proxy: nginx, 2 workers, HTTP/1.1 keep-alive pool to the upstream.',
+  'bff: release build with thin LTO as shipped (`cargo build --profile dist`), `RUST_LOG=warn` (no per-request log line; nginx runs with `access_log off`), default settings (`BFF_WORKERS` one per CPU: ' + CPUS + ' here) unless the row says otherwise. Upstream: nginx, 1 worker, `return 200` small JSON. Baseline proxy: nginx, 2 workers, HTTP/1.1 keep-alive pool to the upstream.',
   '',
   '| variant | req/s | p50 ms | p99 ms | CPU proxy/bff | CPU Redis | CPU upstream | req/s per run |',
   '|---|---:|---:|---:|---:|---:|---:|---|',
@@ -202,7 +202,7 @@ const lines = [
   `- ${ROTATION} distinct sessions in rotation (cache ${HOT_CACHE}; ${f(100 * rot.stats.hits / (rot.stats.hits + rot.stats.misses))} % hits over the runs): bff ${f(rot.bff.rps)} req/s, p99 ${f(rot.bff.p99, 3)} ms vs nginx ${f(rot.nginx.rps)}: **${pct(rot.bff.rps, rot.nginx.rps)}** (target >= 75 %); per run bff ${rot.bff.all.map((x) => f(x)).join(', ')}, nginx ${rot.nginx.all.map((x) => f(x)).join(', ')}`,
   `- (iii)/(i) bff with session vs upstream directly: ${pct(m.bff.rps, m.direct.rps)}`,
   `- (xiii) DPoP-bound route vs (iii) bearer: ${pct(m.bffdpop.rps, m.bff.rps)} of the throughput (${pct(m.bffdpop.rps, m.nginx.rps)} of nginx), p99 ${f(m.bffdpop.p99, 3)} ms; bff CPU per request ${f(cpuUs('bffdpop'), 1)} µs vs ${f(cpuUs('bff'), 1)} µs: **a proof costs ${f(cpuUs('bffdpop') - cpuUs('bff'), 1)} µs of CPU**`,
-  `- (vi) with BFF_WORKERS=auto (${CPUS} workers): ${pct(m.bffauto.rps, m.nginx.rps)} of nginx, p99 ${f(m.bffauto.p99, 3)} ms, CPU ${f(m.bffauto.cpu.proxy)} %`,
+  `- (vi) with BFF_WORKERS=1 (one worker; default ${CPUS}): ${pct(m.bffauto.rps, m.nginx.rps)} of nginx, p99 ${f(m.bffauto.p99, 3)} ms, CPU ${f(m.bffauto.cpu.proxy)} %`,
   `- (vii) OpenTelemetry tracing on vs (iii) off: ${pct(m.bfftraced.rps, m.bff.rps)} of the throughput (${pct(m.bfftraced.rps, m.nginx.rps)} of nginx), p99 ${f(m.bfftraced.p99, 3)} ms; tracing off costs one atomic load per request`,
   `- (viii) access log at info vs (iii) warn: ${pct(m.bffinfo.rps, m.bff.rps)} of the throughput (${pct(m.bffinfo.rps, m.nginx.rps)} of nginx), p99 ${f(m.bffinfo.p99, 3)} ms`,
   ...(bffBefore ? [`- (iii) this build vs (ix) ${COMPARE_BIN}: ${pct(m.bff.rps, m.bffbefore.rps)} of its throughput; p99 ${f(m.bff.p99, 3)} vs ${f(m.bffbefore.p99, 3)} ms`] : []),

@@ -2,7 +2,7 @@
 //! bff needs without depending on the server: which worker the calling
 //! thread is ([`current`]), one lazily made value per worker
 //! ([`PerWorker`]: a Redis connection, an upstream pool), and how many
-//! workers to run ([`DEFAULT_WORKERS`], [`cpu_count`]).
+//! workers to run ([`default_workers`], [`cpu_count`]).
 //!
 //! A leaf: imports nothing of the crate, so config, the session store and
 //! the route table can use it without reaching the server.
@@ -68,13 +68,15 @@ impl<T> std::fmt::Debug for PerWorker<T> {
     }
 }
 
-/// Workers when `BFF_WORKERS` is unset. bff scales out by replicas (all
-/// state is in Redis), so a pod is typically one CPU; and where bff
-/// shares a machine with its neighbours (bench/run.sh: wrk, Redis and the
-/// upstream on 2 cores), one worker gave the same throughput as two with a
-/// tighter tail (p99 1.8 ms vs 2.7 ms) and less CPU. nginx's built-in
-/// default is likewise one worker. `BFF_WORKERS=auto` uses every CPU.
-pub(crate) const DEFAULT_WORKERS: usize = 1;
+/// Workers when `BFF_WORKERS` is unset: one per CPU the process may use
+/// ([`cpu_count`], so a pod limited to one CPU runs one), as nginx's
+/// `worker_processes auto` and Envoy's default concurrency. With the
+/// session cache a request costs bff CPU only, and one thread capped
+/// throughput on a 2-core machine: two workers served 9-18 % more in
+/// `bench/run.sh` and `bench/compare.mjs` (2026-12-03).
+pub(crate) fn default_workers() -> usize {
+    cpu_count()
+}
 
 /// One per CPU the process may use (Rust's `available_parallelism`
 /// honours cgroup CPU quotas, so a Kubernetes CPU limit counts).

@@ -13,7 +13,7 @@ use super::{
     SessionConfig, cache, client, parse, redis, routes, secret::Secret,
 };
 use crate::crypto::Keyring;
-use crate::per_worker::{DEFAULT_WORKERS, cpu_count};
+use crate::per_worker::{cpu_count, default_workers};
 
 /// Validates the merged settings into the configuration.
 pub(super) fn build(raw: &Raw) -> Result<Config, ConfigError> {
@@ -112,10 +112,10 @@ fn secret(
 }
 
 /// 1 to 256 worker threads, or `auto` (one per CPU the process may use,
-/// cgroup quota included); default 1 (see `per_worker::DEFAULT_WORKERS`).
+/// cgroup quota included), also the default (`per_worker::default_workers`).
 fn workers(setting: &Value<Option<String>>) -> Result<usize, ConfigError> {
     let Some(text) = &setting.value else {
-        return Ok(DEFAULT_WORKERS);
+        return Ok(default_workers());
     };
     match text.trim() {
         "auto" => Ok(cpu_count()),

@@ -118,16 +118,15 @@ async fn shutdown_finishes_in_flight_requests_then_stops_listening() {
 }
 
 #[test]
-fn workers_default_to_one_and_auto_means_one_per_cpu() {
+fn workers_default_to_one_per_cpu_as_auto_does() {
     let load = |extra: &[&str]| {
         let args = crate::support::harness::args("https://idp.test", "http://up.test", None, extra);
         bff::config::Config::load(&args).unwrap().workers
     };
-    assert_eq!(load(&[]), 1);
-    assert_eq!(
-        load(&["--workers", "auto"]),
-        std::thread::available_parallelism().unwrap().get()
-    );
+    let cpus = std::thread::available_parallelism().unwrap().get();
+    assert_eq!(load(&[]), cpus);
+    assert_eq!(load(&["--workers", "auto"]), cpus);
+    assert_eq!(load(&["--workers", "1"]), 1);
     assert_eq!(load(&["--workers", "3"]), 3);
 }
 
