@@ -3,6 +3,13 @@
 // provider, one release bff with a real session); while wrk loads one
 // variant for 12 s, `perf record` samples the bff process for 8 s. Writes
 // flat profiles (self time by symbol and by library) to target/bench/perf-*.txt.
+// The shipped build is stripped; for bff's own symbols profile a build that
+// keeps them:
+//   CARGO_PROFILE_DIST_STRIP=false CARGO_PROFILE_DIST_DEBUG=1 \
+//     CARGO_TARGET_DIR=target/prof cargo build --profile dist
+//   BFF_BIN=target/prof/dist/bff node bench/profile.mjs
+// BENCH_CALLGRAPH=1 records DWARF call graphs as well (perf script -i
+// target/bench/perf-*.data shows who calls what).
 import { spawn, execFileSync } from 'node:child_process';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { stop } from '../tests/e2e/lib/procs.mjs';
@@ -50,7 +57,8 @@ for (const [name, path, headers] of [['session', '/api/bench', [`Cookie: bff=${c
   const data = `${OUT}/perf-${name}.data`;
   const load = wrk(`${bff.origin}${path}`, { threads: 2, conns: 16, seconds: 12, headers });
   await new Promise((r) => setTimeout(r, 2000));
-  await perf(['record', '-q', '-F', '1999', '-p', String(bff.child.pid), '-o', data, '--', 'sleep', '8'], 8);
+  const callGraph = process.env.BENCH_CALLGRAPH ? ['--call-graph', 'dwarf,32768'] : [];
+  await perf(['record', '-q', '-F', callGraph.length ? '499' : '1999', ...callGraph, '-p', String(bff.child.pid), '-o', data, '--', 'sleep', '8'], 8);
   const r = await load;
   const report = (sort, extra = [], limit = '0.5') => execFileSync('perf', ['report', '-i', data, '--stdio', '--no-children', '--sort', sort,
     '--percent-limit', limit, ...extra], { maxBuffer: 64 << 20 }).toString().split('\n')
