@@ -213,9 +213,7 @@ async fn dpop_refresh_runs_on_another_pod_and_logout_revokes_with_an_assertion()
 
 #[tokio::test]
 async fn a_dpop_route_sends_dpop_while_other_routes_keep_bearer_with_a_client_secret() {
-    let api = DpopUpstream::start().await;
-    let toml = dpop_route(&api);
-    let Some(stack) = Stack::start_with_config(Store::Memory, &toml, &[]).await else {
+    let Some((api, stack)) = dpop_stack().await else {
         return;
     };
     // DPoP and PAR at the provider, the client still on its secret.
@@ -231,7 +229,7 @@ async fn a_dpop_route_sends_dpop_while_other_routes_keep_bearer_with_a_client_se
         stack.idp.issuer(),
         &stack.upstream.url(),
         None,
-        &["--config", &config_file(&toml)],
+        &["--config", &config_file(&dpop_route(&api))],
     ))
     .await;
     let mut browser = Browser::default();
@@ -270,10 +268,8 @@ async fn a_dpop_route_sends_dpop_while_other_routes_keep_bearer_with_a_client_se
 
 #[tokio::test]
 async fn a_provider_that_ignores_dpop_fails_the_login_instead_of_binding_nothing() {
-    let api = DpopUpstream::start().await;
-    let toml = dpop_route(&api);
     // The fake IdP without DPoP answers a proof with `token_type: Bearer`.
-    let Some(stack) = Stack::start_with_config(Store::Memory, &toml, &[]).await else {
+    let Some((api, stack)) = dpop_stack().await else {
         return;
     };
     let mut browser = Browser::default();
@@ -305,6 +301,14 @@ async fn revocation_of(idp: &FakeIdp) -> crate::support::fake_idp::Params {
 }
 
 /// A config file body with a `/dpop/` route to `api`, `dpop = true`.
+/// A DPoP-checking resource server and a standard-profile stack (memory
+/// store) with its `/dpop/` route; `None` when the stack cannot start.
+async fn dpop_stack() -> Option<(DpopUpstream, Stack)> {
+    let api = DpopUpstream::start().await;
+    let stack = Stack::start_with_config(Store::Memory, &dpop_route(&api), &[]).await?;
+    Some((api, stack))
+}
+
 pub(crate) fn dpop_route(api: &DpopUpstream) -> String {
     format!(
         "[[routes]]\nprefix = \"/dpop/\"\nupstream = \"{}\"\ndpop = true\n",
