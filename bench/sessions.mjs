@@ -41,18 +41,24 @@ export async function cacheStats(admin) {
   return { bytes: value('bff_session_cache_bytes'), hits: value('bff_session_cache_hits_total'), misses: value('bff_session_cache_misses_total') };
 }
 
-/** `count` distinct sessions: nginx and bff interleaved `reps` times. */
+/**
+ * `count` distinct sessions: nginx and bff interleaved `reps` times. nginx
+ * is driven by the same Lua script (it ignores the cookie), so both sides
+ * pay wrk's per-request Lua cost on the shared cores; `nginxPlain` is nginx
+ * under plain wrk, as the fixed-cookie rows measure it.
+ */
 export async function rotation({ bff, proxyUrl, file, reps, seconds, threads, conns, log }) {
-  const runs = { nginx: [], bff: [] };
+  const runs = { nginx: [], nginxPlain: [], bff: [] };
   for (let rep = 1; rep <= reps; rep += 1) {
-    runs.nginx.push(await wrk(proxyUrl, { threads, conns, seconds }));
+    runs.nginxPlain.push(await wrk(proxyUrl, { threads, conns, seconds }));
+    runs.nginx.push(await rotate(proxyUrl, file, { threads, conns, seconds }));
     const r = await rotate(`${bff.origin}/api/bench`, file, { threads, conns, seconds });
     if (r.non2xx) throw new Error(`rotation: ${r.non2xx} non-2xx responses`);
     runs.bff.push(r);
-    log(`rotation rep ${rep}/${reps}: bff ${r.rps.toFixed(0)} req/s p99 ${r.p99} ms, nginx ${runs.nginx.at(-1).rps.toFixed(0)}`);
+    log(`rotation rep ${rep}/${reps}: bff ${r.rps.toFixed(0)} req/s p99 ${r.p99} ms, nginx ${runs.nginx.at(-1).rps.toFixed(0)} (plain wrk ${runs.nginxPlain.at(-1).rps.toFixed(0)})`);
   }
   const med = (rs) => ({ rps: median(rs.map((r) => r.rps)), p99: median(rs.map((r) => r.p99)), all: rs.map((r) => r.rps) });
-  return { nginx: med(runs.nginx), bff: med(runs.bff), stats: await cacheStats(bff.admin) };
+  return { nginx: med(runs.nginx), nginxPlain: med(runs.nginxPlain), bff: med(runs.bff), stats: await cacheStats(bff.admin) };
 }
 
 /** bff RSS with `levels` sessions hot: each level rotates over all of them. */
@@ -61,7 +67,7 @@ export async function hotGrowth({ bff, proxyUrl, hot, levels, seconds, threads, 
   for (const level of levels) {
     await hot.upTo(level);
     const file = hot.first(level);
-    const base = await wrk(proxyUrl, { threads, conns, seconds });
+    const base = await rotate(proxyUrl, file, { threads, conns, seconds });
     // Twice: the first pass fills the cache, the second is measured.
     await rotate(`${bff.origin}/api/bench`, file, { threads, conns, seconds });
     const before = await cacheStats(bff.admin);
