@@ -8,9 +8,13 @@
 // is asked again and again until it refuses (401). Reports, per kind, how
 // many first requests after the acknowledgement were already refused, and
 // p50 / p99 / max of the time from acknowledgement to the first refusal.
+// It also reads, from pod B's debug log (`bff::session::cache::listener`,
+// microsecond timestamps, same host clock), when B applied the session's
+// invalidation push: the propagation itself, without B's request round trip.
 // Writes target/bench/revocation.md.
 import { spawn } from 'node:child_process';
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { stop } from '../tests/e2e/lib/procs.mjs';
 import { startStack } from '../tests/e2e/lib/stack.mjs';
 import { Jar, scriptedLogin } from '../tests/e2e/lib/login.mjs';
@@ -27,7 +31,7 @@ const upstream = await startBenchUpstream(OUT, { name: 'upstream-revocation' });
 const stack = await startStack({
   bffBinary: process.env.BFF_BIN ?? `${ROOT}target/dist/bff`, pods: 2, logDir: `${OUT}/stack-revocation`,
   upstreamOrigin: upstream.origin, accessTokenTtl: 3600,
-  extraEnv: { RUST_LOG: 'warn', BFF_LOGIN_RATE: '0', BFF_ADMIN_TOKEN: ADMIN_TOKEN },
+  extraEnv: { RUST_LOG: 'warn,bff::session::cache::listener=debug', BFF_LOGIN_RATE: '0', BFF_ADMIN_TOKEN: ADMIN_TOKEN },
 });
 const [podA, podB] = stack.bffs;
 const load = await scriptedLogin(stack.publicUrl, 'load');
@@ -61,21 +65,50 @@ async function trial(kind, n) {
   await ended.arrayBuffer();
   if (ended.status >= 400) throw new Error(`${kind} trial ${n}: ending the session got ${ended.status}`);
   const acked = process.hrtime.bigint();
+  const ackedWallMs = Date.now(); // the log's clock (1 ms resolution)
   for (let tries = 1; ; tries += 1) {
     const status = await get(podB, cookie);
-    if (status === 401) return { tries, ms: Number(process.hrtime.bigint() - acked) / 1e6, servedMs };
+    if (status === 401) return { tries, ms: Number(process.hrtime.bigint() - acked) / 1e6, servedMs, ackedWallMs, logId: logIdOf(cookie) };
     if (status !== 200) throw new Error(`${kind} trial ${n}: pod B answered ${status}`);
     if (tries > 10_000) throw new Error(`${kind} trial ${n}: pod B still serves the session`);
   }
+}
+
+/** The session's log ID: base64url(SHA-256(id))[..8], as bff logs it. */
+const logIdOf = (cookie) => createHash('sha256').update(Buffer.from(cookie, 'base64url')).digest('base64url').slice(0, 8);
+
+/**
+ * When pod B applied each session's last invalidation (the end of the
+ * session; its login and idle touches push earlier ones): log ID -> epoch ms.
+ */
+function appliedOnB() {
+  const applied = new Map();
+  for (const line of readFileSync(`${OUT}/stack-revocation/${podB.name ?? 'bff2'}.log`, 'utf8').split('\n')) {
+    if (!line.includes('invalidation applied')) continue;
+    try {
+      const event = JSON.parse(line);
+      const id = event.session ?? event.fields?.session;
+      if (id) applied.set(id, Date.parse(event.timestamp) + Number(event.timestamp.match(/\.\d{3}(\d{3})/)?.[1] ?? 0) / 1000);
+    } catch { /* not a JSON line */ }
+  }
+  return applied;
 }
 
 const quantile = (xs, q) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(q * s.length))]; };
 const lines = ['# Revocation reaching the other pod under load', '',
   `Command: \`node bench/revocation.mjs\` (BENCH_REVOCATIONS=${TRIALS} per kind). Two bff pods on one Redis, session cache on (default staleness bound 1 s), both pods loaded by \`wrk -t1 -c8\` with another session throughout; each trial warms its session in pod B's cache, ends it on pod A, then asks pod B until it refuses.`, '',
   '| ended by | first request after the ack refused | ack → first refusal p50 | p99 | max | a served hit on pod B, p50 / p99 |', '|---|---:|---:|---:|---:|---:|'];
+const pushRows = [];
 for (const kind of ['logout', 'revoke']) {
   const results = [];
   for (let n = 0; n < TRIALS; n += 1) results.push(await trial(kind, n));
+  await new Promise((r) => setTimeout(r, 100)); // the log thread writes every 5 ms
+  const applied = appliedOnB();
+  const lags = results.map((r) => (applied.has(r.logId) ? applied.get(r.logId) - r.ackedWallMs : NaN)).filter((x) => !Number.isNaN(x));
+  if (lags.length) {
+    pushRows.push(`| ${kind === 'logout' ? 'logout on pod A' : 'operator revoke on pod A'} | ${lags.length} of ${TRIALS} | ${lags.filter((x) => x <= 0).length} | ${quantile(lags, 0.5).toFixed(2)} ms | ${quantile(lags, 0.99).toFixed(2)} ms | ${Math.max(...lags).toFixed(2)} ms |`);
+    console.error(pushRows.at(-1));
+  }
   const ms = results.map((r) => r.ms);
   const served = results.map((r) => r.servedMs);
   const first = results.filter((r) => r.tries === 1).length;
@@ -84,6 +117,8 @@ for (const kind of ['logout', 'revoke']) {
   lines.push(row);
 }
 lines.push('', 'The times include one request round trip to pod B under the load (the first request after the ack is the earliest possible refusal); the last column is that round trip for a request pod B serves from its cache.');
+lines.push('', '## The push itself', '', 'From the moment A\'s answer reached the client to the moment pod B applied the invalidation (its debug log\'s timestamp; same host clock, the ack read with `Date.now()`, so ±1 ms). Negative: B had already evicted the session before the client saw A\'s answer.', '',
+  '| ended by | pushes found in B\'s log | already applied at the ack | ack → applied on B p50 | p99 | max |', '|---|---:|---:|---:|---:|---:|', ...pushRows);
 writeFileSync(`${OUT}/revocation.md`, `${lines.join('\n')}\n`);
 console.log(lines.join('\n'));
 for (const w of loaders) w.kill('SIGTERM');

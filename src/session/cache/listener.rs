@@ -165,8 +165,11 @@ fn apply(cache: &SessionCache, epoch: u64, push: PushInfo) {
             Some(Value::Array(keys)) => {
                 for key in keys {
                     if let Value::BulkString(bytes) = key {
-                        cache.evict(&String::from_utf8_lossy(bytes));
+                        let key = String::from_utf8_lossy(bytes);
+                        cache.evict(&key);
                         cache.metrics.invalidations.inc();
+                        // For bench/revocation.mjs: when the push landed.
+                        tracing::debug!(session = log_id_of(&key), "invalidation applied");
                     }
                 }
             }
@@ -178,6 +181,14 @@ fn apply(cache: &SessionCache, epoch: u64, push: PushInfo) {
         }
         _ => {}
     }
+}
+
+/// The log ID (8-character hash prefix, as `SessionId::log_id`) of a
+/// record key `bff:s:{hash}`; other keys show their prefix only.
+fn log_id_of(key: &str) -> &str {
+    key.strip_prefix(RECORD_PREFIX)
+        .and_then(|tagged| tagged.get(1..9))
+        .unwrap_or_else(|| key.get(..6).unwrap_or(key))
 }
 
 /// Renews the lease until a probe fails or the primaries change.
@@ -252,5 +263,20 @@ fn classify(err: redis::RedisError) -> Lost {
         Lost::Again(reason)
     } else {
         Lost::Refused(reason)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_id_of;
+    use crate::session::SessionId;
+
+    #[test]
+    fn an_applied_invalidation_names_the_session_by_its_log_id_only() {
+        let id = SessionId::generate().unwrap();
+        assert_eq!(log_id_of(&id.store_key()), id.log_id());
+        assert!(!id.store_key().contains(&id.encode()[..8]));
+        assert_eq!(log_id_of("bff:m:{abcdefghijkl}"), "bff:m:");
+        assert_eq!(log_id_of("bff"), "bff");
     }
 }
