@@ -9,13 +9,15 @@
 //     CARGO_TARGET_DIR=target/prof cargo build --profile dist
 //   BFF_BIN=target/prof/dist/bff node bench/profile.mjs
 // BENCH_CALLGRAPH=1 records DWARF call graphs as well (perf script -i
-// target/bench/perf-*.data shows who calls what).
+// target/bench/perf-*.data shows who calls what). BENCH_ROTATE=10000 adds
+// a third profile: that many real seeded sessions in rotation
+// (bench/rotate.lua), after a 5 s pass that fills the cache.
 import { spawn, execFileSync } from 'node:child_process';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { stop } from '../tests/e2e/lib/procs.mjs';
 import { startStack } from '../tests/e2e/lib/stack.mjs';
 import { scriptedLogin } from '../tests/e2e/lib/login.mjs';
-import { startBenchUpstream, wrk } from './lib.mjs';
+import { seedRealSessions, startBenchUpstream, wrk } from './lib.mjs';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 const OUT = `${ROOT}target/bench`;
@@ -26,11 +28,18 @@ const upstream = await startBenchUpstream(OUT);
 const stack = await startStack({
   bffBinary: process.env.BFF_BIN ?? `${ROOT}target/dist/bff`, pods: 1, logDir: `${OUT}/stack-profile`,
   upstreamOrigin: upstream.origin, accessTokenTtl: 3600,
-  extraEnv: { RUST_LOG: process.env.BENCH_RUST_LOG ?? 'warn', ...(process.env.BFF_WORKERS ? { BFF_WORKERS: process.env.BFF_WORKERS } : {}) },
+  extraEnv: { ...(process.env.BENCH_ROTATE ? { BFF_SESSION_CACHE_SIZE: '64MiB' } : {}), RUST_LOG: process.env.BENCH_RUST_LOG ?? 'warn', ...(process.env.BFF_WORKERS ? { BFF_WORKERS: process.env.BFF_WORKERS } : {}) },
   extraRoutes: [{ prefix: '/pub/', upstream: upstream.origin, auth: 'none' }],
 });
 const [bff] = stack.bffs;
 const cookie = await scriptedLogin(stack.publicUrl, 'alice');
+const variants = [['session', '/api/bench', { headers: [`Cookie: bff=${cookie}`] }], ['noauth', '/pub/bench', {}]];
+if (process.env.BENCH_ROTATE) {
+  const seeded = await seedRealSessions(stack.redis.port, Number(process.env.BENCH_ROTATE), stack.env.BFF_SESSION_KEYS, OUT, stack.op.issuer);
+  const rotate = { script: new URL('./rotate.lua', import.meta.url).pathname, args: [seeded.file, 'bff'] };
+  await wrk(`${bff.origin}/api/bench`, { threads: 2, conns: 16, seconds: 5, ...rotate });
+  variants.push(['rotation', '/api/bench', rotate]);
+}
 
 // Symbol -> crate buckets for the bff binary (first match wins).
 const CRATES = [
@@ -53,9 +62,9 @@ function perf(args, seconds) {
   });
 }
 
-for (const [name, path, headers] of [['session', '/api/bench', [`Cookie: bff=${cookie}`]], ['noauth', '/pub/bench', []]]) {
+for (const [name, path, opts] of variants) {
   const data = `${OUT}/perf-${name}.data`;
-  const load = wrk(`${bff.origin}${path}`, { threads: 2, conns: 16, seconds: 12, headers });
+  const load = wrk(`${bff.origin}${path}`, { threads: 2, conns: 16, seconds: 12, ...opts });
   await new Promise((r) => setTimeout(r, 2000));
   const callGraph = process.env.BENCH_CALLGRAPH ? ['--call-graph', 'dwarf,32768'] : [];
   await perf(['record', '-q', '-F', callGraph.length ? '499' : '1999', ...callGraph, '-p', String(bff.child.pid), '-o', data, '--', 'sleep', '8'], 8);
