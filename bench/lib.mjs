@@ -6,18 +6,28 @@ import { freePort, start, waitFor } from '../tests/e2e/lib/procs.mjs';
 
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
-/** utime+stime (in ticks) of `pid` and all its descendants (nginx workers). */
-export function cpuTicks(pid) {
-  let total = 0;
+/** { user, system } time (in ticks) of `pid` and all its descendants (nginx workers). */
+export function cpuTimes(pid) {
+  const times = { user: 0, system: 0 };
   for (const p of [pid, ...descendants(pid)]) {
     try {
       const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      total += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14, 15)
+      times.user += Number(fields[11]); // utime, stime (fields 14, 15)
+      times.system += Number(fields[12]);
     } catch { /* exited */ }
   }
-  return total;
+  return times;
 }
+
+/** utime+stime (in ticks) of `pid` and all its descendants. */
+export function cpuTicks(pid) {
+  const { user, system } = cpuTimes(pid);
+  return user + system;
+}
+
+/** Seconds per clock tick of /proc's times. */
+export const TICK_SECONDS = 1 / CLK_TCK;
 
 function descendants(pid) {
   const out = [];

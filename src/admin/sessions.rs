@@ -14,6 +14,7 @@ use subtle::ConstantTimeEq as _;
 
 use crate::http_util::{Body, header_str, json, param, query_pairs};
 use crate::metrics::LogoutKind;
+use crate::session::keys;
 use crate::state::AppState;
 
 const PREFIX: &str = "/admin/sessions";
@@ -108,6 +109,6 @@ async fn revoke_one(state: &AppState, hash: &str) -> Answer {
         ));
     }
     state.metrics.auth.logged_out(LogoutKind::Operator, 1);
-    tracing::info!(session = %&hash[..8], "operator revoked a session");
+    tracing::info!(session = keys::log_id(hash), "operator revoked a session");
     Ok(json(StatusCode::OK, &json!({ "revoked": 1 })))
 }

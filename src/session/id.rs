@@ -68,7 +68,7 @@ impl SessionId {
 
     /// A short prefix of the hash, safe for logs.
     pub(crate) fn log_id(&self) -> String {
-        self.hash()[..8].to_owned()
+        keys::log_id(&self.hash()).to_owned()
     }
 }
 

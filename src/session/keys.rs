@@ -40,6 +40,18 @@ pub(crate) fn hash22(bytes: &[u8]) -> String {
     encoded
 }
 
+/// The short prefix of a session hash that names the session in logs.
+pub(crate) fn log_id(hash: &str) -> &str {
+    hash.get(..8).unwrap_or(hash)
+}
+
+/// The hash `h` of a record key `bff:s:{h}`: the inverse of [`record`].
+pub(crate) fn record_hash(key: &str) -> Option<&str> {
+    key.strip_prefix(RECORD_PREFIX)?
+        .strip_prefix('{')?
+        .strip_suffix('}')
+}
+
 fn tagged(prefix: &str, tag: &str) -> String {
     format!("{prefix}{{{tag}}}")
 }
@@ -97,6 +109,16 @@ pub(crate) fn sid_index(issuer: &str, sid: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_record_key_gives_back_its_hash_and_nothing_else_does() {
+        let h = hash22(b"session");
+        assert_eq!(record_hash(&record(&h)), Some(h.as_str()));
+        assert_eq!(record_hash(&meta(&h)), None);
+        assert_eq!(record_hash("bff:s:unbraced"), None);
+        assert_eq!(log_id(&h), &h[..8]);
+        assert_eq!(log_id("short"), "short");
+    }
 
     #[test]
     fn every_key_of_a_session_shares_its_hash_tag() {

@@ -17,7 +17,7 @@ use redis::{AsyncConnectionConfig, ConnectionInfo, ProtocolVersion, PushInfo, Pu
 use tokio_util::sync::CancellationToken;
 
 use super::records::SessionCache;
-use crate::session::keys::RECORD_PREFIX;
+use crate::session::keys::{self, RECORD_PREFIX};
 use crate::session::store::redis::RedisStore;
 
 /// Longest wait between two attempts to re-establish tracking.
@@ -183,12 +183,10 @@ fn apply(cache: &SessionCache, epoch: u64, push: PushInfo) {
     }
 }
 
-/// The log ID (8-character hash prefix, as `SessionId::log_id`) of a
-/// record key `bff:s:{hash}`; other keys show their prefix only.
+/// The log ID of a record key's session (as `SessionId::log_id`); other
+/// keys show their prefix only.
 fn log_id_of(key: &str) -> &str {
-    key.strip_prefix(RECORD_PREFIX)
-        .and_then(|tagged| tagged.get(1..9))
-        .unwrap_or_else(|| key.get(..6).unwrap_or(key))
+    keys::record_hash(key).map_or_else(|| key.get(..6).unwrap_or(key), keys::log_id)
 }
 
 /// Renews the lease until a probe fails or the primaries change.
