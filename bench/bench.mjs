@@ -10,8 +10,10 @@
 //   (vii) bff-traced  as (iii), with OpenTelemetry tracing on (OTLP/HTTP
 //                     export to the upstream nginx, which answers 200)
 //   (viii) bff-info   as (iii), with RUST_LOG=info (the access log line)
-//   (ix)  bff-before  as (iii), another build (BENCH_COMPARE_BIN=path), when set,
-//                     with BENCH_COMPARE_ENV (JSON) settings on top
+//   (ix)  bff-before  as (iii) and (v), another build (BENCH_COMPARE_BIN=path,
+//                     named by BENCH_COMPARE_LABEL), when set, with
+//                     BENCH_COMPARE_ENV (JSON) settings on top; bench/run.sh
+//                     sets it to the plain build (no PGO)
 //   (x)   bff-off     as (iii), with BFF_SESSION_CACHE=off (a Redis GET per request)
 //   (xi)  64 conns    nginx, (iii) and (v) with wrk -c64
 //   (xii) upstream2   nginx, (iii) and (v) against a second upstream with 2
@@ -75,6 +77,9 @@ const bffHot = await startBff('bff-hot', BFF_BIN, { ...stack.env, BFF_SESSION_CA
 const COMPARE_BIN = process.env.BENCH_COMPARE_BIN;
 // BENCH_COMPARE_ENV (JSON) adds settings to it, e.g. {"RUST_LOG":"info"}.
 const COMPARE_ENV = JSON.parse(process.env.BENCH_COMPARE_ENV ?? '{}');
+const COMPARE_LABEL = process.env.BENCH_COMPARE_LABEL ?? `${COMPARE_BIN} ${process.env.BENCH_COMPARE_ENV ?? ''}`;
+// What BFF_BIN is, for the report's header.
+const BUILD_LABEL = process.env.BENCH_BUILD_LABEL ?? 'release build with thin LTO (`cargo build --profile dist`)';
 const bffBefore = COMPARE_BIN ? await startBff('bff-before', COMPARE_BIN, { ...stack.env, ...COMPARE_ENV }, `${OUT}/stack`) : null;
 const redisPid = stack.redis.child.pid;
 log(`upstream ${upstream.origin}, proxy ${proxy.origin}, bff ${bff.origin} (pid ${bff.child.pid}), redis :${stack.redis.port}`);
@@ -104,7 +109,10 @@ const variants = [
   ]),
 ];
 variants.push({ key: 'bffdpop', label: '(xiii) bff, valid session, dpop = true route (one ES256 proof per request)', url: `${bff.origin}/dpop/bench`, headers: [`Cookie: bff=${cookie}`], pid: bff.child.pid, expect2xx: true });
-if (bffBefore) variants.push({ key: 'bffbefore', label: `(ix) bff, valid session, ${COMPARE_BIN} ${process.env.BENCH_COMPARE_ENV ?? ''}`, url: `${bffBefore.origin}/api/bench`, headers: [`Cookie: bff=${cookie}`], pid: bffBefore.child.pid, expect2xx: true });
+if (bffBefore) {
+  variants.push({ key: 'bffbefore', label: `(ix) bff, valid session, ${COMPARE_LABEL}`, url: `${bffBefore.origin}/api/bench`, headers: [`Cookie: bff=${cookie}`], pid: bffBefore.child.pid, expect2xx: true });
+  variants.push({ key: 'bffbeforenoauth', label: `(ix) bff, auth = "none" route, ${COMPARE_LABEL}`, url: `${bffBefore.origin}/pub/bench`, pid: bffBefore.child.pid });
+}
 
 const runs = Object.fromEntries(variants.map((v) => [v.key, []]));
 for (let rep = 1; rep <= REPS; rep += 1) {
@@ -187,7 +195,7 @@ const lines = [
   '# bff benchmark',
   '',
   `Command: \`bench/run.sh\` (BENCH_REPS=${REPS}, BENCH_SECONDS=${SECONDS}). Load: \`wrk -t${THREADS} -c${CONNS} -d${SECONDS}s --latency\`, ${REPS} repetitions per variant, variants interleaved, medians shown. Machine: ${(await import('node:os')).cpus().length} cores shared by wrk, the proxy, Redis and the upstream; all on 127.0.0.1.`,
-  'bff: release build with thin LTO as shipped (`cargo build --profile dist`), `RUST_LOG=warn` (no per-request log line; nginx runs with `access_log off`), default settings (`BFF_WORKERS` one per CPU: ' + CPUS + ' here) unless the row says otherwise. Upstream: nginx, 1 worker, `return 200` small JSON. Baseline proxy: nginx, 2 workers, HTTP/1.1 keep-alive pool to the upstream.',
+  `bff: ${BUILD_LABEL}, \`RUST_LOG=warn\` (no per-request log line; nginx runs with \`access_log off\`), default settings (\`BFF_WORKERS\` one per CPU: ${CPUS} here) unless the row says otherwise. Upstream: nginx, 1 worker, \`return 200\` small JSON. Baseline proxy: nginx, 2 workers, HTTP/1.1 keep-alive pool to the upstream.`,
   '',
   '| variant | req/s | p50 ms | p99 ms | CPU proxy/bff | CPU Redis | CPU upstream | req/s per run |',
   '|---|---:|---:|---:|---:|---:|---:|---|',
@@ -205,7 +213,7 @@ const lines = [
   `- (vi) with BFF_WORKERS=1 (one worker; default ${CPUS}): ${pct(m.bffauto.rps, m.nginx.rps)} of nginx, p99 ${f(m.bffauto.p99, 3)} ms, CPU ${f(m.bffauto.cpu.proxy)} %`,
   `- (vii) OpenTelemetry tracing on vs (iii) off: ${pct(m.bfftraced.rps, m.bff.rps)} of the throughput (${pct(m.bfftraced.rps, m.nginx.rps)} of nginx), p99 ${f(m.bfftraced.p99, 3)} ms; tracing off costs one atomic load per request`,
   `- (viii) access log at info vs (iii) warn: ${pct(m.bffinfo.rps, m.bff.rps)} of the throughput (${pct(m.bffinfo.rps, m.nginx.rps)} of nginx), p99 ${f(m.bffinfo.p99, 3)} ms`,
-  ...(bffBefore ? [`- (iii) this build vs (ix) ${COMPARE_BIN}: ${pct(m.bff.rps, m.bffbefore.rps)} of its throughput; p99 ${f(m.bff.p99, 3)} vs ${f(m.bffbefore.p99, 3)} ms`] : []),
+  ...(bffBefore ? [`- (ix) ${COMPARE_LABEL}: with a session ${pct(m.bffbefore.rps, m.nginx.rps)} of nginx, p99 ${f(m.bffbefore.p99, 3)} ms; auth = "none" ${pct(m.bffbeforenoauth.rps, m.nginx.rps)} of nginx; this build does ${pct(m.bff.rps, m.bffbefore.rps)} / ${pct(m.bffnoauth.rps, m.bffbeforenoauth.rps)} of its throughput`] : []),
   `- Latency with one connection (wrk -t1 -c1 -d5s, no queueing): upstream p50/p99 ${f(single.direct.p50, 3)}/${f(single.direct.p99, 3)} ms, nginx ${f(single.nginx.p50, 3)}/${f(single.nginx.p99, 3)} ms, **bff with session ${f(single.bff.p50, 3)}/${f(single.bff.p99, 3)} ms**`,
   `- bff RSS after the load runs: **${f(bffRss.rss, 1)} MiB** (peak ${f(bffRss.hwm, 1)} MiB; target <= 64 MiB)`,
   '',
