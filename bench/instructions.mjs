@@ -5,6 +5,7 @@
 // the Ir of the N2 - N1 requests between two dumps (callgrind zeroes its
 // counters at each dump), so start-up and login do not count.
 //   node bench/instructions.mjs /path/to/bff-a [/path/to/bff-b]
+//   (BENCH_RUST_LOG=info: with the access log; default warn)
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import http from 'node:http';
@@ -47,7 +48,7 @@ async function measure(name, binary) {
   const upstream = await startBenchUpstream(dir);
   const stack = await startStack({
     bffBinary: wrapper, pods: 1, logDir: `${dir}/stack`, upstreamOrigin: upstream.origin, accessTokenTtl: 3600,
-    extraEnv: { RUST_LOG: 'warn', BFF_WORKERS: '1' },
+    extraEnv: { RUST_LOG: process.env.BENCH_RUST_LOG ?? 'warn', BFF_WORKERS: '1' },
   });
   const cookie = `bff=${await scriptedLogin(stack.publicUrl, 'alice')}`;
   const url = `${stack.bffs[0].origin}/api/bench`;
