@@ -14,6 +14,7 @@
 //!   is in [`crate::trace_context`].
 
 pub(crate) mod access_line;
+mod log_filter;
 mod log_writer;
 
 use std::time::Duration;
@@ -24,12 +25,14 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
-use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::layer::{Layer, SubscriberExt as _};
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt as _;
-use tracing_subscriber::{EnvFilter, Layer as _};
 
 use crate::config::LogFormat;
+use log_filter::LogFilter;
 
 /// Longest wait for the collector per export.
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -59,14 +62,7 @@ impl Telemetry {
 /// anything logs.
 pub fn init(format: LogFormat) -> Telemetry {
     let (writer, guard) = log_thread(format);
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let lines = tracing_subscriber::fmt::layer()
-        .with_target(false)
-        .with_writer(writer);
-    let lines = match format {
-        LogFormat::Json => lines.json().flatten_event(true).boxed(),
-        LogFormat::Pretty => lines.boxed(),
-    };
+    let filter = LogFilter::parse(std::env::var("RUST_LOG").ok().as_deref());
     let (traces, exporter_error) = match otlp_configured().then(tracer_provider) {
         Some(Ok(provider)) => (Some(provider), None),
         Some(Err(err)) => (None, Some(err)),
@@ -75,6 +71,7 @@ pub fn init(format: LogFormat) -> Telemetry {
     match &traces {
         // bff's own spans only (no client-library internals), debug and
         // up; no per-span code location, thread or busy/idle attributes.
+        // The log lines get their own filter, beside the spans'.
         Some(provider) => {
             let spans = tracing_opentelemetry::layer()
                 .with_tracer(provider.tracer("bff"))
@@ -82,16 +79,18 @@ pub fn init(format: LogFormat) -> Telemetry {
                 .with_threads(false)
                 .with_target(false)
                 .with_tracked_inactivity(false)
-                .with_filter(EnvFilter::new("bff=debug"));
+                .with_filter(Targets::new().with_target("bff", LevelFilter::DEBUG));
             tracing_subscriber::registry()
-                .with(lines.with_filter(filter))
+                .with(lines(format, writer).with_filter(filter.boxed()))
                 .with(spans)
                 .init();
         }
-        // The log layer alone: a callsite it filters out is skipped for
-        // good (an absent `Option` layer would claim interest in all).
+        // The log layer alone, behind the filter for the whole subscriber:
+        // a callsite it filters out is skipped for good, and no span pays
+        // for per-layer filter bookkeeping on each enter and exit.
         None => tracing_subscriber::registry()
-            .with(lines.with_filter(filter))
+            .with(filter.layer())
+            .with(lines(format, writer))
             .init(),
     }
     if let Some(err) = exporter_error {
@@ -104,6 +103,20 @@ pub fn init(format: LogFormat) -> Telemetry {
     Telemetry {
         _log_writer: guard,
         traces,
+    }
+}
+
+/// The log line formatter (`BFF_LOG_FORMAT`) writing to `writer`.
+fn lines<S>(format: LogFormat, writer: BoxMakeWriter) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+{
+    let lines = tracing_subscriber::fmt::layer()
+        .with_target(false)
+        .with_writer(writer);
+    match format {
+        LogFormat::Json => lines.json().flatten_event(true).boxed(),
+        LogFormat::Pretty => lines.boxed(),
     }
 }
 
