@@ -16,6 +16,7 @@
 pub(crate) mod access_line;
 mod log_filter;
 mod log_writer;
+mod span_fields;
 
 use std::time::Duration;
 
@@ -115,7 +116,11 @@ where
         .with_target(false)
         .with_writer(writer);
     match format {
-        LogFormat::Json => lines.json().flatten_event(true).boxed(),
+        LogFormat::Json => lines
+            .json()
+            .flatten_event(true)
+            .fmt_fields(span_fields::SpanFieldsJson)
+            .boxed(),
         LogFormat::Pretty => lines.boxed(),
     }
 }
