@@ -50,10 +50,19 @@ impl<'writer> FormatFields<'writer> for SpanFieldsJson {
 }
 
 /// An object being written: `{` and the members so far.
-#[derive(Default)]
 struct Object {
     json: Vec<u8>,
     failed: bool,
+}
+
+impl Default for Object {
+    /// Room for a request span's `{"id":"…"}` without growing.
+    fn default() -> Self {
+        Self {
+            json: Vec::with_capacity(64),
+            failed: false,
+        }
+    }
 }
 
 impl Object {
@@ -64,10 +73,17 @@ impl Object {
             Some(b'{') => {}
             Some(_) => self.json.push(b','),
         }
-        let written = serde_json::to_writer(&mut self.json, field.name()).and_then(|()| {
-            self.json.push(b':');
-            serde_json::to_writer(&mut self.json, &value)
-        });
+        let name = field.name();
+        let written = if name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            // An identifier (every field name bff uses) needs no escaping.
+            self.json.push(b'"');
+            self.json.extend_from_slice(name.as_bytes());
+            self.json.extend_from_slice(b"\":");
+            Ok(())
+        } else {
+            serde_json::to_writer(&mut self.json, name).map(|()| self.json.push(b':'))
+        };
+        let written = written.and_then(|()| serde_json::to_writer(&mut self.json, &value));
         self.failed |= written.is_err();
     }
 
@@ -175,6 +191,12 @@ mod tests {
             (span["ok"].as_bool(), span["e"].as_str()),
             (Some(true), Some("[1, 2]"))
         );
+        let odd = logged(
+            || tracing::info_span!("request", "a.\"b" = 1_u64),
+            |_span| {},
+        );
+        let line: serde_json::Value = serde_json::from_str(odd.trim()).unwrap();
+        assert_eq!(line["span"]["a.\"b"], 1);
     }
 
     #[test]
