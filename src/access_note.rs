@@ -14,3 +14,10 @@ pub(crate) struct AccessNote {
     /// Time to the upstream's response head, in microseconds.
     pub(crate) upstream_us: Option<u64>,
 }
+
+/// Whether access lines are written at all (`RUST_LOG` enables target
+/// `bff::access` at `info`); when not, the note's session id, a hash of
+/// the session ID, is not worth computing.
+pub(crate) fn wanted() -> bool {
+    tracing::enabled!(target: "bff::access", tracing::Level::INFO)
+}

@@ -17,7 +17,7 @@ use http::{HeaderValue, Method, Request, Response, header};
 use hyper::body::Incoming;
 use tracing::Instrument as _;
 
-use crate::access_note::AccessNote;
+use crate::access_note::{self, AccessNote};
 use crate::auth::{LOGIN_PATH, backchannel, callback, login, logout, session_info};
 use crate::error::Error;
 use crate::forwarded;
@@ -116,7 +116,7 @@ fn record(
         .metrics
         .http
         .answered(route, method, status, elapsed.as_secs_f64());
-    if !tracing::enabled!(target: "bff::access", tracing::Level::INFO) {
+    if !access_note::wanted() {
         return;
     }
     let note = response.extensions_mut().remove::<AccessNote>();

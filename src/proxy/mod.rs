@@ -34,7 +34,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use tracing::Instrument as _;
 
-use crate::access_note::AccessNote;
+use crate::access_note::{self, AccessNote};
 use crate::auth::LOGIN_PATH;
 use crate::auth::authenticate::{self, Authenticated};
 use crate::config::AuthMode;
@@ -67,7 +67,10 @@ pub(crate) async fn handle(
     let auth = route.config.auth;
     let session = load(state, auth, &parts.headers).await?;
     let mut note = AccessNote {
-        session: session.as_ref().map(|s| s.id.log_id()),
+        session: session
+            .as_ref()
+            .filter(|_| access_note::wanted())
+            .map(|s| s.id.log_id()),
         ..AccessNote::default()
     };
     let version = session.as_ref().map(|s| s.data.version);
